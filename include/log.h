@@ -1,0 +1,58 @@
+/*
+ * log: the one logging API of cmem.
+ *
+ * Messages go to stderr (foreground, tools) or syslog (daemon).  Tests
+ * install a hook to capture them.  Everything a remote packet can trigger
+ * goes through a struct log_ratelimit so that a flood cannot fill the log.
+ */
+#ifndef CMEM_LOG_H
+#define CMEM_LOG_H
+
+#include <stdarg.h>
+#include <stdint.h>
+
+enum log_level { LOG_LEVEL_ERROR = 0, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+
+typedef void (*log_hook_fn)(enum log_level level, const char *msg, void *arg);
+
+#define CMEM_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* Log to stderr as PROGNAME, at LEVEL and above. */
+void log_init(const char *progname, enum log_level level);
+/* From now on, log to syslog with the given facility (LOG_DAEMON...). */
+void log_to_syslog(int facility);
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+/* Capture messages (tests); NULL restores normal output. */
+void log_set_hook(log_hook_fn fn, void *arg);
+
+/* "error" | "warn" | "info" | "debug" -> level; -1 if unknown. */
+int log_level_parse(const char *name);
+const char *log_level_name(enum log_level level);
+
+void log_warn(const char *fmt, ...) CMEM_PRINTF(1, 2);  /* appends strerror(errno) */
+void log_warnx(const char *fmt, ...) CMEM_PRINTF(1, 2);
+void log_info(const char *fmt, ...) CMEM_PRINTF(1, 2);
+void log_debug(const char *fmt, ...) CMEM_PRINTF(1, 2);
+void log_error(const char *fmt, ...) CMEM_PRINTF(1, 2);
+_Noreturn void fatal(const char *fmt, ...) CMEM_PRINTF(1, 2);  /* with errno */
+_Noreturn void fatalx(const char *fmt, ...) CMEM_PRINTF(1, 2);
+
+/*
+ * Rate limit: at most `burst` messages per `interval_ms`; the rest are
+ * counted and the count is reported with the next message let through.
+ */
+struct log_ratelimit {
+	uint64_t interval_ms;
+	unsigned burst;
+	uint64_t window_start_ms;
+	unsigned emitted;
+	uint64_t suppressed;
+};
+#define LOG_RATELIMIT_INIT(ms, n) { (ms), (n), 0, 0, 0 }
+
+/* Returns 1 and sets *suppressed (messages skipped since the last one let
+ * through) when a message may be logged at now_ms; 0 when it must be dropped. */
+int log_ratelimit_allow(struct log_ratelimit *rl, uint64_t now_ms, uint64_t *suppressed);
+
+#endif
