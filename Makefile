@@ -24,7 +24,7 @@ HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) -Iinclude $(PKG_CFLAGS)
 LDFLAGS  += -pie -Wl,-z,relro,-z,now
-LDLIBS   += $(PKG_LIBS)
+LDLIBS   += $(PKG_LIBS) -lm
 
 PROGS    := cmemd cmemctl cmem-keygen
 MAIN_SRCS := $(addprefix src/,$(addsuffix .c,$(PROGS)))
@@ -106,7 +106,7 @@ FUZZ_CFLAGS := -O1 -g -std=c11 -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) \
 
 $(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRCS) $(HDRS)
 	@mkdir -p $(BUILD)/fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(PKG_LIBS)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(PKG_LIBS) -lm
 
 fuzz: have-deps $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do n=$$(basename $$t); \

@@ -1,0 +1,67 @@
+/*
+ * stats: the daemon's counters (what `cmemctl stats` shows): lines sent
+ * and accepted by verb, dropped by reason in total and for the top source
+ * addresses, accepted per key id, and the drops not yet reported in the
+ * (rate-limited) log.
+ */
+#ifndef CMEM_STATS_H
+#define CMEM_STATS_H
+
+#include <stdint.h>
+
+#include "members.h"
+#include "wire.h"
+
+enum drop_reason {
+	DROP_BAD_FORMAT = 0,
+	DROP_BAD_VERSION,
+	DROP_UNKNOWN_KEY,
+	DROP_BAD_MAC,
+	DROP_STALE,
+	DROP_REPLAY,
+	DROP_BAD_BODY,
+	DROP_OVERSIZE,
+	DROP_NREASONS
+};
+
+#define STATS_TOP_SOURCES 16
+#define STATS_MAX_KEYS 64
+
+struct stats_source {
+	struct member_addr addr;
+	uint64_t total;
+	uint64_t by_reason[DROP_NREASONS];
+};
+
+struct stats {
+	uint64_t sent[WIRE_NVERBS];
+	uint64_t send_errors;
+	uint64_t accepted[WIRE_NVERBS];
+	uint64_t dropped[DROP_NREASONS];
+	uint64_t unreported[DROP_NREASONS]; /* since the last log report */
+	uint64_t own_lines;                 /* our own lines, looped back */
+	uint64_t name_conflicts;
+	uint64_t table_full;
+	struct {
+		uint16_t id;
+		uint64_t n;
+	} by_key[STATS_MAX_KEYS];
+	struct stats_source top[STATS_TOP_SOURCES]; /* space-saving heavy hitters */
+	unsigned ntop;
+};
+
+/* Map a wire verdict (not WIRE_OK) to a drop reason. */
+enum drop_reason stats_reason_of(enum wire_verdict v);
+const char *stats_reason_name(enum drop_reason r);
+
+void stats_drop(struct stats *s, enum drop_reason r, const struct member_addr *src);
+void stats_accept(struct stats *s, enum wire_verb verb, uint16_t key_id);
+uint64_t stats_key_count(const struct stats *s, uint16_t key_id);
+
+/*
+ * Summarize the unreported drops into buf ("bad_mac 1200, stale 3") and
+ * clear them; returns how many there were.
+ */
+uint64_t stats_take_unreported(struct stats *s, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,178 @@
+/* priv: pidfile, daemonize, chroot, privilege drop. */
+#include "priv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int ready_fd = -1;
+
+static int perr(char *err, size_t errlen, const char *what)
+{
+	snprintf(err, errlen, "%s: %s", what, strerror(errno));
+	return -1;
+}
+
+int priv_lookup_user(const char *name, struct priv_user *u, char *err, size_t errlen)
+{
+	struct passwd *pw;
+
+	errno = 0;
+	pw = getpwnam(name);
+	if (pw == NULL) {
+		snprintf(err, errlen, "user '%s' does not exist (create it, or set `user` in the "
+		         "configuration)", name);
+		return -1;
+	}
+	u->uid = pw->pw_uid;
+	u->gid = pw->pw_gid;
+	snprintf(u->name, sizeof(u->name), "%s", name);
+	return 0;
+}
+
+int priv_pidfile_lock(const char *path, char *err, size_t errlen)
+{
+	char buf[32] = "";
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	ssize_t r;
+
+	if (fd == -1) {
+		snprintf(err, errlen, "pidfile %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		r = read(fd, buf, sizeof(buf) - 1);
+		buf[r > 0 ? r : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		snprintf(err, errlen, "cmemd is already running as pid %s (pidfile %s is locked)",
+		         buf[0] ? buf : "?", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int priv_pidfile_write(int fd)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, (size_t)n, 0) != n)
+		return -1;
+	return 0;
+}
+
+int priv_daemonize(char *err, size_t errlen)
+{
+	int p[2], status, fd;
+	pid_t pid;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return perr(err, errlen, "pipe");
+	pid = fork();
+	if (pid == -1)
+		return perr(err, errlen, "fork");
+	if (pid > 0) { /* parent: wait for the child's verdict */
+		close(p[1]);
+		if (read(p[0], &c, 1) == 1)
+			_exit(0);
+		if (waitpid(pid, &status, 0) == pid && WIFEXITED(status))
+			_exit(WEXITSTATUS(status) ? WEXITSTATUS(status) : 1);
+		_exit(1);
+	}
+	close(p[0]);
+	ready_fd = p[1];
+	if (setsid() == -1)
+		return perr(err, errlen, "setsid");
+	fd = open("/dev/null", O_RDWR);
+	if (fd == -1)
+		return perr(err, errlen, "/dev/null");
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+	return 0;
+}
+
+void priv_ready(void)
+{
+	if (ready_fd != -1) {
+		ssize_t w = write(ready_fd, "1", 1);
+
+		(void)w;
+		close(ready_fd);
+		ready_fd = -1;
+	}
+}
+
+int priv_check_chroot(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(dir, &st) == -1) {
+		snprintf(err, errlen, "chroot directory %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "chroot directory %s: not a directory", dir);
+		return -1;
+	}
+	if (st.st_uid != 0) {
+		snprintf(err, errlen, "chroot directory %s: owned by uid %u, must be owned by root",
+		         dir, (unsigned)st.st_uid);
+		return -1;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(err, errlen, "chroot directory %s: mode %04o is writable by %s (chmod go-w)",
+		         dir, (unsigned)(st.st_mode & 07777),
+		         st.st_mode & S_IWOTH ? "others" : "its group");
+		return -1;
+	}
+	return 0;
+}
+
+int priv_harden(char *err, size_t errlen)
+{
+	struct rlimit rl = { 0, 0 };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		return perr(err, errlen, "prctl(PR_SET_NO_NEW_PRIVS)");
+	if (setrlimit(RLIMIT_CORE, &rl) == -1)
+		return perr(err, errlen, "setrlimit(RLIMIT_CORE)");
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		return perr(err, errlen, "prctl(PR_SET_DUMPABLE)");
+	return 0;
+}
+
+int priv_drop(const char *dir, const struct priv_user *u, char *err, size_t errlen)
+{
+	if (dir[0]) {
+		if (chroot(dir) == -1)
+			return perr(err, errlen, "chroot");
+		if (chdir("/") == -1)
+			return perr(err, errlen, "chdir(\"/\")");
+	}
+	if (setgroups(1, &u->gid) == -1)
+		return perr(err, errlen, "setgroups");
+	if (setresgid(u->gid, u->gid, u->gid) == -1)
+		return perr(err, errlen, "setresgid");
+	if (setresuid(u->uid, u->uid, u->uid) == -1)
+		return perr(err, errlen, "setresuid");
+	if (u->uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+		snprintf(err, errlen, "privileges could be regained after dropping them: refusing to run");
+		return -1;
+	}
+	return priv_harden(err, errlen);
+}

@@ -1,0 +1,102 @@
+/* stats: counters and the heavy-hitter table of dropping sources. */
+#include "stats.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const reason_names[DROP_NREASONS] = {
+	"bad_format", "bad_version", "unknown_key", "bad_mac", "stale", "replay", "bad_body", "oversize",
+};
+
+enum drop_reason stats_reason_of(enum wire_verdict v)
+{
+	return v > WIRE_OK && v < WIRE_NVERDICTS ? (enum drop_reason)(v - 1) : DROP_BAD_FORMAT;
+}
+
+const char *stats_reason_name(enum drop_reason r)
+{
+	return (unsigned)r < DROP_NREASONS ? reason_names[r] : "unknown";
+}
+
+static int same_addr(const struct member_addr *a, const struct member_addr *b)
+{
+	if (a->family != b->family)
+		return 0;
+	return a->family == AF_INET ? a->a.v4.s_addr == b->a.v4.s_addr
+	                            : memcmp(&a->a.v6, &b->a.v6, sizeof(a->a.v6)) == 0;
+}
+
+/* Space-saving: a new source replaces the smallest, inheriting its count. */
+static struct stats_source *source_slot(struct stats *s, const struct member_addr *src)
+{
+	struct stats_source *min = NULL;
+
+	for (unsigned i = 0; i < s->ntop; i++) {
+		if (same_addr(&s->top[i].addr, src))
+			return &s->top[i];
+		if (min == NULL || s->top[i].total < min->total)
+			min = &s->top[i];
+	}
+	if (s->ntop < STATS_TOP_SOURCES) {
+		min = &s->top[s->ntop++];
+		memset(min, 0, sizeof(*min));
+	} else {
+		memset(min->by_reason, 0, sizeof(min->by_reason));
+	}
+	min->addr = *src;
+	return min;
+}
+
+void stats_drop(struct stats *s, enum drop_reason r, const struct member_addr *src)
+{
+	struct stats_source *slot;
+
+	s->dropped[r]++;
+	s->unreported[r]++;
+	if (src == NULL || src->family == 0)
+		return;
+	slot = source_slot(s, src);
+	slot->total++;
+	slot->by_reason[r]++;
+}
+
+void stats_accept(struct stats *s, enum wire_verb verb, uint16_t key_id)
+{
+	s->accepted[verb]++;
+	for (unsigned i = 0; i < STATS_MAX_KEYS; i++) {
+		if (s->by_key[i].id == key_id || s->by_key[i].id == 0) {
+			s->by_key[i].id = key_id;
+			s->by_key[i].n++;
+			return;
+		}
+	}
+}
+
+uint64_t stats_key_count(const struct stats *s, uint16_t key_id)
+{
+	for (unsigned i = 0; i < STATS_MAX_KEYS && s->by_key[i].id; i++)
+		if (s->by_key[i].id == key_id)
+			return s->by_key[i].n;
+	return 0;
+}
+
+uint64_t stats_take_unreported(struct stats *s, char *buf, size_t len)
+{
+	uint64_t total = 0;
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (unsigned r = 0; r < DROP_NREASONS; r++) {
+		int n;
+
+		if (s->unreported[r] == 0)
+			continue;
+		total += s->unreported[r];
+		n = snprintf(buf + off, len - off, "%s%s %llu", off ? ", " : "", reason_names[r],
+		             (unsigned long long)s->unreported[r]);
+		if (n > 0 && (size_t)n < len - off)
+			off += (size_t)n;
+		s->unreported[r] = 0;
+	}
+	return total;
+}
