@@ -1,0 +1,75 @@
+/*
+ * daemon: cmemd's state and its one poll loop.
+ *
+ * Start-up (src/cmemd.c) fills a struct daemon in the order of STYLE.md;
+ * daemon_run() then owns it: heartbeats, the receive path, join replies,
+ * failure detection, signals and the control socket, all from one poll.
+ */
+#ifndef CMEM_DAEMON_H
+#define CMEM_DAEMON_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "keyring.h"
+#include "log.h"
+#include "members.h"
+#include "net.h"
+#include "stats.h"
+
+struct daemon {
+	struct cmem_config cfg;
+	const char *config_path;
+	struct keyring *kr;
+	struct net net;
+	struct ctl *ctl;
+	struct members *members;
+	struct stats stats;
+	int sigfd;
+	int running;
+	/* our identity on the wire */
+	uint64_t incarnation;
+	uint64_t counter;
+	struct member_addr self_addr;
+	/* timers, CLOCK_MONOTONIC ms */
+	uint64_t start_ms, start_s;
+	uint64_t next_heartbeat_ms;
+	uint64_t next_tick_ms;
+	uint64_t next_report_ms;
+	int reply_pending;
+	uint64_t reply_due_ms;
+	uint64_t replies_suppressed;
+	/* confinement, for `status` */
+	int chrooted;
+	char chroot_dir[CONFIG_PATH_MAX];
+	struct log_ratelimit rl_conflict, rl_full, rl_stale, rl_send;
+};
+
+/* Prepare the run-time state once sockets and keys are in place. */
+void daemon_init(struct daemon *d, uint64_t now_ms, uint64_t now_s);
+
+/* The poll loop; returns the exit status when told to stop. */
+int daemon_run(struct daemon *d);
+
+/* One received datagram (the receive path, for the loop and the tests). */
+void daemon_receive(struct daemon *d, const uint8_t *buf, ssize_t len,
+                    const struct member_addr *src, uint64_t now_ms, uint64_t now_s);
+
+/* Timers due at now: heartbeat, failure detection, join reply, drop report. */
+void daemon_timers(struct daemon *d, uint64_t now_ms, uint64_t now_s);
+
+/* Sign and send one line with the primary key. */
+int daemon_send(struct daemon *d, enum wire_verb verb, const char *body, size_t len);
+
+/* Send our `cluster` view, split to fit datagrams. */
+void daemon_send_cluster(struct daemon *d);
+
+/* Control request dispatch (src/daemon_ctl.c). */
+json_t *daemon_ctl_handle(void *arg, const char *command, json_t *req,
+                          const struct ctl_peer *peer, int *watch);
+/* Membership event → log and watchers. */
+void daemon_event(void *arg, enum member_event ev, const struct member *m, const char *detail);
+
+#endif

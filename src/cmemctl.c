@@ -1,0 +1,301 @@
+/*
+ * cmemctl: ask cmemd over its control socket (doc/CONTROL.md).
+ * Data to stdout, diagnostics to stderr.  Exit: 0 ok, 1 the daemon
+ * answered with an error, 2 usage error, 3 the daemon cannot be reached.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "ctlfmt.h"
+
+#define EXIT_DAEMON_ERROR 1
+#define EXIT_USAGE 2
+#define EXIT_UNREACHABLE 3
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: cmemctl [-s SOCKET] [--json] COMMAND\n"
+	        "commands:\n"
+	        "  members                 the members, this node included\n"
+	        "  status                  this node, the cluster and the daemon's confinement\n"
+	        "  stats [--prometheus]    counters: sent, accepted, dropped by reason, by key\n"
+	        "  watch [--exec PROGRAM]  stream membership events as they happen\n"
+	        "  loglevel LEVEL          set the daemon's log level (root only)\n"
+	        "options:\n"
+	        "  -s, --socket SOCKET     control socket (default from %s)\n"
+	        "  -j, --json              JSON output for programs\n"
+	        "  -h, --help              this help\n",
+	        CONFIG_DEFAULT_FILE);
+}
+
+static int connect_daemon(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "cmemctl: socket path too long: %s\n", path);
+		exit(EXIT_USAGE);
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		fprintf(stderr,
+		        "cmemctl: cannot reach cmemd at %s: %s\n"
+		        "  is cmemd running (pgrep cmemd)? is this the socket named by "
+		        "control_socket in its configuration? use -s to name another one; "
+		        "reading it needs membership of the socket's group.\n",
+		        path, strerror(errno));
+		exit(EXIT_UNREACHABLE);
+	}
+	return fd;
+}
+
+static void send_request(int fd, json_t *req, const char *path)
+{
+	char *s = json_dumps(req, JSON_COMPACT);
+	size_t len = strlen(s), off = 0;
+
+	while (off < len + 1) {
+		ssize_t w = off < len ? write(fd, s + off, len - off) : write(fd, "\n", 1);
+
+		if (w <= 0) {
+			fprintf(stderr, "cmemctl: cannot send to %s: %s\n", path, strerror(errno));
+			exit(EXIT_UNREACHABLE);
+		}
+		off += (size_t)w;
+	}
+	free(s);
+}
+
+/* Read one JSON line; NULL at end of stream. */
+static json_t *read_reply(FILE *in, const char *path)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	json_error_t jerr;
+	json_t *r;
+
+	if (getline(&line, &cap, in) <= 0) {
+		free(line);
+		return NULL;
+	}
+	r = json_loads(line, 0, &jerr);
+	free(line);
+	if (r == NULL || !json_is_object(r)) {
+		fprintf(stderr, "cmemctl: garbled reply from %s: %s\n", path, jerr.text);
+		exit(EXIT_DAEMON_ERROR);
+	}
+	return r;
+}
+
+static int is_error(json_t *r)
+{
+	const char *st = json_string_value(json_object_get(r, "status"));
+
+	if (st && strcmp(st, "ok") == 0)
+		return 0;
+	fprintf(stderr, "cmemctl: cmemd: %s\n",
+	        json_string_value(json_object_get(r, "error")) ?: "error without a message");
+	return 1;
+}
+
+static void run_handler(const char *prog, json_t *e)
+{
+	char inc[32];
+	pid_t pid;
+	int status;
+
+	snprintf(inc, sizeof(inc), "%lld", (long long)json_integer_value(json_object_get(e, "incarnation")));
+	pid = fork();
+	if (pid == -1) {
+		fprintf(stderr, "cmemctl: fork: %s\n", strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		setenv("CMEM_EVENT", json_string_value(json_object_get(e, "event")) ?: "", 1);
+		setenv("CMEM_MEMBER", json_string_value(json_object_get(e, "member")) ?: "", 1);
+		setenv("CMEM_ADDRESS", json_string_value(json_object_get(e, "address")) ?: "", 1);
+		setenv("CMEM_INCARNATION", inc, 1);
+		setenv("CMEM_DETAIL", json_string_value(json_object_get(e, "detail")) ?: "", 1);
+		execl("/bin/sh", "sh", "-c", prog, (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		fprintf(stderr, "cmemctl: %s exited with status %d for event %s of %s\n", prog,
+		        WEXITSTATUS(status), json_string_value(json_object_get(e, "event")),
+		        json_string_value(json_object_get(e, "member")));
+}
+
+static int do_watch(FILE *in, const struct ctlfmt_writer *w, const char *exec, const char *path)
+{
+	json_t *e;
+
+	while ((e = read_reply(in, path)) != NULL) {
+		if (exec)
+			run_handler(exec, e);
+		else
+			w->event(stdout, e);
+		fflush(stdout);
+		json_decref(e);
+	}
+	fprintf(stderr, "cmemctl: cmemd closed the event stream at %s\n", path);
+	return EXIT_UNREACHABLE;
+}
+
+enum cmd_kind { CMD_MEMBERS, CMD_STATUS, CMD_STATS, CMD_WATCH, CMD_SIMPLE };
+
+struct cmd {
+	const char *name;
+	int nargs; /* positional arguments after the command */
+	enum cmd_kind kind;
+};
+
+static const struct cmd commands[] = {
+	{ "members", 0, CMD_MEMBERS },
+	{ "status", 0, CMD_STATUS },
+	{ "stats", 0, CMD_STATS },
+	{ "watch", 0, CMD_WATCH },
+	{ "loglevel", 1, CMD_SIMPLE },
+};
+
+static int write_reply(const struct ctlfmt_writer *w, enum cmd_kind kind, json_t *r)
+{
+	switch (kind) {
+	case CMD_MEMBERS: return w->members(stdout, r);
+	case CMD_STATUS: return w->status(stdout, r);
+	case CMD_STATS: return w->stats(stdout, r);
+	case CMD_WATCH: return w->event(stdout, r);
+	case CMD_SIMPLE: return w->simple(stdout, r);
+	}
+	return -1;
+}
+
+static const char *default_socket(void)
+{
+	static struct cmem_config c;
+	char err[CONFIG_ERRLEN];
+
+	config_defaults(&c);
+	if (access(CONFIG_DEFAULT_FILE, R_OK) == 0)
+		config_load(&c, CONFIG_DEFAULT_FILE, err, sizeof(err));
+	return c.control_socket;
+}
+
+static const struct cmd *find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+struct ctl_opts {
+	const char *socket, *exec;
+	const struct ctlfmt_writer *w;
+	int prometheus;
+};
+
+static int usage_error(const char *msg, const char *arg)
+{
+	fprintf(stderr, "cmemctl: %s%s\n", msg, arg);
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
+/* Options may come before or after the command. */
+static int parse_opts(int argc, char **argv, struct ctl_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },  { "json", no_argument, NULL, 'j' },
+		{ "prometheus", no_argument, NULL, 'p' },    { "exec", required_argument, NULL, 'e' },
+		{ "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "s:jh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's': o->socket = optarg; break;
+		case 'j': o->w = &ctlfmt_json; break;
+		case 'p': o->prometheus = 1; break;
+		case 'e': o->exec = optarg; break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -1;
+		}
+	}
+	return 0;
+}
+
+static json_t *build_request(const struct cmd *c, char **args)
+{
+	json_t *req = json_pack("{s:i, s:s}", "version", CTL_VERSION, "command", c->name);
+
+	if (c->kind == CMD_SIMPLE && strcmp(c->name, "loglevel") == 0)
+		json_object_set_new(req, "level", json_string(args[0]));
+	return req;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctl_opts o = { .w = &ctlfmt_table };
+	const struct cmd *c;
+	json_t *req, *reply;
+	FILE *in;
+	int fd, rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (parse_opts(argc, argv, &o) == -1)
+		return EXIT_USAGE;
+	if (optind >= argc)
+		return usage_error("no command given", "");
+	if ((c = find_command(argv[optind])) == NULL)
+		return usage_error("unknown command: ", argv[optind]);
+	if (argc - optind - 1 != c->nargs)
+		return usage_error("wrong number of arguments for ", c->name);
+	if (o.prometheus && c->kind != CMD_STATS)
+		return usage_error("--prometheus applies to 'stats' only", "");
+	if (o.exec && c->kind != CMD_WATCH)
+		return usage_error("--exec applies to 'watch' only", "");
+	if (o.prometheus)
+		o.w = &ctlfmt_prometheus;
+	if (o.socket == NULL)
+		o.socket = default_socket();
+	fd = connect_daemon(o.socket);
+	req = build_request(c, argv + optind + 1);
+	send_request(fd, req, o.socket);
+	json_decref(req);
+	in = fdopen(fd, "r");
+	reply = in ? read_reply(in, o.socket) : NULL;
+	if (reply == NULL) {
+		fprintf(stderr, "cmemctl: cmemd at %s closed the connection without answering\n",
+		        o.socket);
+		return EXIT_UNREACHABLE;
+	}
+	if (is_error(reply))
+		return EXIT_DAEMON_ERROR;
+	if (c->kind == CMD_WATCH) {
+		if (o.w == &ctlfmt_table && !o.exec)
+			fprintf(stderr, "cmemctl: watching %s's events (Ctrl-C to stop)\n",
+			        json_string_value(json_object_get(reply, "self")) ?: "cmemd");
+		return do_watch(in, o.w, o.exec, o.socket);
+	}
+	rc = write_reply(o.w, c->kind, reply);
+	json_decref(reply);
+	if (rc == -1) {
+		fprintf(stderr, "cmemctl: the reply from cmemd lacks the fields this command shows\n");
+		return EXIT_DAEMON_ERROR;
+	}
+	return fflush(stdout) == 0 ? 0 : EXIT_DAEMON_ERROR;
+}

@@ -1,0 +1,174 @@
+/*
+ * cmemd: the cmem membership daemon.  main() is the start-up, linear and
+ * in the order of STYLE.md: everything that needs root happens first, in
+ * the open, then the daemon chroots, drops to its user for good and runs
+ * the poll loop (src/daemon.c).
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "priv.h"
+#include "util.h"
+
+#define CMEMD_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: cmemd [-f] [-d] [-n] [-c FILE] [-V] [-h]\n"
+	           "  -f       stay in the foreground, log to stderr\n"
+	           "  -d       debug logging\n"
+	           "  -n       check the configuration and exit\n"
+	           "  -c FILE  configuration file (default %s)\n"
+	           "  -V       print the version and exit\n"
+	           "  -h       this help\n",
+	           CONFIG_DEFAULT_FILE);
+}
+
+struct options {
+	int foreground, debug, check_only;
+	const char *config;
+};
+
+static void parse_args(int argc, char **argv, struct options *o)
+{
+	int ch;
+
+	o->config = CONFIG_DEFAULT_FILE;
+	while ((ch = getopt(argc, argv, "fdnc:Vh")) != -1) {
+		switch (ch) {
+		case 'f': o->foreground = 1; break;
+		case 'd': o->debug = 1; break;
+		case 'n': o->check_only = 1; break;
+		case 'c': o->config = optarg; break;
+		case 'V': printf("cmemd %s\n", CMEMD_VERSION); exit(0);
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); exit(2);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "cmemd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		exit(2);
+	}
+}
+
+static int signal_fd(void)
+{
+	sigset_t set;
+	int fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		fatal("sigprocmask");
+	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd == -1)
+		fatal("signalfd");
+	return fd;
+}
+
+/* chroot and drop to the run-as user; as an ordinary user, only harden. */
+static void confine(struct daemon *d, int as_root, const struct priv_user *u)
+{
+	char err[PRIV_ERRLEN];
+
+	if (!as_root) {
+		if (priv_harden(err, sizeof(err)) == -1)
+			fatalx("%s", err);
+		log_info("not started as root: running as uid %u without chroot or user change",
+		         (unsigned)getuid());
+		return;
+	}
+	if (d->cfg.chroot[0] && priv_check_chroot(d->cfg.chroot, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (priv_drop(d->cfg.chroot, u, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	d->chrooted = d->cfg.chroot[0] != '\0';
+	snprintf(d->chroot_dir, sizeof(d->chroot_dir), "%s", d->cfg.chroot);
+	log_info("running as %s (uid %u, gid %u)%s%s", u->name, (unsigned)u->uid, (unsigned)u->gid,
+	         d->chrooted ? ", chrooted to " : ", not chrooted", d->cfg.chroot);
+}
+
+int main(int argc, char **argv)
+{
+	static struct daemon d;
+	struct options o = { 0 };
+	struct priv_user user = { 0 };
+	char err[CONFIG_ERRLEN];
+	int as_root = geteuid() == 0, pidfd = -1;
+
+	/* 1. arguments; log to stderr until we know better */
+	log_init("cmemd", LOG_LEVEL_INFO);
+	parse_args(argc, argv, &o);
+
+	/* 2. the whole configuration, checked before anything else */
+	config_defaults(&d.cfg);
+	if (config_load(&d.cfg, o.config, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	d.config_path = o.config;
+	log_set_level(o.debug ? LOG_LEVEL_DEBUG : (enum log_level)d.cfg.log_level);
+
+	/* 3. the run-as user */
+	if (as_root && priv_lookup_user(d.cfg.user, &user, err, sizeof(err)) == -1)
+		fatalx("%s: %s", o.config, err);
+	if (o.check_only) {
+		printf("configuration OK\n");
+		return 0;
+	}
+
+	/* 4. crypto and keys, read with our start-up privileges */
+	if (sodium_init() < 0)
+		fatalx("cannot initialize libsodium");
+	d.kr = keyring_load(d.cfg.keyring, err, sizeof(err));
+	if (d.kr == NULL)
+		fatalx("%s", err);
+
+	/* 5. syslog and time zone, while /dev/log and /etc are reachable */
+	if (!o.foreground)
+		log_to_syslog(config_facility_parse(d.cfg.syslog_facility_name));
+	tzset();
+
+	/* 6. one daemon per pidfile; then the control socket */
+	if (d.cfg.pidfile[0] && (pidfd = priv_pidfile_lock(d.cfg.pidfile, err, sizeof(err))) == -1)
+		fatalx("%s", err);
+	d.ctl = ctl_open(d.cfg.control_socket, d.cfg.control_group, daemon_ctl_handle, &d, err,
+	                 sizeof(err));
+	if (d.ctl == NULL)
+		fatalx("%s", err);
+
+	/* 7. the multicast socket: bound and joined */
+	if (net_open(&d.net, &d.cfg, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+
+	/* 8. background, pidfile */
+	if (!o.foreground && priv_daemonize(err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (pidfd != -1 && priv_pidfile_write(pidfd) == -1)
+		fatal("pidfile %s", d.cfg.pidfile);
+	d.sigfd = signal_fd();
+
+	/* 9. chroot and drop root for good */
+	confine(&d, as_root, &user);
+
+	/* 10. run */
+	d.incarnation = now_real_us();
+	daemon_init(&d, now_mono_ms(), now_real_s());
+	log_info("%s joining %s port %u as incarnation %llu", d.cfg.name, d.cfg.group,
+	         (unsigned)d.cfg.port, (unsigned long long)d.incarnation);
+	priv_ready();
+	return daemon_run(&d);
+}

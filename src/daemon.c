@@ -1,0 +1,399 @@
+/* daemon: cmemd's receive path, timers and poll loop. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+#define RECV_BATCH 256 /* datagrams per wake-up, so that timers still run under a flood */
+#define MAX_POLLFDS (3 + CTL_MAX_CLIENTS)
+
+static uint64_t tick_ms(const struct daemon *d)
+{
+	unsigned t = d->cfg.heartbeat_ms / 2;
+
+	return t < 5 ? 5 : t > 100 ? 100 : t;
+}
+
+/* Join replies are spread over this long, so that one answer can silence the rest. */
+static uint64_t reply_spread_ms(const struct daemon *d)
+{
+	unsigned s = d->cfg.heartbeat_ms * 2;
+
+	return s < 20 ? 20 : s > 500 ? 500 : s;
+}
+
+void daemon_init(struct daemon *d, uint64_t now_ms, uint64_t now_s)
+{
+	struct members_params p = {
+		.heartbeat_ms = d->cfg.heartbeat_ms,
+		.fail_after_ms = d->cfg.fail_after_ms,
+		.replay_window_s = d->cfg.replay_window_s,
+		.max_members = d->cfg.max_members,
+		.skew_warn_s = 2,
+	};
+
+	d->members = members_new(&p, d->cfg.name, d->incarnation);
+	members_set_event_fn(d->members, daemon_event, d);
+	d->start_ms = now_ms;
+	d->start_s = now_s;
+	d->next_heartbeat_ms = now_ms + d->cfg.heartbeat_ms;
+	d->next_tick_ms = now_ms + tick_ms(d);
+	d->next_report_ms = now_ms + 1000;
+	d->self_addr = d->net.local;
+	d->rl_conflict = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 1);
+	d->rl_full = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 1);
+	d->rl_stale = (struct log_ratelimit)LOG_RATELIMIT_INIT(5000, 2);
+	d->rl_send = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 1);
+	d->running = 1;
+}
+
+int daemon_send(struct daemon *d, enum wire_verb verb, const char *body, size_t len)
+{
+	char line[WIRE_MAX_DATAGRAM + 2];
+	int n = wire_sign(keyring_primary(d->kr), now_real_s(), d->cfg.name, body, len,
+	                  d->incarnation, d->counter + 1, line, sizeof(line));
+	uint64_t suppressed;
+
+	if (n < 0)
+		return -1;
+	d->counter++;
+	if (d->net.fd == -1 || net_send(&d->net, line, (size_t)n) == -1) {
+		d->stats.send_errors++;
+		if (log_ratelimit_allow(&d->rl_send, now_mono_ms(), &suppressed))
+			log_warn("cannot send %s to the group", wire_verb_name(verb));
+		return -1;
+	}
+	d->stats.sent[verb]++;
+	return 0;
+}
+
+static void send_simple(struct daemon *d, enum wire_verb verb)
+{
+	char body[160];
+	int n = verb == WIRE_ALIVE
+	            ? snprintf(body, sizeof(body), "alive %s %llu", d->cfg.name,
+	                       (unsigned long long)now_real_s())
+	            : snprintf(body, sizeof(body), "%s %s", wire_verb_name(verb), d->cfg.name);
+
+	daemon_send(d, verb, body, (size_t)n);
+}
+
+/* Append " name@addr"; flush the line first when it would not fit. */
+static void cluster_add(struct daemon *d, char *body, size_t *len, size_t room, const char *name,
+                        const struct member_addr *a)
+{
+	char addr[WIRE_ADDR_MAX], entry[WIRE_NAME_MAX + WIRE_ADDR_MAX + 3];
+	int n;
+
+	if (a->family == 0 || members_addr_str(a, addr, sizeof(addr)) == -1)
+		return;
+	n = snprintf(entry, sizeof(entry), " %s@%s", name, addr);
+	if (*len + (size_t)n > room && *len > 7) {
+		daemon_send(d, WIRE_CLUSTER, body, *len);
+		*len = 7; /* "cluster" */
+	}
+	memcpy(body + *len, entry, (size_t)n);
+	*len += (size_t)n;
+}
+
+void daemon_send_cluster(struct daemon *d)
+{
+	char body[WIRE_MAX_DATAGRAM];
+	/* the trailer grows with the counter: leave room for 20-digit numbers */
+	size_t room = WIRE_MAX_DATAGRAM - wire_overhead(d->cfg.name, UINT64_MAX, 65535,
+	                                                   UINT64_MAX, UINT64_MAX);
+	size_t len = 7;
+
+	memcpy(body, "cluster", 7);
+	cluster_add(d, body, &len, room, d->cfg.name, &d->self_addr);
+	for (size_t i = 0; i < members_size(d->members); i++) {
+		const struct member *m = members_at(d->members, i);
+
+		if (m->state == MEMBER_ALIVE)
+			cluster_add(d, body, &len, room, m->name, &m->addr);
+	}
+	if (len > 7)
+		daemon_send(d, WIRE_CLUSTER, body, len);
+}
+
+static void note_stale(struct daemon *d, const struct wire_msg *msg, const struct member_addr *src,
+                       uint64_t now_ms, uint64_t now_s)
+{
+	char addr[WIRE_ADDR_MAX];
+	uint64_t suppressed;
+	int64_t skew = (int64_t)(msg->timestamp - now_s);
+
+	if (!log_ratelimit_allow(&d->rl_stale, now_ms, &suppressed))
+		return;
+	members_addr_str(src, addr, sizeof(addr));
+	log_warnx("dropped stale line from %s at %s: its clock is %lld s %s ours, outside the "
+	          "%u s window (%llu more stale lines not logged)",
+	          msg->sender, addr, (long long)(skew < 0 ? -skew : skew),
+	          skew < 0 ? "behind" : "ahead of", d->cfg.replay_window_s,
+	          (unsigned long long)suppressed);
+}
+
+/* A line signed with our key and our name but another incarnation. */
+static void name_conflict(struct daemon *d, const struct wire_msg *msg,
+                          const struct member_addr *src, uint64_t now_ms)
+{
+	struct member fake = { .incarnation = msg->incarnation, .addr = *src, .state = MEMBER_ALIVE };
+	char addr[WIRE_ADDR_MAX], detail[256];
+	uint64_t suppressed;
+
+	d->stats.name_conflicts++;
+	if (!log_ratelimit_allow(&d->rl_conflict, now_ms, &suppressed))
+		return;
+	members_addr_str(src, addr, sizeof(addr));
+	snprintf(fake.name, sizeof(fake.name), "%s", d->cfg.name);
+	snprintf(detail, sizeof(detail),
+	         "another node at %s also calls itself %s (incarnation %llu, ours %llu)", addr,
+	         d->cfg.name, (unsigned long long)msg->incarnation,
+	         (unsigned long long)d->incarnation);
+	daemon_event(d, MEV_NAME_CONFLICT, &fake, detail);
+}
+
+static void drop(struct daemon *d, enum wire_verdict v, const struct member_addr *src)
+{
+	stats_drop(&d->stats, stats_reason_of(v), src);
+}
+
+void daemon_receive(struct daemon *d, const uint8_t *buf, ssize_t len,
+                    const struct member_addr *src, uint64_t now_ms, uint64_t now_s)
+{
+	struct wire_msg msg;
+	enum wire_verdict v;
+	enum members_result r;
+	uint64_t suppressed;
+
+	if (len > WIRE_MAX_DATAGRAM) {
+		stats_drop(&d->stats, DROP_OVERSIZE, src);
+		return;
+	}
+	v = wire_verify(d->kr, buf, (size_t)len, now_s, d->cfg.replay_window_s, &msg);
+	if (v == WIRE_STALE)
+		note_stale(d, &msg, src, now_ms, now_s);
+	if (v != WIRE_OK)
+		return drop(d, v, src);
+	if (strcmp(msg.sender, d->cfg.name) == 0) {
+		if (msg.incarnation != d->incarnation)
+			return name_conflict(d, &msg, src, now_ms);
+		d->stats.own_lines++;
+		d->self_addr = *src; /* how the others see us */
+		return;
+	}
+	if (!members_replay_ok(d->members, &msg))
+		return drop(d, WIRE_REPLAY, src);
+	if (wire_parse_body(&msg) != WIRE_OK)
+		return drop(d, WIRE_BAD_BODY, src);
+	if (msg.verb == WIRE_CLUSTER && d->reply_pending &&
+	    members_reply_covered(d->members, &msg)) {
+		d->reply_pending = 0;
+		d->replies_suppressed++;
+	}
+	r = members_accept(d->members, &msg, src, now_ms, now_s);
+	if (r == MEMBERS_TABLE_FULL) {
+		d->stats.table_full++;
+		if (log_ratelimit_allow(&d->rl_full, now_ms, &suppressed))
+			log_warnx("membership table full (max_members %u): refused %s (%llu more "
+			          "refusals not logged)",
+			          d->cfg.max_members, msg.sender, (unsigned long long)suppressed);
+		return;
+	}
+	stats_accept(&d->stats, msg.verb, msg.key_id);
+	if (r == MEMBERS_REPLY && !d->reply_pending) {
+		d->reply_pending = 1;
+		d->reply_due_ms = now_ms + randombytes_uniform((uint32_t)reply_spread_ms(d) + 1);
+		members_reply_round_start(d->members);
+	}
+}
+
+static void report_drops(struct daemon *d)
+{
+	char summary[256], addr[WIRE_ADDR_MAX] = "-";
+	const struct stats_source *top = NULL;
+	uint64_t n = stats_take_unreported(&d->stats, summary, sizeof(summary));
+
+	if (n == 0)
+		return;
+	for (unsigned i = 0; i < d->stats.ntop; i++)
+		if (top == NULL || d->stats.top[i].total > top->total)
+			top = &d->stats.top[i];
+	if (top)
+		members_addr_str(&top->addr, addr, sizeof(addr));
+	log_warnx("dropped %llu invalid lines in the last second: %s (top source overall: %s)",
+	          (unsigned long long)n, summary, addr);
+}
+
+void daemon_timers(struct daemon *d, uint64_t now_ms, uint64_t now_s)
+{
+	if (now_ms >= d->next_heartbeat_ms) {
+		send_simple(d, WIRE_ALIVE);
+		d->next_heartbeat_ms += d->cfg.heartbeat_ms;
+		if (d->next_heartbeat_ms <= now_ms) /* we were stalled: do not burst */
+			d->next_heartbeat_ms = now_ms + d->cfg.heartbeat_ms;
+	}
+	if (now_ms >= d->next_tick_ms) {
+		members_tick(d->members, now_ms, now_s);
+		d->next_tick_ms = now_ms + tick_ms(d);
+	}
+	if (d->reply_pending && now_ms >= d->reply_due_ms) {
+		d->reply_pending = 0;
+		daemon_send_cluster(d);
+	}
+	if (now_ms >= d->next_report_ms) {
+		report_drops(d);
+		d->next_report_ms = now_ms + 1000;
+	}
+}
+
+void daemon_event(void *arg, enum member_event ev, const struct member *m, const char *detail)
+{
+	struct daemon *d = arg;
+	char addr[WIRE_ADDR_MAX];
+	json_t *e;
+
+	members_addr_str(&m->addr, addr, sizeof(addr));
+	if (ev == MEV_FAILED || ev == MEV_NAME_CONFLICT || ev == MEV_SKEW)
+		log_warnx("%s: %s (%s): %s", members_event_name(ev), m->name, addr, detail);
+	else
+		log_info("%s: %s (%s): %s", members_event_name(ev), m->name, addr, detail);
+	if (d->ctl == NULL)
+		return;
+	e = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "event", members_event_name(ev), "member",
+	              m->name, "address", addr, "incarnation", (json_int_t)m->incarnation, "time",
+	              (json_int_t)now_real_s(), "detail", detail);
+	if (ev == MEV_SKEW)
+		json_object_set_new(e, "skew_s", json_integer(m->skew_s));
+	ctl_broadcast(d->ctl, e);
+	json_decref(e);
+}
+
+static void log_members(struct daemon *d)
+{
+	uint64_t now = now_mono_ms();
+
+	log_info("membership of %s: %zu alive, %zu failed, %zu left, %zu candidates", d->cfg.name,
+	         members_count(d->members, MEMBER_ALIVE), members_count(d->members, MEMBER_FAILED),
+	         members_count(d->members, MEMBER_LEFT), members_count(d->members, MEMBER_CANDIDATE));
+	for (size_t i = 0; i < members_size(d->members); i++) {
+		const struct member *m = members_at(d->members, i);
+		char addr[WIRE_ADDR_MAX];
+
+		members_addr_str(&m->addr, addr, sizeof(addr));
+		log_info("  %s %s %s last heard %llu ms ago, loss %.1f%%, skew %lld s, timeout %u ms",
+		         m->name, addr, members_state_name(m->state),
+		         (unsigned long long)(now - m->last_heard_ms), 100.0 * members_loss(m),
+		         (long long)m->skew_s, m->timeout_ms);
+	}
+}
+
+static void reload_log_level(struct daemon *d)
+{
+	struct cmem_config c;
+	char err[CONFIG_ERRLEN];
+
+	config_defaults(&c);
+	if (config_load(&c, d->config_path, err, sizeof(err)) == -1) {
+		log_warnx("SIGHUP: cannot re-read the log level (%s%s); it stays %s", err,
+		          d->chrooted ? ", the file is outside the chroot" : "",
+		          log_level_name(log_get_level()));
+		return;
+	}
+	log_set_level((enum log_level)c.log_level);
+	log_info("SIGHUP: log level is now %s", log_level_name((enum log_level)c.log_level));
+}
+
+static void handle_signals(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			log_info("signal %u: leaving the cluster", si.ssi_signo);
+			d->running = 0;
+			break;
+		case SIGHUP:
+			reload_log_level(d);
+			break;
+		case SIGUSR1:
+			log_members(d);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void receive_batch(struct daemon *d)
+{
+	uint8_t buf[WIRE_MAX_DATAGRAM + 1];
+	struct member_addr src;
+
+	for (int i = 0; i < RECV_BATCH; i++) {
+		ssize_t n = net_recv(&d->net, buf, sizeof(buf), &src);
+
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				log_warn("receive");
+			return;
+		}
+		daemon_receive(d, buf, n, &src, now_mono_ms(), now_real_s());
+	}
+}
+
+static int poll_timeout(const struct daemon *d, uint64_t now)
+{
+	uint64_t next = d->next_heartbeat_ms;
+
+	if (d->next_tick_ms < next)
+		next = d->next_tick_ms;
+	if (d->next_report_ms < next)
+		next = d->next_report_ms;
+	if (d->reply_pending && d->reply_due_ms < next)
+		next = d->reply_due_ms;
+	return next <= now ? 0 : (int)(next - now);
+}
+
+int daemon_run(struct daemon *d)
+{
+	struct pollfd pfd[MAX_POLLFDS];
+
+	send_simple(d, WIRE_CJOIN);
+	send_simple(d, WIRE_ALIVE);
+	while (d->running) {
+		size_t n = 2, nctl;
+
+		pfd[0] = (struct pollfd){ .fd = d->sigfd, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = d->net.fd, .events = POLLIN };
+		nctl = d->ctl ? ctl_pollfds(d->ctl, pfd + n, MAX_POLLFDS - n) : 0;
+		if (poll(pfd, n + nctl, poll_timeout(d, now_mono_ms())) == -1 && errno != EINTR)
+			fatal("poll");
+		if (pfd[0].revents & POLLIN)
+			handle_signals(d);
+		if (pfd[1].revents & POLLIN)
+			receive_batch(d);
+		if (d->ctl) {
+			ctl_process(d->ctl, pfd + n, nctl, now_mono_ms());
+			ctl_expire(d->ctl, now_mono_ms());
+		}
+		daemon_timers(d, now_mono_ms(), now_real_s());
+	}
+	/* twice: under loss one leave may not arrive, and the second costs nothing */
+	send_simple(d, WIRE_LEAVE);
+	send_simple(d, WIRE_LEAVE);
+	net_close(&d->net);
+	ctl_close(d->ctl);
+	d->ctl = NULL;
+	log_info("left the cluster; exiting");
+	return 0;
+}

@@ -1,0 +1,191 @@
+/* daemon_ctl: the answers to control requests (doc/CONTROL.md). */
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "util.h"
+
+#define CMEM_VERSION_STRING "0.1.0"
+
+static json_t *member_json(const struct member *m, uint64_t now_ms)
+{
+	char addr[WIRE_ADDR_MAX];
+	json_t *o;
+
+	members_addr_str(&m->addr, addr, sizeof(addr));
+	o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:f, s:I, s:I, s:I}", "name", m->name,
+	              "address", addr, "state", members_state_name(m->state), "incarnation",
+	              (json_int_t)m->incarnation, "since", (json_int_t)m->since_s,
+	              "last_heard_ms", (json_int_t)(now_ms - m->last_heard_ms), "loss",
+	              members_loss(m), "skew_s", (json_int_t)m->skew_s, "timeout_ms",
+	              (json_int_t)m->timeout_ms, "lines", (json_int_t)m->accepted);
+	return o;
+}
+
+static json_t *cmd_members(struct daemon *d)
+{
+	uint64_t now = now_mono_ms();
+	char addr[WIRE_ADDR_MAX];
+	json_t *r = ctl_ok(), *list = json_array();
+
+	members_addr_str(&d->self_addr, addr, sizeof(addr));
+	json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:f, s:I, s:b}", "name",
+	                                      d->cfg.name, "address", addr, "state", "alive",
+	                                      "incarnation", (json_int_t)d->incarnation, "since",
+	                                      (json_int_t)d->start_s, "last_heard_ms",
+	                                      (json_int_t)0, "loss", 0.0, "skew_s", (json_int_t)0,
+	                                      "self", 1));
+	for (size_t i = 0; i < members_size(d->members); i++)
+		json_array_append_new(list, member_json(members_at(d->members, i), now));
+	json_object_set_new(r, "self", json_string(d->cfg.name));
+	json_object_set_new(r, "members", list);
+	return r;
+}
+
+static json_t *keys_json(const struct daemon *d)
+{
+	json_t *keys = json_array();
+
+	for (size_t i = 0; i < d->kr->nkeys; i++) {
+		const struct keyring_key *k = &d->kr->keys[i];
+		char fpr[KEYRING_FPR_LEN];
+
+		keyring_fingerprint(k, fpr);
+		json_array_append_new(keys, json_pack("{s:i, s:b, s:s, s:I}", "id", k->id, "primary",
+		                                      k->primary, "fingerprint", fpr, "accepted",
+		                                      (json_int_t)stats_key_count(&d->stats, k->id)));
+	}
+	return keys;
+}
+
+static json_t *cmd_status(struct daemon *d)
+{
+	json_t *r = ctl_ok(), *counts = json_object();
+	int nnp = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
+
+	json_object_set_new(counts, "alive", json_integer((json_int_t)members_count(d->members, MEMBER_ALIVE) + 1));
+	for (int s = 0; s < MEMBER_NSTATES; s++)
+		if (s != MEMBER_ALIVE)
+			json_object_set_new(counts, members_state_name((enum member_state)s),
+			                    json_integer((json_int_t)members_count(d->members, (enum member_state)s)));
+	json_object_set_new(r, "name", json_string(d->cfg.name));
+	json_object_set_new(r, "daemon_version", json_string(CMEM_VERSION_STRING));
+	json_object_set_new(r, "incarnation", json_integer((json_int_t)d->incarnation));
+	json_object_set_new(r, "cluster", json_pack("{s:s, s:i, s:s, s:i}", "group", d->cfg.group,
+	                                            "port", d->cfg.port, "interface",
+	                                            d->net.ifname[0] ? d->net.ifname : "default",
+	                                            "ttl", d->cfg.ttl));
+	json_object_set_new(r, "uptime_s", json_integer((json_int_t)((now_mono_ms() - d->start_ms) / 1000)));
+	json_object_set_new(r, "members", counts);
+	json_object_set_new(r, "detector", json_pack("{s:i, s:i, s:i, s:i}", "heartbeat_ms",
+	                                             d->cfg.heartbeat_ms, "fail_after_ms",
+	                                             d->cfg.fail_after_ms, "replay_window_s",
+	                                             d->cfg.replay_window_s, "max_members",
+	                                             d->cfg.max_members));
+	json_object_set_new(r, "keys", keys_json(d));
+	json_object_set_new(r, "log_level", json_string(log_level_name(log_get_level())));
+	json_object_set_new(r, "confinement",
+	                    json_pack("{s:i, s:i, s:s, s:b, s:i}", "uid", (int)getuid(), "gid",
+	                              (int)getgid(), "chroot", d->chrooted ? d->chroot_dir : "",
+	                              "no_new_privs", nnp == 1, "pid", (int)getpid()));
+	return r;
+}
+
+static json_t *verb_counts(const uint64_t *v)
+{
+	json_t *o = json_object();
+
+	for (int i = WIRE_CJOIN; i < WIRE_NVERBS; i++)
+		json_object_set_new(o, wire_verb_name((enum wire_verb)i), json_integer((json_int_t)v[i]));
+	return o;
+}
+
+static json_t *top_sources(const struct stats *s)
+{
+	json_t *list = json_array();
+
+	for (unsigned i = 0; i < s->ntop; i++) {
+		const struct stats_source *src = &s->top[i];
+		char addr[WIRE_ADDR_MAX];
+		json_t *by = json_object();
+
+		members_addr_str(&src->addr, addr, sizeof(addr));
+		for (int r = 0; r < DROP_NREASONS; r++)
+			if (src->by_reason[r])
+				json_object_set_new(by, stats_reason_name((enum drop_reason)r),
+				                    json_integer((json_int_t)src->by_reason[r]));
+		json_array_append_new(list, json_pack("{s:s, s:I, s:o}", "address", addr, "total",
+		                                      (json_int_t)src->total, "dropped", by));
+	}
+	return list;
+}
+
+static json_t *cmd_stats(struct daemon *d)
+{
+	const struct stats *s = &d->stats;
+	json_t *r = ctl_ok(), *dropped = json_object(), *by_key = json_object();
+
+	for (int i = 0; i < DROP_NREASONS; i++)
+		json_object_set_new(dropped, stats_reason_name((enum drop_reason)i),
+		                    json_integer((json_int_t)s->dropped[i]));
+	for (unsigned i = 0; i < STATS_MAX_KEYS && s->by_key[i].id; i++) {
+		char id[8];
+
+		snprintf(id, sizeof(id), "%u", s->by_key[i].id);
+		json_object_set_new(by_key, id, json_integer((json_int_t)s->by_key[i].n));
+	}
+	json_object_set_new(r, "sent", verb_counts(s->sent));
+	json_object_set_new(r, "accepted", verb_counts(s->accepted));
+	json_object_set_new(r, "dropped", dropped);
+	json_object_set_new(r, "by_key", by_key);
+	json_object_set_new(r, "top_sources", top_sources(s));
+	json_object_set_new(r, "other", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "own_lines",
+	                                          (json_int_t)s->own_lines, "name_conflicts",
+	                                          (json_int_t)s->name_conflicts, "table_full",
+	                                          (json_int_t)s->table_full, "send_errors",
+	                                          (json_int_t)s->send_errors, "replies_suppressed",
+	                                          (json_int_t)d->replies_suppressed,
+	                                          "dropped_watchers",
+	                                          (json_int_t)(d->ctl ? ctl_dropped_watchers(d->ctl) : 0)));
+	return r;
+}
+
+static json_t *cmd_loglevel(json_t *req, const struct ctl_peer *peer)
+{
+	const char *name = json_string_value(json_object_get(req, "level"));
+	int level;
+
+	if (peer->uid != 0)
+		return ctl_error("permission denied: changing the log level needs root (uid 0), "
+		                 "you are uid %u", (unsigned)peer->uid);
+	if (name == NULL || (level = log_level_parse(name)) < 0)
+		return ctl_error("unknown log level '%s': use error, warn, info or debug",
+		                 name ? name : "");
+	log_set_level((enum log_level)level);
+	log_info("log level set to %s by uid %u (pid %ld)", name, (unsigned)peer->uid,
+	         (long)peer->pid);
+	return json_pack("{s:s, s:s}", "status", "ok", "level", name);
+}
+
+json_t *daemon_ctl_handle(void *arg, const char *command, json_t *req,
+                          const struct ctl_peer *peer, int *watch)
+{
+	struct daemon *d = arg;
+
+	if (strcmp(command, "members") == 0)
+		return cmd_members(d);
+	if (strcmp(command, "status") == 0)
+		return cmd_status(d);
+	if (strcmp(command, "stats") == 0)
+		return cmd_stats(d);
+	if (strcmp(command, "loglevel") == 0)
+		return cmd_loglevel(req, peer);
+	if (strcmp(command, "watch") == 0) {
+		*watch = 1;
+		return json_pack("{s:s, s:s}", "status", "ok", "self", d->cfg.name);
+	}
+	return ctl_error("unknown command '%s'", command);
+}
