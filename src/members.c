@@ -298,7 +298,7 @@ static void note_skew(struct members *t, struct member *m, const struct wire_msg
 
 /* Update replay and detector state for an accepted line from m. */
 static void record_line(struct members *t, struct member *m, const struct wire_msg *msg,
-                        const struct member_addr *src, uint64_t now_ms, uint64_t now_s)
+                        const struct member_addr *src, uint64_t now_ms)
 {
 	int fresh = !m->replay.valid;
 	uint64_t prev_top = m->replay.top;
@@ -317,7 +317,6 @@ static void record_line(struct members *t, struct member *m, const struct wire_m
 	m->incarnation = msg->incarnation;
 	m->addr = *src;
 	m->accepted++;
-	note_skew(t, m, msg, now_s);
 }
 
 /* Members listed in a cluster line that we do not know become candidates. */
@@ -376,7 +375,7 @@ enum members_result members_accept(struct members *t, const struct wire_msg *msg
 	known = m->replay.valid;
 	old = (enum member_state)m->state;
 	old_inc = m->incarnation;
-	record_line(t, m, msg, src, now_ms, now_s);
+	record_line(t, m, msg, src, now_ms);
 	if (msg->verb == WIRE_LEAVE) {
 		if (old != MEMBER_LEFT) {
 			set_state(t, m, MEMBER_LEFT, now_ms, now_s);
@@ -386,6 +385,7 @@ enum members_result members_accept(struct members *t, const struct wire_msg *msg
 		return MEMBERS_OK;
 	}
 	mark_alive(t, m, old, known, old_inc, now_ms, now_s);
+	note_skew(t, m, msg, now_s);
 	if (msg->verb == WIRE_CLUSTER)
 		learn_candidates(t, msg, now_ms); /* may move the table: m is stale now */
 	return msg->verb == WIRE_CJOIN ? MEMBERS_REPLY : MEMBERS_OK;
