@@ -74,6 +74,9 @@ static void log_emit(enum log_level level, const char *msg)
 }
 
 static void log_vmsg(enum log_level level, int with_errno, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void log_vmsg(enum log_level level, int with_errno, const char *fmt, va_list ap)
 {
 	char buf[1024];
 	int saved = errno;
