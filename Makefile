@@ -22,8 +22,8 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
             -Wformat=2 -Wvla -Wpointer-arith
 HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) -Iinclude $(PKG_CFLAGS)
-LDFLAGS  += -pie -Wl,-z,relro,-z,now
+override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) -Iinclude $(PKG_CFLAGS)
+override LDFLAGS += -pie -Wl,-z,relro,-z,now
 LDLIBS   += $(PKG_LIBS) -lm
 
 PROGS    := cmemd cmemctl cmem-keygen
