@@ -9,7 +9,7 @@
  * Failure detection adapts per peer: the timeout is the larger of
  * fail_after_ms and the time for enough consecutive heartbeats to be lost
  * that, at the loss rate measured from gaps in the peer's counters, it
- * would happen by chance less than once in 10^7 heartbeats; plus a
+ * would happen by chance less than once in 10^6 heartbeats; plus a
  * jitter margin.
  */
 #ifndef CMEM_MEMBERS_H

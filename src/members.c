@@ -13,7 +13,7 @@
 #define NIL UINT32_MAX
 #define LOSS_SAMPLES 128.0f      /* effective memory of the loss estimate */
 #define SMOOTH 16.0f             /* smoothing of interval and jitter */
-#define FALSE_FAILURE_ODDS 1e-7  /* per heartbeat, at the measured loss */
+#define FALSE_FAILURE_ODDS 1e-6  /* per heartbeat, at the (pessimistic) measured loss */
 #define RETAIN_MS (3600u * 1000u) /* failed/left members stay listed this long */
 
 struct members {
