@@ -61,6 +61,9 @@ void ctl_broadcast(struct ctl *c, json_t *event);
 size_t ctl_nclients(const struct ctl *c);
 uint64_t ctl_dropped_watchers(const struct ctl *c);
 
+/* Make jansson wipe what it frees: requests may carry key material. */
+void ctl_json_wipe_on_free(void);
+
 /* {"status": "error", "error": MSG} */
 json_t *ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* {"status": "ok"} to add to */

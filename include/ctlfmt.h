@@ -16,6 +16,7 @@ struct ctlfmt_writer {
 	int (*status)(FILE *f, json_t *reply);
 	int (*stats)(FILE *f, json_t *reply);
 	int (*event)(FILE *f, json_t *event);
+	int (*keys)(FILE *f, json_t *reply);
 	int (*simple)(FILE *f, json_t *reply); /* replies with nothing to show but "ok" */
 };
 

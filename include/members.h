@@ -46,6 +46,7 @@ struct member {
 	char name[WIRE_NAME_MAX + 1];
 	uint8_t state;          /* enum member_state */
 	uint8_t skew_reported;  /* a skew event was sent for the current offset */
+	uint16_t last_key;      /* key id of its last accepted line (rotation progress) */
 	struct member_addr addr;
 	struct replay_state replay;
 	uint64_t incarnation;

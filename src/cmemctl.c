@@ -18,6 +18,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "ctlfmt.h"
+#include "keyring.h"
 
 #define EXIT_DAEMON_ERROR 1
 #define EXIT_USAGE 2
@@ -33,6 +34,10 @@ static void usage(FILE *f)
 	        "  stats [--prometheus]    counters: sent, accepted, dropped by reason, by key\n"
 	        "  watch [--exec PROGRAM]  stream membership events as they happen\n"
 	        "  loglevel LEVEL          set the daemon's log level (root only)\n"
+	        "  keys list               key ids, primary, fingerprints, lines and peers per key\n"
+	        "  keys install FILE       send keyring FILE to the daemon, replacing its ring (root)\n"
+	        "  keys use ID             sign with key ID from now on (root)\n"
+	        "  keys remove ID          stop accepting key ID (root; not the primary)\n"
 	        "options:\n"
 	        "  -s, --socket SOCKET     control socket (default from %s)\n"
 	        "  -j, --json              JSON output for programs\n"
@@ -155,20 +160,21 @@ static int do_watch(FILE *in, const struct ctlfmt_writer *w, const char *exec, c
 	return EXIT_UNREACHABLE;
 }
 
-enum cmd_kind { CMD_MEMBERS, CMD_STATUS, CMD_STATS, CMD_WATCH, CMD_SIMPLE };
+enum cmd_kind { CMD_MEMBERS, CMD_STATUS, CMD_STATS, CMD_WATCH, CMD_SIMPLE, CMD_KEYS };
 
 struct cmd {
 	const char *name;
-	int nargs; /* positional arguments after the command */
+	int min_args, max_args; /* positional arguments after the command */
 	enum cmd_kind kind;
 };
 
 static const struct cmd commands[] = {
-	{ "members", 0, CMD_MEMBERS },
-	{ "status", 0, CMD_STATUS },
-	{ "stats", 0, CMD_STATS },
-	{ "watch", 0, CMD_WATCH },
-	{ "loglevel", 1, CMD_SIMPLE },
+	{ "members", 0, 0, CMD_MEMBERS },
+	{ "status", 0, 0, CMD_STATUS },
+	{ "stats", 0, 0, CMD_STATS },
+	{ "watch", 0, 0, CMD_WATCH },
+	{ "loglevel", 1, 1, CMD_SIMPLE },
+	{ "keys", 1, 2, CMD_KEYS },
 };
 
 static int write_reply(const struct ctlfmt_writer *w, enum cmd_kind kind, json_t *r)
@@ -179,6 +185,7 @@ static int write_reply(const struct ctlfmt_writer *w, enum cmd_kind kind, json_t
 	case CMD_STATS: return w->stats(stdout, r);
 	case CMD_WATCH: return w->event(stdout, r);
 	case CMD_SIMPLE: return w->simple(stdout, r);
+	case CMD_KEYS: return w->keys(stdout, r);
 	}
 	return -1;
 }
@@ -238,12 +245,63 @@ static int parse_opts(int argc, char **argv, struct ctl_opts *o)
 	return 0;
 }
 
-static json_t *build_request(const struct cmd *c, char **args)
+/* The keyring FILE, read with our own privileges, as request keys. */
+static json_t *keyring_keys(const char *path)
+{
+	char err[KEYRING_ERRLEN];
+	struct keyring *kr = keyring_load(path, err, sizeof(err));
+	json_t *keys = json_array();
+
+	if (kr == NULL) {
+		fprintf(stderr, "cmemctl: %s\n", err);
+		exit(EXIT_DAEMON_ERROR);
+	}
+	for (size_t i = 0; i < kr->nkeys; i++) {
+		char hex[2 * KEYRING_KEY_BYTES + 1];
+
+		sodium_bin2hex(hex, sizeof(hex), kr->keys[i].secret, KEYRING_KEY_BYTES);
+		json_array_append_new(keys, json_pack("{s:i, s:s, s:b}", "id", kr->keys[i].id, "secret",
+		                                      hex, "primary", kr->keys[i].primary));
+		sodium_memzero(hex, sizeof(hex));
+	}
+	keyring_free(kr);
+	return keys;
+}
+
+static int keys_request(json_t *req, int nargs, char **args)
+{
+	const char *action = args[0];
+	char *end;
+	long id;
+
+	json_object_set_new(req, "action", json_string(action));
+	if (strcmp(action, "list") == 0)
+		return nargs == 1 ? 0 : -1;
+	if (nargs != 2)
+		return -1;
+	if (strcmp(action, "install") == 0) {
+		json_object_set_new(req, "keys", keyring_keys(args[1]));
+		return 0;
+	}
+	if (strcmp(action, "use") && strcmp(action, "remove"))
+		return -1;
+	id = strtol(args[1], &end, 10);
+	if (*end || end == args[1] || id < 1 || id > 65535)
+		return -1;
+	json_object_set_new(req, "id", json_integer(id));
+	return 0;
+}
+
+static json_t *build_request(const struct cmd *c, int nargs, char **args)
 {
 	json_t *req = json_pack("{s:i, s:s}", "version", CTL_VERSION, "command", c->name);
 
 	if (c->kind == CMD_SIMPLE && strcmp(c->name, "loglevel") == 0)
 		json_object_set_new(req, "level", json_string(args[0]));
+	if (c->kind == CMD_KEYS && keys_request(req, nargs, args) == -1) {
+		json_decref(req);
+		return NULL;
+	}
 	return req;
 }
 
@@ -253,16 +311,22 @@ int main(int argc, char **argv)
 	const struct cmd *c;
 	json_t *req, *reply;
 	FILE *in;
-	int fd, rc;
+	int fd, rc, nargs;
 
 	signal(SIGPIPE, SIG_IGN);
+	ctl_json_wipe_on_free();
+	if (sodium_init() < 0) {
+		fprintf(stderr, "cmemctl: cannot initialize libsodium\n");
+		return EXIT_DAEMON_ERROR;
+	}
 	if (parse_opts(argc, argv, &o) == -1)
 		return EXIT_USAGE;
 	if (optind >= argc)
 		return usage_error("no command given", "");
 	if ((c = find_command(argv[optind])) == NULL)
 		return usage_error("unknown command: ", argv[optind]);
-	if (argc - optind - 1 != c->nargs)
+	nargs = argc - optind - 1;
+	if (nargs < c->min_args || nargs > c->max_args)
 		return usage_error("wrong number of arguments for ", c->name);
 	if (o.prometheus && c->kind != CMD_STATS)
 		return usage_error("--prometheus applies to 'stats' only", "");
@@ -272,8 +336,10 @@ int main(int argc, char **argv)
 		o.w = &ctlfmt_prometheus;
 	if (o.socket == NULL)
 		o.socket = default_socket();
+	req = build_request(c, nargs, argv + optind + 1);
+	if (req == NULL)
+		return usage_error("usage: keys list | keys install FILE | keys use ID | keys remove ID", "");
 	fd = connect_daemon(o.socket);
-	req = build_request(c, argv + optind + 1);
 	send_request(fd, req, o.socket);
 	json_decref(req);
 	in = fdopen(fd, "r");

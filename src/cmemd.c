@@ -114,6 +114,7 @@ int main(int argc, char **argv)
 	/* 1. arguments; log to stderr until we know better */
 	log_init("cmemd", LOG_LEVEL_INFO);
 	parse_args(argc, argv, &o);
+	ctl_json_wipe_on_free();
 
 	/* 2. the whole configuration, checked before anything else */
 	config_defaults(&d.cfg);

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <malloc.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +39,19 @@ struct ctl {
 	uint64_t dropped_watchers;
 	struct log_ratelimit rl;
 };
+
+static void wipe_free(void *p)
+{
+	if (p) {
+		sodium_memzero(p, malloc_usable_size(p));
+		free(p);
+	}
+}
+
+void ctl_json_wipe_on_free(void)
+{
+	json_set_alloc_funcs(malloc, wipe_free);
+}
 
 json_t *ctl_ok(void)
 {
@@ -175,6 +190,7 @@ static void client_free(struct ctl *c, size_t i)
 
 	close(cl->fd);
 	free(cl->out);
+	sodium_memzero(cl->in, cl->inlen);
 	free(cl);
 	c->clients[i] = c->clients[--c->nclients];
 	c->clients[c->nclients] = NULL;
@@ -343,6 +359,7 @@ static int client_read(struct ctl *c, struct ctl_client *cl)
 	nl = memchr(cl->in, '\n', cl->inlen);
 	if (nl) {
 		handle_request(c, cl, (size_t)(nl - cl->in));
+		sodium_memzero(cl->in, cl->inlen); /* it may have carried keys */
 	} else if (cl->inlen == CTL_MAX_REQUEST) {
 		json_t *e = ctl_error("request longer than %d bytes", CTL_MAX_REQUEST);
 

@@ -28,7 +28,7 @@ static int json_write(FILE *f, json_t *reply)
 }
 
 const struct ctlfmt_writer ctlfmt_json = {
-	"json", json_write, json_write, json_write, json_write, json_write,
+	"json", json_write, json_write, json_write, json_write, json_write, json_write,
 };
 
 /* ---- table ---- */
@@ -160,8 +160,32 @@ static int table_simple(FILE *f, json_t *r)
 	return 0;
 }
 
+static int table_keys(FILE *f, json_t *r)
+{
+	json_t *keys = json_object_get(r, "keys"), *behind = json_object_get(r, "peers_not_on_primary");
+	json_t *k;
+	size_t i;
+
+	if (!json_is_array(keys))
+		return -1;
+	fprintf(f, "%-6s %-8s %-17s %12s %6s\n", "ID", "PRIMARY", "FINGERPRINT", "ACCEPTED", "PEERS");
+	json_array_foreach(keys, i, k)
+		fprintf(f, "%-6lld %-8s %-17s %12lld %6lld\n", num(k, "id"),
+		        json_is_true(json_object_get(k, "primary")) ? "yes" : "", str(k, "fingerprint"),
+		        num(k, "accepted"), num(k, "peers"));
+	if (json_array_size(behind) == 0) {
+		fprintf(f, "every alive peer signs with the primary key %lld\n", num(r, "primary"));
+		return 0;
+	}
+	fprintf(f, "peers not yet signing with the primary key %lld:", num(r, "primary"));
+	json_array_foreach(behind, i, k)
+		fprintf(f, " %s (key %lld)", str(k, "name"), num(k, "key"));
+	fputc('\n', f);
+	return 0;
+}
+
 const struct ctlfmt_writer ctlfmt_table = {
-	"table", table_members, table_status, table_stats, table_event, table_simple,
+	"table", table_members, table_status, table_stats, table_event, table_keys, table_simple,
 };
 
 /* ---- Prometheus text exposition format (stats only) ---- */
@@ -221,5 +245,6 @@ static int prom_unsupported(FILE *f, json_t *r)
 }
 
 const struct ctlfmt_writer ctlfmt_prometheus = {
-	"prometheus", prom_unsupported, prom_unsupported, prom_stats, prom_unsupported, prom_unsupported,
+	"prometheus", prom_unsupported, prom_unsupported, prom_stats,
+	prom_unsupported, prom_unsupported, prom_unsupported,
 };

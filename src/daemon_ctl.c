@@ -170,6 +170,121 @@ static json_t *cmd_loglevel(json_t *req, const struct ctl_peer *peer)
 	return json_pack("{s:s, s:s}", "status", "ok", "level", name);
 }
 
+/* ---- keys: list (anyone), install / use / remove (root) ---- */
+
+static json_t *cmd_keys_list(struct daemon *d)
+{
+	json_t *r = ctl_ok(), *keys = keys_json(d), *k, *behind = json_array();
+	const struct keyring_key *primary = keyring_primary(d->kr);
+	size_t i;
+
+	json_array_foreach(keys, i, k) {
+		uint16_t id = (uint16_t)json_integer_value(json_object_get(k, "id"));
+		json_int_t peers = 0;
+
+		for (size_t j = 0; j < members_size(d->members); j++) {
+			const struct member *m = members_at(d->members, j);
+
+			peers += m->state == MEMBER_ALIVE && m->last_key == id;
+		}
+		json_object_set_new(k, "peers", json_integer(peers));
+	}
+	for (size_t j = 0; j < members_size(d->members); j++) {
+		const struct member *m = members_at(d->members, j);
+
+		if (m->state == MEMBER_ALIVE && m->last_key != primary->id)
+			json_array_append_new(behind, json_pack("{s:s, s:i}", "name", m->name, "key",
+			                                        m->last_key));
+	}
+	json_object_set_new(r, "keys", keys);
+	json_object_set_new(r, "primary", json_integer(primary->id));
+	json_object_set_new(r, "peers_not_on_primary", behind);
+	return r;
+}
+
+/* A keyring from the request's "keys": [{"id", "secret" (hex), "primary"}]. */
+static struct keyring *keys_from_request(json_t *req, char *err, size_t errlen)
+{
+	json_t *list = json_object_get(req, "keys"), *k;
+	struct keyring *kr = keyring_new();
+	int nprimary = 0;
+	size_t i;
+
+	if (kr == NULL || !json_is_array(list) || json_array_size(list) == 0) {
+		snprintf(err, errlen, "the request carries no keys");
+		goto fail;
+	}
+	json_array_foreach(list, i, k) {
+		const char *hex = json_string_value(json_object_get(k, "secret"));
+		json_int_t id = json_integer_value(json_object_get(k, "id"));
+		uint8_t secret[KEYRING_KEY_BYTES];
+		size_t len = 0;
+		int primary = json_is_true(json_object_get(k, "primary"));
+
+		if (id < 1 || id > 65535 || hex == NULL || strlen(hex) != 2 * KEYRING_KEY_BYTES ||
+		    sodium_hex2bin(secret, sizeof(secret), hex, strlen(hex), NULL, &len, NULL) != 0 ||
+		    len != KEYRING_KEY_BYTES || keyring_add(kr, (uint16_t)id, secret, primary) == -1) {
+			sodium_memzero(secret, sizeof(secret));
+			snprintf(err, errlen, "key %zu of the request is malformed or a duplicate", i + 1);
+			goto fail;
+		}
+		sodium_memzero(secret, sizeof(secret));
+		nprimary += primary;
+	}
+	if (nprimary != 1) {
+		snprintf(err, errlen, "the keyring must have exactly one primary key, not %d", nprimary);
+		goto fail;
+	}
+	return kr;
+fail:
+	keyring_free(kr);
+	return NULL;
+}
+
+static json_t *cmd_keys_change(struct daemon *d, const char *action, json_t *req)
+{
+	json_int_t id = json_integer_value(json_object_get(req, "id"));
+	char err[256];
+
+	if (strcmp(action, "install") == 0) {
+		struct keyring *kr = keys_from_request(req, err, sizeof(err));
+
+		if (kr == NULL)
+			return ctl_error("keys install: %s", err);
+		keyring_free(d->kr); /* replay state is per sender, kept in the members table */
+		d->kr = kr;
+		log_info("keyring replaced: %zu keys, primary %u", kr->nkeys, keyring_primary(kr)->id);
+		return cmd_keys_list(d);
+	}
+	if (id < 1 || id > 65535 || keyring_find(d->kr, (uint16_t)id) == NULL)
+		return ctl_error("keys %s: no key with id %lld in the keyring", action, (long long)id);
+	if (strcmp(action, "use") == 0) {
+		keyring_set_primary(d->kr, (uint16_t)id);
+		log_info("key %lld is now primary: lines are signed with it", (long long)id);
+		return cmd_keys_list(d);
+	}
+	if (keyring_find(d->kr, (uint16_t)id)->primary)
+		return ctl_error("keys remove: key %lld is the primary; make another key primary first",
+		                 (long long)id);
+	keyring_remove(d->kr, (uint16_t)id);
+	log_info("key %lld removed: lines signed with it are no longer accepted", (long long)id);
+	return cmd_keys_list(d);
+}
+
+static json_t *cmd_keys(struct daemon *d, json_t *req, const struct ctl_peer *peer)
+{
+	const char *action = json_string_value(json_object_get(req, "action"));
+
+	if (action == NULL || strcmp(action, "list") == 0)
+		return cmd_keys_list(d);
+	if (strcmp(action, "install") && strcmp(action, "use") && strcmp(action, "remove"))
+		return ctl_error("unknown keys action '%s': use list, install, use or remove", action);
+	if (peer->uid != 0)
+		return ctl_error("permission denied: keys %s needs root (uid 0), you are uid %u",
+		                 action, (unsigned)peer->uid);
+	return cmd_keys_change(d, action, req);
+}
+
 json_t *daemon_ctl_handle(void *arg, const char *command, json_t *req,
                           const struct ctl_peer *peer, int *watch)
 {
@@ -183,6 +298,8 @@ json_t *daemon_ctl_handle(void *arg, const char *command, json_t *req,
 		return cmd_stats(d);
 	if (strcmp(command, "loglevel") == 0)
 		return cmd_loglevel(req, peer);
+	if (strcmp(command, "keys") == 0)
+		return cmd_keys(d, req, peer);
 	if (strcmp(command, "watch") == 0) {
 		*watch = 1;
 		return json_pack("{s:s, s:s}", "status", "ok", "self", d->cfg.name);

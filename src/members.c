@@ -317,6 +317,7 @@ static void record_line(struct members *t, struct member *m, const struct wire_m
 	m->incarnation = msg->incarnation;
 	m->addr = *src;
 	m->accepted++;
+	m->last_key = msg->key_id;
 }
 
 /* Members listed in a cluster line that we do not know become candidates. */

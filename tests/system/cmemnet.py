@@ -163,10 +163,10 @@ class Host:
         r = self.ctl(*args)
         return r.returncode == 0
 
-    def query(self, cmd):
-        r = self.ctl(cmd)
+    def query(self, *cmd):
+        r = self.ctl(*cmd)
         if r.returncode != 0:
-            raise RuntimeError("%s: cmemctl %s: %s" % (self.name, cmd, r.stderr))
+            raise RuntimeError("%s: cmemctl %s: %s" % (self.name, " ".join(cmd), r.stderr))
         return json.loads(r.stdout)
 
     def states(self):
