@@ -17,6 +17,7 @@ FUZZ_SECONDS ?= 60
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+STATIC_LIBS := $(shell pkg-config --static --libs $(PKGS) 2>/dev/null) -lm
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wvla -Wpointer-arith
@@ -48,6 +49,15 @@ $(LIB): $(LIB_OBJS)
 
 $(BUILD)/%: $(BUILD)/obj/%.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# cmemd is linked statically, as a static PIE (so still position
+# independent): shared libraries are mapped whole by fault-around and would
+# more than double the resident size of a daemon that runs on every host.
+$(BUILD)/cmemd: $(BUILD)/obj/cmemd.o $(LIB)
+	$(CC) $(CFLAGS) $(filter-out -pie,$(LDFLAGS)) -static-pie -o $@ $< $(LIB) $(STATIC_LIBS)
+
+# keep objects: make would delete them as intermediate files
+.SECONDARY:
 
 $(BUILD)/obj/tool-%.o: tools/%.c $(HDRS) | $(BUILD)/obj
 	$(CC) $(CFLAGS) -c -o $@ $<

@@ -21,6 +21,8 @@ struct priv_user {
 };
 
 int priv_lookup_user(const char *name, struct priv_user *u, char *err, size_t errlen);
+/* A group's id from /etc/group: 0, or -1 if there is no such group. */
+int priv_lookup_group(const char *name, gid_t *gid);
 
 /* Open and lock the pidfile: the fd, or -1 with a message (e.g. the holder's pid). */
 int priv_pidfile_lock(const char *path, char *err, size_t errlen);

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <malloc.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "priv.h"
 #include "util.h"
 
 struct ctl_client {
@@ -119,19 +119,18 @@ static int make_parent_dir(const char *path)
 
 static int set_owner(const char *path, const char *group, char *err, size_t errlen)
 {
-	struct group *gr;
+	gid_t gid;
 
 	if (chmod(path, 0660) == -1)
 		return ctl_fail(err, errlen, "chmod", path);
 	if (group == NULL || group[0] == '\0')
 		return 0;
-	gr = getgrnam(group);
-	if (gr == NULL) {
-		snprintf(err, errlen, "control socket %s: control_group '%s' does not exist", path,
-		         group);
+	if (priv_lookup_group(group, &gid) == -1) {
+		snprintf(err, errlen, "control socket %s: control_group '%s' does not exist in /etc/group",
+		         path, group);
 		return -1;
 	}
-	if (chown(path, (uid_t)-1, gr->gr_gid) == -1)
+	if (chown(path, (uid_t)-1, gid) == -1)
 		return ctl_fail(err, errlen, "chown", path);
 	return 0;
 }

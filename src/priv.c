@@ -23,21 +23,47 @@ static int perr(char *err, size_t errlen, const char *what)
 	return -1;
 }
 
+/*
+ * Users and groups are read from /etc/passwd and /etc/group directly, not
+ * through NSS: cmemd is linked statically to stay small, and a daemon's
+ * run-as account is a local system account anyway.
+ */
 int priv_lookup_user(const char *name, struct priv_user *u, char *err, size_t errlen)
 {
+	FILE *f = fopen("/etc/passwd", "re");
 	struct passwd *pw;
 
-	errno = 0;
-	pw = getpwnam(name);
+	if (f == NULL)
+		return perr(err, errlen, "/etc/passwd");
+	while ((pw = fgetpwent(f)) != NULL && strcmp(pw->pw_name, name) != 0)
+		;
+	if (pw != NULL) {
+		u->uid = pw->pw_uid;
+		u->gid = pw->pw_gid;
+		snprintf(u->name, sizeof(u->name), "%s", name);
+	}
+	fclose(f);
 	if (pw == NULL) {
-		snprintf(err, errlen, "user '%s' does not exist (create it, or set `user` in the "
-		         "configuration)", name);
+		snprintf(err, errlen, "user '%s' does not exist in /etc/passwd (create it with "
+		         "`useradd --system %s`, or set `user` in the configuration)", name, name);
 		return -1;
 	}
-	u->uid = pw->pw_uid;
-	u->gid = pw->pw_gid;
-	snprintf(u->name, sizeof(u->name), "%s", name);
 	return 0;
+}
+
+int priv_lookup_group(const char *name, gid_t *gid)
+{
+	FILE *f = fopen("/etc/group", "re");
+	struct group *gr;
+
+	if (f == NULL)
+		return -1;
+	while ((gr = fgetgrent(f)) != NULL && strcmp(gr->gr_name, name) != 0)
+		;
+	if (gr != NULL)
+		*gid = gr->gr_gid;
+	fclose(f);
+	return gr ? 0 : -1;
 }
 
 int priv_pidfile_lock(const char *path, char *err, size_t errlen)

@@ -23,6 +23,16 @@ def converge(n):
     return c
 
 
+def memory(c):
+    rss = []
+    for h in c.hosts:
+        with open("/proc/%d/status" % h.pid) as f:
+            rss += [int(l.split()[1]) for l in f if l.startswith("VmRSS:")]
+    print("memory: resident size per daemon in an %d-member cluster: min %d kB, max %d kB"
+          % (len(c.hosts), min(rss), max(rss)))
+    check(max(rss) <= 1536, "a daemon uses %d kB > 1.5 MB" % max(rss))
+
+
 def crash_and_leave(c):
     watches = [Watch(h) for h in c.hosts]
     time.sleep(0.3)
@@ -95,6 +105,7 @@ def main():
     c = converge(3)
     c.cleanup()
     c = converge(8)
+    memory(c)
     crash_and_leave(c)
     c.cleanup()
     join_replies()
