@@ -19,6 +19,18 @@
 #include "net.h"
 #include "stats.h"
 
+/* An authenticated sender whose lines are dropped (e.g. its clock is off). */
+struct rejected_sender {
+	char name[WIRE_NAME_MAX + 1];
+	struct member_addr addr;
+	int64_t skew_s;
+	uint64_t lines;
+	uint64_t last_ms;
+};
+
+#define DAEMON_REJECTED_MAX 8
+#define DAEMON_REJECTED_SHOW_MS 60000
+
 struct daemon {
 	struct cmem_config cfg;
 	const char *config_path;
@@ -44,7 +56,8 @@ struct daemon {
 	/* confinement, for `status` */
 	int chrooted;
 	char chroot_dir[CONFIG_PATH_MAX];
-	struct log_ratelimit rl_conflict, rl_full, rl_stale, rl_send;
+	struct log_ratelimit rl_conflict, rl_full, rl_stale, rl_send, rl_shadow;
+	struct rejected_sender rejected[DAEMON_REJECTED_MAX];
 };
 
 /* Prepare the run-time state once sockets and keys are in place. */

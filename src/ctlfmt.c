@@ -64,6 +64,12 @@ static int table_members(FILE *f, json_t *reply)
 		        str(m, "address"), str(m, "state"), since, heard,
 		        100.0 * json_number_value(json_object_get(m, "loss")), num(m, "skew_s"));
 	}
+	list = json_object_get(reply, "rejected");
+	if (json_array_size(list))
+		fprintf(f, "not admitted (authenticated, but dropped):\n");
+	json_array_foreach(list, i, m)
+		fprintf(f, "  %s (%s): %s; %lld lines, last %lld ms ago\n", str(m, "name"),
+		        str(m, "address"), str(m, "detail"), num(m, "lines"), num(m, "last_ms"));
 	return 0;
 }
 

@@ -51,6 +51,7 @@ void daemon_init(struct daemon *d, uint64_t now_ms, uint64_t now_s)
 	d->rl_full = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 1);
 	d->rl_stale = (struct log_ratelimit)LOG_RATELIMIT_INIT(5000, 2);
 	d->rl_send = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 1);
+	d->rl_shadow = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 1);
 	d->running = 1;
 }
 
@@ -123,6 +124,32 @@ void daemon_send_cluster(struct daemon *d)
 		daemon_send(d, WIRE_CLUSTER, body, len);
 }
 
+/* Remember who is kept out and why, for `cmemctl members` (not membership state). */
+static void note_rejected(struct daemon *d, const struct wire_msg *msg,
+                          const struct member_addr *src, int64_t skew, uint64_t now_ms)
+{
+	struct rejected_sender *r = NULL;
+
+	for (int i = 0; i < DAEMON_REJECTED_MAX; i++) {
+		struct rejected_sender *x = &d->rejected[i];
+
+		if (strcmp(x->name, msg->sender) == 0) {
+			r = x;
+			break;
+		}
+		if (r == NULL || x->last_ms < r->last_ms)
+			r = x; /* the oldest slot, unless the sender is found */
+	}
+	if (strcmp(r->name, msg->sender) != 0) {
+		memset(r, 0, sizeof(*r));
+		snprintf(r->name, sizeof(r->name), "%s", msg->sender);
+	}
+	r->addr = *src;
+	r->skew_s = skew;
+	r->lines++;
+	r->last_ms = now_ms;
+}
+
 static void note_stale(struct daemon *d, const struct wire_msg *msg, const struct member_addr *src,
                        uint64_t now_ms, uint64_t now_s)
 {
@@ -130,6 +157,7 @@ static void note_stale(struct daemon *d, const struct wire_msg *msg, const struc
 	uint64_t suppressed;
 	int64_t skew = (int64_t)(msg->timestamp - now_s);
 
+	note_rejected(d, msg, src, skew, now_ms);
 	if (!log_ratelimit_allow(&d->rl_stale, now_ms, &suppressed))
 		return;
 	members_addr_str(src, addr, sizeof(addr));
@@ -165,6 +193,38 @@ static void drop(struct daemon *d, enum wire_verdict v, const struct member_addr
 	stats_drop(&d->stats, stats_reason_of(v), src);
 }
 
+static int same_addr(const struct member_addr *a, const struct member_addr *b)
+{
+	return a->family == b->family && memcmp(&a->a, &b->a, a->family == AF_INET ? 4 : 16) == 0;
+}
+
+/*
+ * A line of an older incarnation than the member's, from another address:
+ * two nodes share the name (or old lines are replayed).  Dropped as a
+ * replay either way; said in the log so that the view never changes silently.
+ */
+static void shadowed_name(struct daemon *d, const struct wire_msg *msg,
+                          const struct member_addr *src, uint64_t now_ms)
+{
+	const struct member *m = members_find(d->members, msg->sender);
+	char addr[WIRE_ADDR_MAX], maddr[WIRE_ADDR_MAX], detail[512];
+	uint64_t suppressed;
+
+	if (m == NULL || msg->incarnation >= m->incarnation || same_addr(src, &m->addr))
+		return;
+	d->stats.name_conflicts++;
+	if (!log_ratelimit_allow(&d->rl_shadow, now_ms, &suppressed))
+		return;
+	members_addr_str(src, addr, sizeof(addr));
+	members_addr_str(&m->addr, maddr, sizeof(maddr));
+	snprintf(detail, sizeof(detail),
+	         "%s at %s sends incarnation %llu while %s at %s runs %llu: two nodes share the "
+	         "name (or its old lines are replayed); the newer one is kept",
+	         msg->sender, addr, (unsigned long long)msg->incarnation, msg->sender, maddr,
+	         (unsigned long long)m->incarnation);
+	daemon_event(d, MEV_NAME_CONFLICT, m, detail);
+}
+
 void daemon_receive(struct daemon *d, const uint8_t *buf, ssize_t len,
                     const struct member_addr *src, uint64_t now_ms, uint64_t now_s)
 {
@@ -189,8 +249,10 @@ void daemon_receive(struct daemon *d, const uint8_t *buf, ssize_t len,
 		d->self_addr = *src; /* how the others see us */
 		return;
 	}
-	if (!members_replay_ok(d->members, &msg))
+	if (!members_replay_ok(d->members, &msg)) {
+		shadowed_name(d, &msg, src, now_ms);
 		return drop(d, WIRE_REPLAY, src);
+	}
 	if (wire_parse_body(&msg) != WIRE_OK)
 		return drop(d, WIRE_BAD_BODY, src);
 	if (msg.verb == WIRE_CLUSTER && d->reply_pending &&

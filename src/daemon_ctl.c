@@ -25,6 +25,30 @@ static json_t *member_json(const struct member *m, uint64_t now_ms)
 	return o;
 }
 
+/* Authenticated senders kept out lately, and why. */
+static json_t *rejected_json(const struct daemon *d, uint64_t now_ms)
+{
+	json_t *list = json_array();
+
+	for (int i = 0; i < DAEMON_REJECTED_MAX; i++) {
+		const struct rejected_sender *r = &d->rejected[i];
+		char addr[WIRE_ADDR_MAX], why[160];
+
+		if (r->lines == 0 || now_ms - r->last_ms > DAEMON_REJECTED_SHOW_MS)
+			continue;
+		members_addr_str(&r->addr, addr, sizeof(addr));
+		snprintf(why, sizeof(why), "clock %lld s %s ours, outside the %u s window: lines dropped as stale",
+		         (long long)(r->skew_s < 0 ? -r->skew_s : r->skew_s),
+		         r->skew_s < 0 ? "behind" : "ahead of", d->cfg.replay_window_s);
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "name",
+		                                      r->name, "address", addr, "reason", "stale",
+		                                      "skew_s", (json_int_t)r->skew_s, "lines",
+		                                      (json_int_t)r->lines, "last_ms",
+		                                      (json_int_t)(now_ms - r->last_ms), "detail", why));
+	}
+	return list;
+}
+
 static json_t *cmd_members(struct daemon *d)
 {
 	uint64_t now = now_mono_ms();
@@ -42,6 +66,7 @@ static json_t *cmd_members(struct daemon *d)
 		json_array_append_new(list, member_json(members_at(d->members, i), now));
 	json_object_set_new(r, "self", json_string(d->cfg.name));
 	json_object_set_new(r, "members", list);
+	json_object_set_new(r, "rejected", rejected_json(d, now));
 	return r;
 }
 
