@@ -1,0 +1,277 @@
+#!/usr/bin/env python3
+"""System test: a hostile network segment (issue scenarios 4, 5, 6, 7, 9, 12).
+
+Real daemons in network namespaces; an attacker namespace on the same
+bridge sends with build/cmem-inject.
+ 4. forged flood: 100 000 forged lines/s for 10 s, then garbage: no false
+    failure, heartbeats on time, `cmemctl members` answers within 100 ms,
+    resident memory flat (+-1 MB), log lines rate-limited;
+ 5. replay of 30 s of recorded traffic: membership unchanged, replayed lines
+    counted as replay or stale; a departed member is not brought back; a
+    recorded leave does not evict a member that is alive;
+ 6. clock skew: a member 40 s ahead is dropped as stale and named, with its
+    offset, in the log and in `cmemctl members`; one 10 s behind is admitted
+    and its skew shown;
+ 7. another cluster's key and an unknown key id: never admitted, counted;
+ 9. restart under the same name: a restart at once; lines of the old
+    incarnation replayed afterwards are dropped;
+12. oversize (1233 B, 64 KiB), empty, binary and truncated datagrams:
+    dropped, counted, never logged one per packet.
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+from cmemnet import BUILD, Cluster, Watch, check, median, need_root, wait_until, write_keyring
+
+INJECT = os.path.join(BUILD, "cmem-inject")
+SOAK = bool(os.environ.get("CMEM_SOAK"))
+
+
+def inject(c, host, *args, wait=True):
+    argv = ["ip", "netns", "exec", host.ns, INJECT] + list(args) + [
+        "--group", c.group, "--port", str(c.port), "--interface", "eth0"]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    c.procs.append(p)
+    if not wait:
+        return p
+    out = p.communicate(timeout=120)[0]
+    check(p.returncode == 0, "cmem-inject %s failed: %s" % (" ".join(args), out))
+    return out
+
+
+def rss_kb(h):
+    with open("/proc/%d/status" % h.pid) as f:
+        return [int(l.split()[1]) for l in f if l.startswith("VmRSS:")][0]
+
+
+def stats(h):
+    return h.query("stats")
+
+
+def bad_events(watches, since):
+    return [(i, e) for i, w in enumerate(watches) for t, e in w.events
+            if t >= since and e.get("event") in ("failed", "leave", "restart")]
+
+
+def flood(c, daemons, attacker):
+    watches = [Watch(h) for h in daemons]
+    time.sleep(0.5)
+    rss0 = [rss_kb(h) for h in daemons]
+    logs0 = [len(h.read_log().splitlines()) for h in daemons]
+    mac0 = sum(stats(h)["dropped"]["bad_mac"] for h in daemons)
+    lat, heard, stop = [], [], threading.Event()
+
+    def probe():
+        while not stop.is_set():
+            t = time.monotonic()
+            r = daemons[0].ctl("members")
+            lat.append(time.monotonic() - t)
+            if r.returncode == 0:
+                import json
+                heard.extend(m["last_heard_ms"] for m in json.loads(r.stdout)["members"]
+                             if not m.get("self") and m["state"] == "alive")
+            time.sleep(0.1)
+
+    th = threading.Thread(target=probe)
+    th.start()
+    t0 = time.monotonic()
+    secs = 60 if SOAK else 10
+    out = inject(c, attacker, "flood", "--rate", "100000", "--seconds", str(secs), "--mode", "forged")
+    out += inject(c, attacker, "flood", "--rate", "50000", "--seconds", "2", "--mode", "garbage")
+    time.sleep(1.5)
+    stop.set()
+    th.join()
+    rate = re.search(r"= (\d+)/s", out)
+    mac = sum(stats(h)["dropped"]["bad_mac"] for h in daemons) - mac0
+    rss1 = [rss_kb(h) for h in daemons]
+    loglines = [len(h.read_log().splitlines()) - n for h, n in zip(daemons, logs0)]
+    bad = bad_events(watches, t0)
+    print("flood: %s forged lines/s for %d s + garbage: %d counted as bad_mac on %d daemons; "
+          "%d false failures; members answered in max %.0f ms (%d queries); peers last heard "
+          "max %d ms ago; RSS %s -> %s kB; %s log lines per daemon"
+          % (rate.group(1) if rate else "?", secs, mac, len(daemons), len(bad), 1000 * max(lat),
+             len(lat), max(heard), rss0, rss1, loglines))
+    check(not bad, "false failures during the flood: %s" % bad[:3])
+    check(max(lat) <= 0.1, "cmemctl members took %.0f ms" % (1000 * max(lat)))
+    check(max(heard) < 500, "heartbeats late during the flood: %d ms" % max(heard))
+    check(all(abs(a - b) <= 1024 for a, b in zip(rss0, rss1)), "memory grew: %s -> %s" % (rss0, rss1))
+    check(all(n <= 2 * (secs + 6) for n in loglines), "log not rate-limited: %s lines" % loglines)
+    check(mac > 0.5 * 100000 * secs * len(daemons), "forged lines not counted: %d" % mac)
+    for w in watches:
+        w.stop()
+
+
+def replay(c, daemons, attacker):
+    rec = os.path.join(c.dir, "recorded.lines")
+    secs = 30
+    recorder = inject(c, attacker, "record", "--seconds", str(secs), "-o", rec, wait=False)
+    time.sleep(secs - 8)
+    stayer = daemons[2]           # its recorded leave must not evict it later
+    stayer.kill(signal.SIGTERM)
+    stayer.wait_exit()
+    stayer.start()
+    recorder.communicate(timeout=secs + 10)
+    leaver = daemons[1]           # departed: its recorded lines must not bring it back
+    leaver.kill(signal.SIGTERM)
+    leaver.wait_exit()
+    observer = daemons[0]
+    check(wait_until(lambda: observer.states().get(leaver.name) == "left", 2), "leaver not left")
+    with open(rec) as f:
+        lines = f.readlines()
+    foreign = [l for l in lines if "[%s]" % observer.name not in l]
+    leaves = [l for l in lines if "] leave %s " % stayer.name in l]
+    check(leaves, "no leave of %s recorded" % stayer.name)
+    watches = [Watch(observer), Watch(stayer)]
+    time.sleep(0.3)
+    before = stats(observer)["dropped"]
+    view = observer.states()
+    t0 = time.monotonic()
+    inject(c, attacker, "replay", "-i", rec)
+    time.sleep(1.0)
+    after = stats(observer)["dropped"]
+    counted = (after["replay"] - before["replay"]) + (after["stale"] - before["stale"])
+    print("replay: %d lines recorded over %d s and sent again: %d not from the observer, %d counted "
+          "as replay (%d) or stale (%d); %s stays left, %s (its leave replayed) stays alive"
+          % (len(lines), secs, len(foreign), counted, after["replay"] - before["replay"],
+             after["stale"] - before["stale"], leaver.name, stayer.name))
+    check(counted >= len(foreign), "only %d of %d replayed lines counted" % (counted, len(foreign)))
+    check(observer.states() == view, "membership changed: %s -> %s" % (view, observer.states()))
+    check(observer.states()[stayer.name] == "alive", "replayed leave evicted %s" % stayer.name)
+    check(not bad_events(watches, t0), "events during replay: %s" % bad_events(watches, t0))
+    for w in watches:
+        w.stop()
+    leaver.start()
+
+
+def skew(c, daemons, attacker):
+    h = daemons[0]
+    inject(c, attacker, "send", "--keyring", c.keyring, "--name", "node-ahead", "--verb", "alive",
+           "--time-offset", "40", "--count", "40", "--interval-ms", "50")
+    inject(c, attacker, "send", "--keyring", c.keyring, "--name", "node-behind", "--verb",
+           "alive", "--time-offset", "-10", "--count", "40", "--interval-ms", "50", wait=False)
+    time.sleep(1.0)
+    m = h.query("members")
+    rej = {r["name"]: r for r in m.get("rejected", [])}
+    st = {x["name"]: x for x in m["members"]}
+    check("node-ahead" not in st, "a member 40 s ahead was admitted")
+    check("node-ahead" in rej and 39 <= rej["node-ahead"]["skew_s"] <= 41,
+          "members does not name the skewed sender: %s" % m.get("rejected"))
+    check("its clock is 40 s ahead" in h.read_log() or "its clock is 39 s ahead" in h.read_log()
+          or "its clock is 41 s ahead" in h.read_log(), "the log does not name the skew")
+    check("node-behind" in st and -11 <= st["node-behind"]["skew_s"] <= -9,
+          "a member 10 s behind: %s" % st.get("node-behind"))
+    table = h.ctl("members", json_out=False).stdout
+    check("node-ahead" in table and "outside the 30 s window" in table, "table: %s" % table)
+    print("skew: node-ahead (+%d s) dropped as stale, %d lines, named in the log and in members "
+          "(\"%s\"); node-behind admitted with skew %+d s"
+          % (rej["node-ahead"]["skew_s"], rej["node-ahead"]["lines"], rej["node-ahead"]["detail"],
+             st["node-behind"]["skew_s"]))
+
+
+def wrong_keys(c, daemons, stranger):
+    other = write_keyring(os.path.join(c.dir, "other.keys"))
+    h = daemons[0]
+    d0 = stats(h)["dropped"]
+    stranger.start(conf_text=stranger.config_text().replace(c.keyring, other))
+    unknown = write_keyring(os.path.join(c.dir, "id9.keys"), ((9, None, True),))
+    inject(c, stranger, "send", "--keyring", unknown, "--name", "node-id9", "--verb", "cjoin",
+           "--count", "10", "--interval-ms", "50")
+    time.sleep(1.5)
+    d1 = stats(h)["dropped"]
+    st = h.states()
+    check(stranger.name not in st and "node-id9" not in st, "admitted: %s" % st)
+    check(d1["bad_mac"] - d0["bad_mac"] >= 10 and d1["unknown_key"] - d0["unknown_key"] >= 10,
+          "not counted: %s -> %s" % (d0, d1))
+    print("keys: a daemon with another cluster's key stayed out (%d bad_mac); key id 9 stayed out "
+          "(%d unknown_key)" % (d1["bad_mac"] - d0["bad_mac"], d1["unknown_key"] - d0["unknown_key"]))
+    stranger.kill(signal.SIGTERM)
+    stranger.wait_exit()
+
+
+def restart(c, daemons, attacker):
+    h, victim = daemons[0], daemons[1]
+    rec = os.path.join(c.dir, "old-incarnation.lines")
+    inject(c, attacker, "record", "--seconds", "2", "-o", rec)
+    w = Watch(h)
+    time.sleep(0.3)
+    victim.kill()
+    victim.wait_exit()
+    t0 = time.monotonic()
+    victim.start()
+    seen = wait_until(lambda: w.first("restart", victim.name, t0), 3)
+    check(seen, "restart not reported")
+    before = stats(h)["dropped"]
+    inject(c, attacker, "replay", "-i", rec, "--filter-name", victim.name)
+    time.sleep(0.5)
+    after = stats(h)["dropped"]
+    with open(rec) as f:
+        n = sum(1 for l in f if "[%s]" % victim.name in l)
+    dropped = after["replay"] - before["replay"] + after["stale"] - before["stale"]
+    restarts = [e for t, e in w.events if t > seen and e.get("member") == victim.name and
+                e.get("event") in ("restart", "join", "leave", "failed")]
+    print("restart: %s killed and restarted, reported as restart %.3f s after the new process "
+          "started; %d lines of its old incarnation replayed, %d dropped, no state change"
+          % (victim.name, seen - t0, n, dropped))
+    check(dropped >= n and not restarts and h.states()[victim.name] == "alive",
+          "old incarnation replay: dropped %d of %d, events %s" % (dropped, n, restarts))
+    w.stop()
+
+
+def bad_datagrams(c, daemons, attacker):
+    h = daemons[0]
+    before, logs0 = stats(h)["dropped"], len(h.read_log().splitlines())
+    inject(c, attacker, "flood", "--rate", "5000", "--seconds", "2", "--mode", "oversize")
+    good = subprocess.run([INJECT, "send", "--keyring", c.keyring, "--name", "x", "--verb",
+                           "alive", "--print"], capture_output=True).stdout
+    script = ("import socket,sys\n"
+              "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+              "s.setsockopt(socket.IPPROTO_IP,socket.IP_MULTICAST_TTL,1)\n"
+              "s.setsockopt(socket.SOL_SOCKET,socket.SO_BINDTODEVICE,b'eth0')\n"
+              "good=bytes.fromhex(sys.argv[1])\n"
+              "for i in range(1000):\n"
+              "  for d in (b'', bytes(range(256)), good[:len(good)//2], good[:-1]):\n"
+              "    s.sendto(d,('%s',%d))\n" % (c.group, c.port))
+    subprocess.run(["ip", "netns", "exec", attacker.ns, "python3", "-c", script, good.hex()],
+                   check=True, timeout=30)
+    time.sleep(1.5)
+    after = stats(h)["dropped"]
+    logs = len(h.read_log().splitlines()) - logs0
+    over, fmt = after["oversize"] - before["oversize"], after["bad_format"] - before["bad_format"]
+    print("bad datagrams: %d oversize (1233 B and 64 KiB) and %d empty/binary/truncated counted; "
+          "%d log lines for them" % (over, fmt, logs))
+    check(over >= 9000 and fmt >= 3900, "not all counted: oversize %d, bad_format %d" % (over, fmt))
+    check(logs <= 10, "%d log lines: not rate-limited" % logs)
+
+
+def main():
+    need_root()
+    # the flood on its own: two daemons and the attacker share the 2 cores
+    c = Cluster(3)
+    daemons, attacker = c.hosts[:2], c.hosts[2]
+    for h in daemons:
+        h.start()
+    check(wait_until(lambda: c.converged(daemons), 5), "no convergence")
+    flood(c, daemons, attacker)
+    c.cleanup()
+
+    c = Cluster(5)
+    daemons, attacker, stranger = c.hosts[:3], c.hosts[3], c.hosts[4]
+    for h in daemons:
+        h.start()
+    check(wait_until(lambda: c.converged(daemons), 5), "no convergence")
+    bad_datagrams(c, daemons, attacker)
+    skew(c, daemons, attacker)
+    wrong_keys(c, daemons, stranger)
+    restart(c, daemons, attacker)
+    replay(c, daemons, attacker)
+    c.cleanup()
+    print("PASS test_attacks")
+
+
+if __name__ == "__main__":
+    main()
