@@ -12,14 +12,14 @@ import time
 from cmemnet import Cluster, Watch, check, median, need_root, wait_until
 
 
-def converge(n):
-    c = Cluster(n)
+def converge(n, group="239.192.51.10"):
+    c = Cluster(n, group=group)
     t0 = time.monotonic()
     c.start_all()
     ok = wait_until(c.converged, 10)
     took = time.monotonic() - t0
     check(ok, "%d daemons did not converge in 10 s: %s" % (n, {h.name: h.states() for h in c.hosts}))
-    print("converge: %d daemons list all %d alive %.3f s after start" % (n, n, took))
+    print("converge: %d daemons on %s list all %d alive %.3f s after start" % (n, group, n, took))
     return c
 
 
@@ -103,6 +103,13 @@ def join_replies():
 def main():
     need_root()
     c = converge(3)
+    c.cleanup()
+    c = converge(3, group="ff15::51:510")
+    addrs = {m["address"] for m in c.hosts[0].query("members")["members"]}
+    check(all(":" in a for a in addrs), "IPv6 cluster shows addresses %s" % addrs)
+    c.hosts[2].kill()
+    check(wait_until(lambda: c.hosts[0].states().get("node-3") == "failed", 3), "IPv6: crash not seen")
+    print("ipv6: members seen at %s; a crash was detected" % sorted(addrs))
     c.cleanup()
     c = converge(8)
     memory(c)
