@@ -103,6 +103,13 @@ def join_replies():
 def main():
     need_root()
     c = converge(3)
+    h = c.hosts[0]  # the interface may be named by a local address too
+    h.kill(signal.SIGTERM)
+    h.wait_exit()
+    h.start(conf_text=h.config_text().replace('interface = "eth0"', 'interface = "%s"' % h.addr))
+    check(wait_until(c.converged, 5), "no convergence with interface = %s" % h.addr)
+    check(h.query("status")["cluster"]["interface"] == "eth0", "interface by address not resolved")
+    print("interface: node-1 configured with its address %s rejoined on eth0" % h.addr)
     c.cleanup()
     c = converge(3, group="ff15::51:510")
     addrs = {m["address"] for m in c.hosts[0].query("members")["members"]}
