@@ -245,6 +245,22 @@ static int client_send_json(struct ctl_client *cl, json_t *obj, size_t limit)
 	return rc;
 }
 
+/* At the limit, a new client takes the place of the oldest idle one. */
+static void evict_idle(struct ctl *c)
+{
+	size_t victim = SIZE_MAX;
+
+	for (size_t i = 0; i < c->nclients; i++) {
+		const struct ctl_client *cl = c->clients[i];
+
+		if (!cl->watch && !cl->closing && cl->inlen == 0 &&
+		    (victim == SIZE_MAX || cl->deadline_ms < c->clients[victim]->deadline_ms))
+			victim = i;
+	}
+	if (victim != SIZE_MAX)
+		client_free(c, victim);
+}
+
 static void accept_clients(struct ctl *c, uint64_t now_ms)
 {
 	for (;;) {
@@ -255,6 +271,8 @@ static void accept_clients(struct ctl *c, uint64_t now_ms)
 
 		if (fd == -1)
 			return;
+		if (c->nclients == CTL_MAX_CLIENTS)
+			evict_idle(c);
 		if (c->nclients == CTL_MAX_CLIENTS ||
 		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
 			static const char busy[] =
@@ -382,22 +400,6 @@ static int client_write(struct ctl_client *cl)
 	return cl->closing ? -1 : 0;
 }
 
-/* At the limit, a new client takes the place of the oldest idle one. */
-static void evict_idle(struct ctl *c)
-{
-	size_t victim = SIZE_MAX;
-
-	for (size_t i = 0; i < c->nclients; i++) {
-		const struct ctl_client *cl = c->clients[i];
-
-		if (!cl->watch && !cl->closing && cl->inlen == 0 &&
-		    (victim == SIZE_MAX || cl->deadline_ms < c->clients[victim]->deadline_ms))
-			victim = i;
-	}
-	if (victim != SIZE_MAX)
-		client_free(c, victim);
-}
-
 size_t ctl_pollfds(struct ctl *c, struct pollfd *pfd, size_t max)
 {
 	size_t n = 0;
@@ -439,11 +441,8 @@ void ctl_process(struct ctl *c, const struct pollfd *pfd, size_t n, uint64_t now
 		if (drop)
 			client_free(c, i);
 	}
-	if (n > 0 && (pfd[0].revents & POLLIN)) {
-		if (c->nclients == CTL_MAX_CLIENTS)
-			evict_idle(c);
+	if (n > 0 && (pfd[0].revents & POLLIN))
 		accept_clients(c, now_ms);
-	}
 }
 
 void ctl_expire(struct ctl *c, uint64_t now_ms)
@@ -458,15 +457,19 @@ void ctl_broadcast(struct ctl *c, json_t *event)
 	for (size_t i = c->nclients; i-- > 0;) {
 		struct ctl_client *cl = c->clients[i];
 		uint64_t suppressed;
+		int slow;
 
 		if (!cl->watch)
 			continue;
-		if (client_send_json(cl, event, CTL_WATCH_BACKLOG) == 0 && client_write(cl) == 0)
+		slow = client_send_json(cl, event, CTL_WATCH_BACKLOG) == -1;
+		if (!slow && client_write(cl) == 0)
 			continue;
-		c->dropped_watchers++;
-		if (log_ratelimit_allow(&c->rl, now_mono_ms(), &suppressed))
-			log_warnx("dropped a watch client (pid %ld) that does not read its events",
-			          (long)cl->peer.pid);
+		if (slow) { /* otherwise it hung up: nothing to count */
+			c->dropped_watchers++;
+			if (log_ratelimit_allow(&c->rl, now_mono_ms(), &suppressed))
+				log_warnx("dropped a watch client (pid %ld) that does not read its events",
+				          (long)cl->peer.pid);
+		}
 		client_free(c, i);
 	}
 }

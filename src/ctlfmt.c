@@ -145,6 +145,8 @@ static int table_event(FILE *f, json_t *e)
 {
 	char when[32];
 
+	if (!json_is_string(json_object_get(e, "event")) || !json_is_string(json_object_get(e, "member")))
+		return -1;
 	format_time(num(e, "time"), when, sizeof(when));
 	fprintf(f, "%s %-13s %s (%s) incarnation %lld: %s\n", when, str(e, "event"),
 	        str(e, "member"), str(e, "address"), num(e, "incarnation"), str(e, "detail"));

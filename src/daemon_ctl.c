@@ -56,11 +56,13 @@ static json_t *cmd_members(struct daemon *d)
 	json_t *r = ctl_ok(), *list = json_array();
 
 	members_addr_str(&d->self_addr, addr, sizeof(addr));
-	json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:f, s:I, s:b}", "name",
-	                                      d->cfg.name, "address", addr, "state", "alive",
+	/* the same fields as the others, so that readers need no special case */
+	json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:b}",
+	                                      "name", d->cfg.name, "address", addr, "state", "alive",
 	                                      "incarnation", (json_int_t)d->incarnation, "since",
 	                                      (json_int_t)d->start_s, "last_heard_ms",
 	                                      (json_int_t)0, "loss", 0.0, "skew_s", (json_int_t)0,
+	                                      "timeout_ms", (json_int_t)0, "lines", (json_int_t)0,
 	                                      "self", 1));
 	for (size_t i = 0; i < members_size(d->members); i++)
 		json_array_append_new(list, member_json(members_at(d->members, i), now));
