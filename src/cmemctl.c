@@ -100,7 +100,8 @@ static json_t *read_reply(FILE *in, const char *path)
 	r = json_loads(line, 0, &jerr);
 	free(line);
 	if (r == NULL || !json_is_object(r)) {
-		fprintf(stderr, "cmemctl: garbled reply from %s: %s\n", path, jerr.text);
+		fprintf(stderr, "cmemctl: garbled reply from %s: %s\n", path,
+		        r == NULL ? jerr.text : "not a JSON object");
 		exit(EXIT_DAEMON_ERROR);
 	}
 	return r;
