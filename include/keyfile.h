@@ -1,0 +1,147 @@
+/*
+ * keyfile: the files cmem-keygen writes and reads besides the keyring.
+ *
+ * - private files (keyrings, secret keys): written atomically (a temporary
+ *   file in the same directory, created O_EXCL mode 0600, written, synced,
+ *   renamed, directory synced), read only if private to their owner;
+ * - host keypairs (crypto_box, X25519): DIR/host.key and DIR/host.pub;
+ * - administrator keypairs (crypto_sign, Ed25519): DIR/admin.key and
+ *   DIR/admin.pub;
+ * - bundles: a keyring sealed to one host (crypto_box_seal) and signed by
+ *   an administrator, as text (format below).
+ *
+ * Functions return 0 / -1 (or NULL) and write one message naming the file
+ * and the problem into err.  Secrets live in sodium_malloc memory.
+ *
+ * Public key line, one line that can be pasted anywhere:
+ *
+ *	cmem-host-pub-v1 BASE64(32-byte X25519 public key)
+ *	cmem-admin-pub-v1 BASE64(32-byte Ed25519 public key)
+ *
+ * Secret key file (mode 0600): one line "cmem-host-key-v1 BASE64(sk)" or
+ * "cmem-admin-key-v1 BASE64(sk)"; the public key is derived from it.
+ *
+ * Bundle (BASE64 is standard base64 with padding, LF or CRLF line ends):
+ *
+ *	cmem-bundle-v1
+ *	signer BASE64(admin Ed25519 public key)
+ *	recipient BASE64(host X25519 public key)
+ *	signature BASE64(Ed25519 signature, 64 bytes)
+ *	sealed
+ *	BASE64(crypto_box_seal(keyring text, recipient)), 64 columns per line
+ *	end
+ *
+ * The signature covers "cmem-bundle-v1 signature" NUL || recipient ||
+ * sealed: a signature made for anything else, or for another host, never
+ * verifies here.
+ */
+#ifndef CMEM_KEYFILE_H
+#define CMEM_KEYFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sodium.h>
+
+struct keyring;
+
+#define KEYFILE_ERRLEN 512
+#define KEYFILE_PK_BYTES 32                          /* both kinds */
+#define KEYFILE_SK_MAX crypto_sign_SECRETKEYBYTES    /* 64: the larger kind */
+#define KEYFILE_PK_B64_LEN 44                        /* base64 of 32 bytes */
+#define KEYFILE_PUB_LINE_MAX 96                      /* tag, space, base64, NUL */
+#define KEYFILE_BUNDLE_MAGIC "cmem-bundle-v1"
+#define KEYFILE_BUNDLE_MAX (256 * 1024)
+#define KEYFILE_NAME_MAX 64                          /* host names in a hosts file */
+
+enum keyfile_kind { KEYFILE_HOST, KEYFILE_ADMIN };
+
+/* A keypair in sodium_malloc memory. */
+struct keyfile_pair {
+	enum keyfile_kind kind;
+	uint8_t pk[KEYFILE_PK_BYTES];
+	uint8_t sk[KEYFILE_SK_MAX]; /* host: the first 32 bytes */
+};
+
+/*
+ * Write data to path atomically.  A new file gets mode 0600.  Without
+ * replace, an existing path is refused ("already exists") and left alone;
+ * with replace, the file is swapped in one rename and keeps the owner
+ * permission bits, owner and group of the file it replaces.
+ */
+int keyfile_write_private(const char *path, const void *data, size_t len, int replace,
+                          char *err, size_t errlen);
+/* Same for a file that holds no secret: mode 0644. */
+int keyfile_write_public(const char *path, const void *data, size_t len, int replace,
+                         char *err, size_t errlen);
+/*
+ * Read a private file (no symlink, regular, no group/other access, owned
+ * by us or root, at most cap bytes) into buf; *len gets its length.
+ */
+int keyfile_read_private(const char *path, void *buf, size_t cap, size_t *len, char *err,
+                         size_t errlen);
+/* Read any file of at most max bytes: malloc'd, NUL-terminated; NULL on error. */
+char *keyfile_read(const char *path, size_t max, size_t *len, char *err, size_t errlen);
+/* 1 if path exists (a dangling symlink included), 0 if not. */
+int keyfile_exists(const char *path);
+
+const char *keyfile_kind_name(enum keyfile_kind kind); /* "host" | "admin" */
+
+/* A fresh random keypair; NULL if out of secure memory. */
+struct keyfile_pair *keyfile_pair_generate(enum keyfile_kind kind);
+void keyfile_pair_free(struct keyfile_pair *p);
+/* DIR/KIND.key (0600) and DIR/KIND.pub (0644); refuses if either exists. */
+int keyfile_pair_save(const struct keyfile_pair *p, const char *dir, char *err, size_t errlen);
+/* DIR/KIND.key, checked like a keyring. */
+struct keyfile_pair *keyfile_pair_load(enum keyfile_kind kind, const char *dir, char *err,
+                                       size_t errlen);
+
+/* "cmem-KIND-pub-v1 BASE64", no newline.  */
+void keyfile_pub_format(enum keyfile_kind kind, const uint8_t pk[KEYFILE_PK_BYTES],
+                        char out[KEYFILE_PUB_LINE_MAX]);
+/* Parse one such line (surrounding white space allowed); NAME for messages. */
+int keyfile_pub_parse(enum keyfile_kind kind, const char *name, const char *text, size_t len,
+                      uint8_t pk[KEYFILE_PK_BYTES], char *err, size_t errlen);
+int keyfile_pub_load(enum keyfile_kind kind, const char *path, uint8_t pk[KEYFILE_PK_BYTES],
+                     char *err, size_t errlen);
+
+struct keyfile_bundle {
+	uint8_t signer[crypto_sign_PUBLICKEYBYTES];
+	uint8_t recipient[crypto_box_PUBLICKEYBYTES];
+	uint8_t sig[crypto_sign_BYTES];
+	uint8_t *sealed; /* malloc'd: ciphertext only */
+	size_t sealed_len;
+};
+
+/* Seal text to recipient and sign with admin; b is filled in. */
+int keyfile_bundle_seal(struct keyfile_bundle *b, const char *text, size_t len,
+                        const uint8_t recipient[KEYFILE_PK_BYTES],
+                        const struct keyfile_pair *admin, char *err, size_t errlen);
+/* The text form above: malloc'd, *len without the NUL. */
+char *keyfile_bundle_format(const struct keyfile_bundle *b, size_t *len);
+/* Strict parse of the text form; on failure b holds nothing to free. */
+int keyfile_bundle_parse(struct keyfile_bundle *b, const char *name, const char *text,
+                         size_t len, char *err, size_t errlen);
+/*
+ * Check that trusted signed b, that b is for host, open it and parse the
+ * content as a keyring (NAME in messages).  NULL with a message if not.
+ */
+struct keyring *keyfile_bundle_open(const struct keyfile_bundle *b, const char *name,
+                                    const uint8_t trusted[KEYFILE_PK_BYTES],
+                                    const struct keyfile_pair *host, char *err, size_t errlen);
+void keyfile_bundle_clear(struct keyfile_bundle *b);
+
+/* One line of a hosts file: "NAME cmem-host-pub-v1 BASE64". */
+struct keyfile_host_entry {
+	char name[KEYFILE_NAME_MAX + 1];
+	uint8_t pk[KEYFILE_PK_BYTES];
+};
+
+/*
+ * Parse a hosts file ('#' comments and blank lines allowed; names are
+ * [A-Za-z0-9._-], start with a letter or digit, unique): *out is a malloc'd
+ * array of *n >= 1 entries.
+ */
+int keyfile_hosts_parse(const char *name, const char *text, size_t len,
+                        struct keyfile_host_entry **out, size_t *n, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,741 @@
+/*
+ * cmem-keygen: make and edit cluster keyrings, host and administrator
+ * keys, and the sealed, signed bundles that carry a keyring to each host
+ * (formats in keyring.h and keyfile.h).
+ * Results and the next step to stdout, diagnostics to stderr.
+ * Exit: 0 ok, 1 error, 2 usage error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "keyfile.h"
+#include "keyring.h"
+#include "util.h"
+
+#define KEYGEN_VERSION "0.1.0"
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+#define HOSTS_MAX (1024 * 1024)
+#define INSTALLED "/etc/cmem/cluster.keys"
+
+enum {
+	O_OUTPUT = 1 << 0,
+	O_FORCE = 1 << 1,
+	O_PRIMARY = 1 << 2,
+	O_TO = 1 << 3,
+	O_SIGN_WITH = 1 << 4,
+	O_HOST_KEY = 1 << 5,
+	O_TRUST = 1 << 6,
+	O_HOSTS = 1 << 7,
+	O_KEYRING = 1 << 8,
+};
+
+struct opts {
+	unsigned set; /* O_* given */
+	const char *output, *to, *sign_with, *host_key, *trust, *hosts, *keyring;
+	char **args;
+	int nargs;
+};
+
+struct command {
+	const char *name;
+	int nargs;
+	unsigned required, allowed;
+	int (*run)(const struct opts *o);
+};
+
+static const struct option longopts[] = {
+	{ "output", required_argument, NULL, 'o' },    { "force", no_argument, NULL, 'f' },
+	{ "primary", no_argument, NULL, 'p' },         { "to", required_argument, NULL, 't' },
+	{ "sign-with", required_argument, NULL, 's' }, { "host-key", required_argument, NULL, 'k' },
+	{ "trust", required_argument, NULL, 'T' },     { "hosts", required_argument, NULL, 'H' },
+	{ "keyring", required_argument, NULL, 'K' },   { "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },         { NULL, 0, NULL, 0 },
+};
+
+/* Names of the O_* bits, in bit order, for usage errors. */
+static const char *const opt_names[] = {
+	"-o", "--force", "--primary", "--to", "--sign-with", "--host-key", "--trust", "--hosts",
+	"--keyring",
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: cmem-keygen COMMAND [ARGUMENTS] [OPTIONS]\n"
+	        "cluster keyrings (mode 0600; every change is atomic):\n"
+	        "  new -o FILE [--force]        a new keyring: one random key, id 1, primary\n"
+	        "  add FILE [--primary]         add a random key with the next id\n"
+	        "  primary FILE ID              make key ID the one that signs\n"
+	        "  remove FILE ID               remove key ID (not the primary)\n"
+	        "  list FILE                    ids, primary flag, fingerprints (never a secret)\n"
+	        "host and administrator keys:\n"
+	        "  host-init DIR                this host's keypair: DIR/host.key, DIR/host.pub\n"
+	        "  admin-init DIR               a signing keypair: DIR/admin.key, DIR/admin.pub\n"
+	        "bundles (a keyring only one host can open, signed by an administrator):\n"
+	        "  seal KEYRING --to HOST.pub --sign-with ADMIN_DIR -o BUNDLE [--force]\n"
+	        "  unseal BUNDLE --host-key DIR --trust ADMIN.pub -o KEYRING [--force]\n"
+	        "  provision --hosts HOSTS_FILE --sign-with ADMIN_DIR [--keyring FILE] -o OUTDIR\n"
+	        "            [--force]   one OUTDIR/NAME.bundle per line \"NAME cmem-host-pub-v1 KEY\"\n"
+	        "            of HOSTS_FILE; without --keyring a new ring, saved as OUTDIR/cluster.keys\n"
+	        "options:\n"
+	        "  -o, --output PATH            the file (or directory) to write\n"
+	        "  -f, --force                  replace an existing output file, atomically\n"
+	        "  -p, --primary                the added key signs from now on\n"
+	        "  -h, --help                   this help\n"
+	        "  -V, --version                print the version\n");
+}
+
+/* A message into buf, cut short if it does not fit. */
+static void msgf(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void msgf(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+}
+
+static int usage_error(const char *what, const char *arg)
+{
+	fprintf(stderr, "cmem-keygen: %s%s\n", what, arg);
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
+static int fail(const char *msg)
+{
+	fprintf(stderr, "cmem-keygen: %s\n", msg);
+	return EXIT_FAIL;
+}
+
+/* A write error; says how to replace the file when --force would. */
+static int fail_write(const char *msg, int force_hint)
+{
+	fprintf(stderr, "cmem-keygen: %s%s\n", msg,
+	        force_hint && strstr(msg, "already exists") ? " (--force replaces it)" : "");
+	return EXIT_FAIL;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "o:fphV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'o': o->output = optarg; o->set |= O_OUTPUT; break;
+		case 'f': o->set |= O_FORCE; break;
+		case 'p': o->set |= O_PRIMARY; break;
+		case 't': o->to = optarg; o->set |= O_TO; break;
+		case 's': o->sign_with = optarg; o->set |= O_SIGN_WITH; break;
+		case 'k': o->host_key = optarg; o->set |= O_HOST_KEY; break;
+		case 'T': o->trust = optarg; o->set |= O_TRUST; break;
+		case 'H': o->hosts = optarg; o->set |= O_HOSTS; break;
+		case 'K': o->keyring = optarg; o->set |= O_KEYRING; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("cmem-keygen %s\n", KEYGEN_VERSION); exit(0);
+		default: usage(stderr); return -1;
+		}
+	}
+	return 0;
+}
+
+/* Key id argument: 1..65535, or a usage error. */
+static int parse_id(const char *s, uint16_t *id)
+{
+	uint64_t v;
+
+	if (parse_u64_str(s, &v) == -1 || v < 1 || v > 65535)
+		return -1;
+	*id = (uint16_t)v;
+	return 0;
+}
+
+static struct keyring *load_ring(const char *path)
+{
+	char err[KEYRING_ERRLEN];
+	struct keyring *kr = keyring_load(path, err, sizeof(err));
+
+	if (kr == NULL)
+		fail(err);
+	return kr;
+}
+
+static int save_ring(const struct keyring *kr, const char *path, int replace, char *err,
+                     size_t errlen)
+{
+	size_t len = 0;
+	char *text = keyring_format(kr, &len);
+	int rc;
+
+	if (text == NULL) {
+		msgf(err, errlen, "%s: out of secure memory", path);
+		return -1;
+	}
+	rc = keyfile_write_private(path, text, len, replace, err, errlen);
+	sodium_free(text);
+	return rc;
+}
+
+/* Add a key of 32 random bytes; 0 or -1. */
+static int add_random_key(struct keyring *kr, uint16_t id, int primary)
+{
+	uint8_t *secret = sodium_malloc(KEYRING_KEY_BYTES);
+	int rc;
+
+	if (secret == NULL)
+		return -1;
+	randombytes_buf(secret, KEYRING_KEY_BYTES);
+	rc = keyring_add(kr, id, secret, primary);
+	sodium_free(secret);
+	return rc;
+}
+
+/* A ring with one random key, id 1, primary; NULL if out of secure memory. */
+static struct keyring *new_ring(void)
+{
+	struct keyring *kr = keyring_new();
+
+	if (kr && add_random_key(kr, 1, 1) == -1) {
+		keyring_free(kr);
+		return NULL;
+	}
+	return kr;
+}
+
+static const char *fingerprint(const struct keyring *kr, uint16_t id,
+                               char out[KEYRING_FPR_LEN])
+{
+	keyring_fingerprint(keyring_find(kr, id), out);
+	return out;
+}
+
+/* ---- keyrings ---- */
+
+static int cmd_new(const struct opts *o)
+{
+	char err[KEYFILE_ERRLEN], fpr[KEYRING_FPR_LEN];
+	struct keyring *kr = new_ring();
+	int rc;
+
+	if (kr == NULL)
+		return fail("out of secure memory");
+	rc = save_ring(kr, o->output, (o->set & O_FORCE) != 0, err, sizeof(err));
+	if (rc == 0) {
+		printf("%s: new keyring: key 1 (fingerprint %s), primary\n", o->output,
+		       fingerprint(kr, 1, fpr));
+		printf("next: copy it to every host as %s (mode 0600; cmemd.conf: keyring = ...), "
+		       "or seal one copy per host with `cmem-keygen provision --hosts HOSTS_FILE "
+		       "--sign-with ADMIN_DIR --keyring %s -o OUTDIR`\n",
+		       INSTALLED, o->output);
+	}
+	keyring_free(kr);
+	return rc == 0 ? 0 : fail_write(err, 1);
+}
+
+static int cmd_add(const struct opts *o)
+{
+	char err[KEYFILE_ERRLEN], fpr[KEYRING_FPR_LEN];
+	const char *path = o->args[0];
+	struct keyring *kr = load_ring(path);
+	uint16_t id = 0, old;
+	int primary = (o->set & O_PRIMARY) != 0, rc = EXIT_FAIL;
+
+	if (kr == NULL)
+		return EXIT_FAIL;
+	old = keyring_primary(kr)->id;
+	for (size_t i = 0; i < kr->nkeys; i++)
+		id = kr->keys[i].id > id ? kr->keys[i].id : id;
+	if (id == 65535)
+		msgf(err, sizeof(err), "%s: key id 65535 is taken: there is no next id", path);
+	else if (kr->nkeys >= KEYRING_MAX_KEYS)
+		msgf(err, sizeof(err), "%s: already holds %d keys; remove one first", path,
+		         KEYRING_MAX_KEYS);
+	else if (add_random_key(kr, ++id, primary) == -1)
+		msgf(err, sizeof(err), "%s: out of secure memory", path);
+	else if (save_ring(kr, path, 1, err, sizeof(err)) == 0)
+		rc = 0;
+	if (rc != 0) {
+		keyring_free(kr);
+		return fail(err);
+	}
+	printf("%s: added key %u (fingerprint %s)%s\n", path, id, fingerprint(kr, id, fpr),
+	       primary ? ", primary" : "");
+	if (primary)
+		printf("next: install it on every host at once with `cmemctl keys install %s`: until "
+		       "a host has key %u it drops the lines signed with it; then watch `cmemctl keys "
+		       "list` until every peer is seen on key %u, then remove the old key with "
+		       "`cmem-keygen remove %s %u`\n",
+		       path, id, id, path, old);
+	else
+		printf("next: install it everywhere with `cmemctl keys install %s`, then make it "
+		       "primary with `cmem-keygen primary %s %u` and `cmemctl keys use %u`\n",
+		       path, path, id, id);
+	keyring_free(kr);
+	return 0;
+}
+
+/* Load args[0] and look up the key id args[1]; exit status in *rc if not. */
+static struct keyring *ring_and_id(const struct opts *o, uint16_t *id, int *rc)
+{
+	char msg[KEYRING_ERRLEN];
+	struct keyring *kr;
+
+	*rc = EXIT_FAIL;
+	if (parse_id(o->args[1], id) == -1) {
+		*rc = usage_error("a key id is a number in 1..65535, not ", o->args[1]);
+		return NULL;
+	}
+	if ((kr = load_ring(o->args[0])) == NULL)
+		return NULL;
+	if (keyring_find(kr, *id) == NULL) {
+		msgf(msg, sizeof(msg), "%s: there is no key %u", o->args[0], *id);
+		fail(msg);
+		keyring_free(kr);
+		return NULL;
+	}
+	return kr;
+}
+
+static int cmd_primary(const struct opts *o)
+{
+	char err[KEYFILE_ERRLEN], fpr[KEYRING_FPR_LEN];
+	const char *path = o->args[0];
+	uint16_t id, old;
+	int rc;
+	struct keyring *kr = ring_and_id(o, &id, &rc);
+
+	if (kr == NULL)
+		return rc;
+	old = keyring_primary(kr)->id;
+	if (old == id) {
+		printf("%s: key %u is already primary; nothing to do\n", path, id);
+		keyring_free(kr);
+		return 0;
+	}
+	keyring_set_primary(kr, id);
+	if (save_ring(kr, path, 1, err, sizeof(err)) == -1) {
+		keyring_free(kr);
+		return fail(err);
+	}
+	printf("%s: key %u (fingerprint %s) is now primary\n", path, id, fingerprint(kr, id, fpr));
+	printf("next: run `cmemctl keys use %u` on every host, watch `cmemctl keys list` until "
+	       "every peer is seen on key %u, then remove the old key with `cmem-keygen remove %s "
+	       "%u`\n",
+	       id, id, path, old);
+	keyring_free(kr);
+	return 0;
+}
+
+static int cmd_remove(const struct opts *o)
+{
+	char err[KEYFILE_ERRLEN];
+	const char *path = o->args[0];
+	uint16_t id;
+	int rc;
+	struct keyring *kr = ring_and_id(o, &id, &rc);
+
+	if (kr == NULL)
+		return rc;
+	if (keyring_primary(kr)->id == id)
+		msgf(err, sizeof(err),
+		         "%s: key %u is the primary key; refusing to remove it (make another key "
+		         "primary first: cmem-keygen primary %s ID)",
+		         path, id, path);
+	else if (keyring_remove(kr, id) == 0 && save_ring(kr, path, 1, err, sizeof(err)) == 0)
+		rc = 0;
+	keyring_free(kr);
+	if (rc != 0)
+		return fail(err);
+	printf("%s: removed key %u\n", path, id);
+	printf("next: run `cmemctl keys remove %u` on every host (or install %s there with "
+	       "`cmemctl keys install %s`)\n",
+	       id, path, path);
+	return 0;
+}
+
+static int cmd_list(const struct opts *o)
+{
+	char fpr[KEYRING_FPR_LEN];
+	struct keyring *kr = load_ring(o->args[0]);
+
+	if (kr == NULL)
+		return EXIT_FAIL;
+	printf("%-6s %-8s %s\n", "ID", "PRIMARY", "FINGERPRINT");
+	for (size_t i = 0; i < kr->nkeys; i++) {
+		keyring_fingerprint(&kr->keys[i], fpr);
+		printf("%-6u %-8s %s\n", kr->keys[i].id, kr->keys[i].primary ? "yes" : "", fpr);
+	}
+	keyring_free(kr);
+	return 0;
+}
+
+/* ---- host and administrator keys ---- */
+
+static int cmd_init(const struct opts *o, enum keyfile_kind kind)
+{
+	char err[KEYFILE_ERRLEN], line[KEYFILE_PUB_LINE_MAX], host[256] = "HOSTNAME";
+	const char *dir = o->args[0], *name = keyfile_kind_name(kind);
+	struct keyfile_pair *p;
+	int rc;
+
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		msgf(err, sizeof(err), "%s: cannot create the directory: %s", dir, strerror(errno));
+		return fail(err);
+	}
+	if ((p = keyfile_pair_generate(kind)) == NULL)
+		return fail("out of secure memory");
+	rc = keyfile_pair_save(p, dir, err, sizeof(err));
+	keyfile_pub_format(kind, p->pk, line);
+	keyfile_pair_free(p);
+	if (rc == -1)
+		return fail(err);
+	printf("%s\n", line);
+	printf("wrote %s/%s.key (secret, mode 0600%s) and %s/%s.pub\n", dir, name,
+	       kind == KEYFILE_HOST ? ": it never leaves this host" : "", dir, name);
+	if (kind == KEYFILE_ADMIN) {
+		printf("next: copy %s/admin.pub to every host: `cmem-keygen unseal --trust "
+		       "admin.pub` accepts only bundles it signed\n",
+		       dir);
+		return 0;
+	}
+	if (gethostname(host, sizeof(host) - 1) == -1 || host[0] == '\0')
+		snprintf(host, sizeof(host), "HOSTNAME");
+	printf("next: add this line to the hosts file of `cmem-keygen provision`:\n%s %s\n", host,
+	       line);
+	return 0;
+}
+
+static int cmd_host_init(const struct opts *o)
+{
+	return cmd_init(o, KEYFILE_HOST);
+}
+
+static int cmd_admin_init(const struct opts *o)
+{
+	return cmd_init(o, KEYFILE_ADMIN);
+}
+
+/* ---- bundles ---- */
+
+/* Seal ring text for one host and write the bundle to path. */
+static int seal_to(const char *text, size_t len, const uint8_t pk[KEYFILE_PK_BYTES],
+                   const struct keyfile_pair *admin, const char *path, int replace, char *err,
+                   size_t errlen)
+{
+	struct keyfile_bundle b;
+	char *out;
+	size_t outlen = 0;
+	int rc;
+
+	if (keyfile_bundle_seal(&b, text, len, pk, admin, err, errlen) == -1)
+		return -1;
+	out = keyfile_bundle_format(&b, &outlen);
+	rc = keyfile_write_public(path, out, outlen, replace, err, errlen);
+	free(out);
+	keyfile_bundle_clear(&b);
+	return rc;
+}
+
+static int cmd_seal(const struct opts *o)
+{
+	char err[KEYFILE_ERRLEN];
+	uint8_t pk[KEYFILE_PK_BYTES];
+	struct keyfile_pair *admin = NULL;
+	struct keyring *kr = load_ring(o->args[0]);
+	char *text = NULL;
+	size_t len = 0;
+	int rc = -1;
+
+	if (kr == NULL)
+		return EXIT_FAIL;
+	if (keyfile_pub_load(KEYFILE_HOST, o->to, pk, err, sizeof(err)) == 0 &&
+	    (admin = keyfile_pair_load(KEYFILE_ADMIN, o->sign_with, err, sizeof(err))) != NULL) {
+		if ((text = keyring_format(kr, &len)) == NULL)
+			msgf(err, sizeof(err), "%s: out of secure memory", o->args[0]);
+		else
+			rc = seal_to(text, len, pk, admin, o->output, (o->set & O_FORCE) != 0, err,
+			             sizeof(err));
+	}
+	if (rc == 0) {
+		printf("%s: keyring %s (%zu key%s, primary key %u) sealed for the host of %s, "
+		       "signed with %s/admin.key\n",
+		       o->output, o->args[0], kr->nkeys, kr->nkeys == 1 ? "" : "s",
+		       keyring_primary(kr)->id, o->to, o->sign_with);
+		printf("next: send %s to that host (any channel will do), and there run `cmem-keygen "
+		       "unseal %s --host-key DIR --trust admin.pub -o %s`\n",
+		       o->output, o->output, INSTALLED);
+	}
+	if (text)
+		sodium_free(text);
+	keyfile_pair_free(admin);
+	keyring_free(kr);
+	return rc == 0 ? 0 : fail_write(err, 1);
+}
+
+/* Read, check and open the bundle o->args[0]; NULL after a message. */
+static struct keyring *unseal_ring(const struct opts *o)
+{
+	char err[KEYFILE_ERRLEN];
+	uint8_t trusted[KEYFILE_PK_BYTES];
+	struct keyfile_bundle b = { .sealed = NULL };
+	struct keyfile_pair *host = NULL;
+	struct keyring *kr = NULL;
+	size_t len = 0;
+	char *text = keyfile_read(o->args[0], KEYFILE_BUNDLE_MAX, &len, err, sizeof(err));
+
+	if (text != NULL && keyfile_bundle_parse(&b, o->args[0], text, len, err, sizeof(err)) == 0 &&
+	    keyfile_pub_load(KEYFILE_ADMIN, o->trust, trusted, err, sizeof(err)) == 0 &&
+	    (host = keyfile_pair_load(KEYFILE_HOST, o->host_key, err, sizeof(err))) != NULL)
+		kr = keyfile_bundle_open(&b, o->args[0], trusted, host, err, sizeof(err));
+	if (kr == NULL)
+		fail(err);
+	keyfile_pair_free(host);
+	keyfile_bundle_clear(&b);
+	free(text);
+	return kr;
+}
+
+static int cmd_unseal(const struct opts *o)
+{
+	char err[KEYFILE_ERRLEN];
+	struct keyring *kr = unseal_ring(o);
+
+	if (kr == NULL)
+		return EXIT_FAIL;
+	if (save_ring(kr, o->output, (o->set & O_FORCE) != 0, err, sizeof(err)) == -1) {
+		keyring_free(kr);
+		return fail_write(err, 1);
+	}
+	printf("%s: keyring from %s (%zu key%s, primary key %u), signed by the trusted "
+	       "administrator\n",
+	       o->output, o->args[0], kr->nkeys, kr->nkeys == 1 ? "" : "s",
+	       keyring_primary(kr)->id);
+	printf("next: name it in cmemd.conf (keyring = \"%s\") before starting cmemd, or give it "
+	       "to the running daemon with `cmemctl keys install %s`\n",
+	       o->output, o->output);
+	keyring_free(kr);
+	return 0;
+}
+
+/* ---- provision: one bundle per host ---- */
+
+struct provision {
+	struct keyfile_host_entry *hosts;
+	size_t nhosts;
+	struct keyfile_pair *admin;
+	struct keyring *kr;
+	int generated; /* kr is new: saved as OUTDIR/cluster.keys */
+	char err[KEYFILE_ERRLEN];
+};
+
+/* The hosts, the administrator's key and the ring; 0, or -1 with p->err. */
+static int provision_load(const struct opts *o, struct provision *p)
+{
+	size_t len = 0;
+	char *text = keyfile_read(o->hosts, HOSTS_MAX, &len, p->err, sizeof(p->err));
+	int rc;
+
+	if (text == NULL)
+		return -1;
+	rc = keyfile_hosts_parse(o->hosts, text, len, &p->hosts, &p->nhosts, p->err,
+	                         sizeof(p->err));
+	free(text);
+	if (rc == -1 ||
+	    (p->admin = keyfile_pair_load(KEYFILE_ADMIN, o->sign_with, p->err, sizeof(p->err))) ==
+	        NULL)
+		return -1;
+	if (o->keyring) {
+		p->kr = keyring_load(o->keyring, p->err, sizeof(p->err));
+		return p->kr ? 0 : -1;
+	}
+	p->generated = 1;
+	if ((p->kr = new_ring()) == NULL) {
+		msgf(p->err, sizeof(p->err), "out of secure memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* OUTDIR/NAME.bundle, or OUTDIR/cluster.keys for name NULL. */
+static const char *out_path(char *buf, size_t size, const char *dir, const char *name)
+{
+	if (xsnprintf(buf, size, "%s/%s%s", dir, name ? name : "cluster.keys",
+	              name ? ".bundle" : "") < 0)
+		return NULL;
+	return buf;
+}
+
+/* Without --force, refuse before writing anything if any output exists. */
+static int provision_check(const struct opts *o, struct provision *p)
+{
+	char path[PATH_MAX];
+
+	if (mkdir(o->output, 0700) == -1 && errno != EEXIST) {
+		msgf(p->err, sizeof(p->err), "%s: cannot create the directory: %s", o->output,
+		         strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i <= p->nhosts; i++) {
+		const char *name = i < p->nhosts ? p->hosts[i].name : NULL;
+
+		if (name == NULL && !p->generated)
+			break;
+		if (out_path(path, sizeof(path), o->output, name) == NULL) {
+			msgf(p->err, sizeof(p->err), "%s: directory name too long", o->output);
+			return -1;
+		}
+		if (!(o->set & O_FORCE) && keyfile_exists(path)) {
+			msgf(p->err, sizeof(p->err), "%s: already exists; refusing to overwrite it",
+			         path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Remove the first n bundles (and a new cluster.keys) after a failure. */
+static void provision_undo(const struct opts *o, const struct provision *p, size_t n)
+{
+	char path[PATH_MAX];
+
+	if (o->set & O_FORCE)
+		return; /* they replaced older files: leave what is there */
+	for (size_t i = 0; i < n; i++)
+		unlink(out_path(path, sizeof(path), o->output, p->hosts[i].name));
+	if (p->generated)
+		unlink(out_path(path, sizeof(path), o->output, NULL));
+}
+
+static int provision_write(const struct opts *o, struct provision *p)
+{
+	char path[PATH_MAX], *text;
+	int replace = (o->set & O_FORCE) != 0;
+	size_t len = 0, i;
+
+	out_path(path, sizeof(path), o->output, NULL);
+	if (p->generated && save_ring(p->kr, path, replace, p->err, sizeof(p->err)) == -1)
+		return -1;
+	if ((text = keyring_format(p->kr, &len)) == NULL) {
+		msgf(p->err, sizeof(p->err), "out of secure memory");
+		provision_undo(o, p, 0);
+		return -1;
+	}
+	for (i = 0; i < p->nhosts; i++) {
+		out_path(path, sizeof(path), o->output, p->hosts[i].name);
+		if (seal_to(text, len, p->hosts[i].pk, p->admin, path, replace, p->err,
+		            sizeof(p->err)) == -1)
+			break;
+	}
+	sodium_free(text);
+	if (i < p->nhosts) {
+		provision_undo(o, p, i);
+		return -1;
+	}
+	return 0;
+}
+
+static void provision_report(const struct opts *o, const struct provision *p)
+{
+	char fpr[KEYRING_FPR_LEN];
+
+	if (p->generated)
+		printf("%s/cluster.keys: new keyring: key 1 (fingerprint %s), primary; keep it for "
+		       "later changes (mode 0600)\n",
+		       o->output, fingerprint(p->kr, 1, fpr));
+	for (size_t i = 0; i < p->nhosts; i++)
+		printf("%s/%s.bundle: for host %s\n", o->output, p->hosts[i].name, p->hosts[i].name);
+	printf("next: send each NAME.bundle to its host (any channel will do) and there run "
+	       "`cmem-keygen unseal NAME.bundle --host-key DIR --trust admin.pub -o %s`, "
+	       "admin.pub being a copy of %s/admin.pub\n",
+	       INSTALLED, o->sign_with);
+}
+
+static int cmd_provision(const struct opts *o)
+{
+	struct provision p = { .hosts = NULL };
+	int rc = EXIT_FAIL;
+
+	if (provision_load(o, &p) == 0 && provision_check(o, &p) == 0 &&
+	    provision_write(o, &p) == 0) {
+		provision_report(o, &p);
+		rc = 0;
+	} else
+		fail_write(p.err, 1);
+	free(p.hosts);
+	keyfile_pair_free(p.admin);
+	keyring_free(p.kr);
+	return rc;
+}
+
+/* ---- main ---- */
+
+static const struct command commands[] = {
+	{ "new", 0, O_OUTPUT, O_FORCE, cmd_new },
+	{ "add", 1, 0, O_PRIMARY, cmd_add },
+	{ "primary", 2, 0, 0, cmd_primary },
+	{ "remove", 2, 0, 0, cmd_remove },
+	{ "list", 1, 0, 0, cmd_list },
+	{ "host-init", 1, 0, 0, cmd_host_init },
+	{ "admin-init", 1, 0, 0, cmd_admin_init },
+	{ "seal", 1, O_TO | O_SIGN_WITH | O_OUTPUT, O_FORCE, cmd_seal },
+	{ "unseal", 1, O_HOST_KEY | O_TRUST | O_OUTPUT, O_FORCE, cmd_unseal },
+	{ "provision", 0, O_HOSTS | O_SIGN_WITH | O_OUTPUT, O_KEYRING | O_FORCE, cmd_provision },
+};
+
+/* Argument count and options fit the command; otherwise a usage error. */
+static int check_usage(const struct command *c, const struct opts *o)
+{
+	char msg[128];
+	unsigned missing = c->required & ~o->set, extra = o->set & ~(c->required | c->allowed);
+
+	if (o->nargs != c->nargs) {
+		msgf(msg, sizeof(msg), "%s takes %d argument%s, not %d: ", c->name, c->nargs,
+		         c->nargs == 1 ? "" : "s", o->nargs);
+		return usage_error(msg, "see the usage below");
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(opt_names); i++) {
+		if (missing & (1u << i)) {
+			msgf(msg, sizeof(msg), "%s needs ", c->name);
+			return usage_error(msg, opt_names[i]);
+		}
+		if (extra & (1u << i)) {
+			msgf(msg, sizeof(msg), "%s does not take ", c->name);
+			return usage_error(msg, opt_names[i]);
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { .set = 0 };
+	const struct command *c = NULL;
+
+	if (parse_opts(argc, argv, &o) == -1)
+		return EXIT_USAGE;
+	if (optind >= argc)
+		return usage_error("no command given", "");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (strcmp(commands[i].name, argv[optind]) == 0)
+			c = &commands[i];
+	if (c == NULL)
+		return usage_error("unknown command: ", argv[optind]);
+	o.args = argv + optind + 1;
+	o.nargs = argc - optind - 1;
+	if (check_usage(c, &o) != 0)
+		return EXIT_USAGE;
+	if (sodium_init() == -1)
+		return fail("cannot initialize libsodium");
+	return c->run(&o);
+}

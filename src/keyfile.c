@@ -1,0 +1,953 @@
+/*
+ * keyfile: atomic private files, host and administrator keypairs, and
+ * signed sealed bundles (formats in keyfile.h).
+ */
+#include "keyfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "keyring.h"
+#include "util.h"
+
+#define B64 sodium_base64_VARIANT_ORIGINAL
+#define B64_WRAP 64
+#define BUNDLE_SIGCTX "cmem-bundle-v1 signature" /* signed with its NUL */
+#define KEYFILE_SECRET_MAX 256                   /* a secret key file */
+
+_Static_assert(crypto_box_PUBLICKEYBYTES == KEYFILE_PK_BYTES, "X25519 public key size");
+_Static_assert(crypto_sign_PUBLICKEYBYTES == KEYFILE_PK_BYTES, "Ed25519 public key size");
+_Static_assert(crypto_box_SECRETKEYBYTES <= KEYFILE_SK_MAX, "X25519 secret key size");
+_Static_assert(sodium_base64_ENCODED_LEN(KEYFILE_PK_BYTES, B64) == KEYFILE_PK_B64_LEN + 1,
+               "base64 public key length");
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- files ---- */
+
+int keyfile_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+/* The directory of path into buf: "." when path names no directory. */
+static int dir_of(const char *path, char *buf, size_t size)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return xsnprintf(buf, size, ".") < 0 ? -1 : 0;
+	if (slash == path)
+		return xsnprintf(buf, size, "/") < 0 ? -1 : 0;
+	return xsnprintf(buf, size, "%.*s", (int)(slash - path), path) < 0 ? -1 : 0;
+}
+
+/* Make a committed rename durable. */
+static int sync_dir(const char *path)
+{
+	char dir[PATH_MAX];
+	int fd, rc;
+
+	if (dir_of(path, dir, sizeof(dir)) == -1) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Create tmp (a mkostemp template: O_EXCL, 0600), give it mode and owner,
+ * write data and sync it.  On failure tmp does not exist.
+ */
+static int write_tmp(const char *path, char *tmp, const void *data, size_t len, mode_t mode,
+                     const struct stat *old, char *err, size_t errlen)
+{
+	int fd = mkostemp(tmp, O_CLOEXEC);
+
+	if (fd == -1) {
+		seterr(err, errlen, "%s: cannot create a temporary file beside it: %s", path,
+		       strerror(errno));
+		return -1;
+	}
+	/* mkostemp's 0600 went through the umask: set the mode we mean */
+	if (fchmod(fd, mode) == -1 ||
+	    (old && (old->st_uid != geteuid() || old->st_gid != getegid()) &&
+	     fchown(fd, old->st_uid, old->st_gid) == -1 && errno != EPERM) ||
+	    write_all(fd, data, len) == -1 || fsync(fd) == -1) {
+		seterr(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	if (close(fd) == -1) {
+		seterr(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* rename that refuses to replace an existing to. */
+static int rename_noreplace(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	/* a file system without RENAME_NOREPLACE: link() never replaces either */
+	if (link(from, to) == -1)
+		return -1;
+	unlink(from);
+	return 0;
+}
+
+static int write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                        mode_t keep, int replace, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX];
+	struct stat st;
+	int have_old = replace && lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+
+	if (xsnprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) < 0) {
+		seterr(err, errlen, "%s: file name too long", path);
+		return -1;
+	}
+	if (!replace && keyfile_exists(path)) {
+		seterr(err, errlen, "%s: already exists; refusing to overwrite it", path);
+		return -1;
+	}
+	if (have_old) /* keep the mode, never adding group or other access */
+		mode = (st.st_mode & keep) | S_IRUSR;
+	if (write_tmp(path, tmp, data, len, mode, have_old ? &st : NULL, err, errlen) == -1)
+		return -1;
+	if ((replace ? rename(tmp, path) : rename_noreplace(tmp, path)) == -1) {
+		if (errno == EEXIST)
+			seterr(err, errlen, "%s: already exists; refusing to overwrite it", path);
+		else
+			seterr(err, errlen, "%s: cannot rename %s to it: %s", path, tmp,
+			       strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	if (sync_dir(path) == -1) {
+		seterr(err, errlen, "%s: written, but its directory cannot be synced: %s", path,
+		       strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int keyfile_write_private(const char *path, const void *data, size_t len, int replace,
+                          char *err, size_t errlen)
+{
+	return write_atomic(path, data, len, 0600, S_IRWXU, replace, err, errlen);
+}
+
+int keyfile_write_public(const char *path, const void *data, size_t len, int replace,
+                         char *err, size_t errlen)
+{
+	return write_atomic(path, data, len, 0644, 0777, replace, err, errlen);
+}
+
+/* Read fd to its end into buf: 0, -1 (errno), or 1 if it holds more than cap. */
+static int read_all(int fd, char *buf, size_t cap, size_t *len)
+{
+	char extra;
+	ssize_t n;
+
+	*len = 0;
+	while (*len < cap) {
+		n = read(fd, buf + *len, cap - *len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0)
+			return 0;
+		*len += (size_t)n;
+	}
+	while ((n = read(fd, &extra, 1)) == -1 && errno == EINTR)
+		;
+	return n == -1 ? -1 : n > 0;
+}
+
+/* Open path and check it is a regular file private to us (or root). */
+static int open_private(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+
+	if (fd == -1) {
+		if (errno == ELOOP)
+			seterr(err, errlen, "%s: is a symbolic link; refusing to follow it", path);
+		else
+			seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1)
+		seterr(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		seterr(err, errlen, "%s: not a regular file", path);
+	else if (st.st_mode & (S_IRWXG | S_IRWXO))
+		seterr(err, errlen,
+		       "%s: permissions %04o are too open: group and others must have no access "
+		       "(chmod 600)",
+		       path, (unsigned)(st.st_mode & 07777));
+	else if (st.st_uid != 0 && st.st_uid != geteuid())
+		seterr(err, errlen, "%s: owned by uid %u, not by uid %u or root", path,
+		       (unsigned)st.st_uid, (unsigned)geteuid());
+	else
+		return fd;
+	close(fd);
+	return -1;
+}
+
+int keyfile_read_private(const char *path, void *buf, size_t cap, size_t *len, char *err,
+                         size_t errlen)
+{
+	int fd = open_private(path, err, errlen), rc;
+
+	if (fd == -1)
+		return -1;
+	rc = read_all(fd, buf, cap, len);
+	close(fd);
+	if (rc == -1)
+		seterr(err, errlen, "%s: read error: %s", path, strerror(errno));
+	else if (rc == 1)
+		seterr(err, errlen, "%s: larger than %zu bytes", path, cap);
+	if (rc != 0)
+		sodium_memzero(buf, cap);
+	return rc == 0 ? 0 : -1;
+}
+
+char *keyfile_read(const char *path, size_t max, size_t *len, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC), rc;
+	char *buf;
+
+	if (fd == -1) {
+		seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return NULL;
+	}
+	buf = xmalloc(max + 1);
+	rc = read_all(fd, buf, max, len);
+	close(fd);
+	if (rc == 0) {
+		buf[*len] = '\0';
+		return buf;
+	}
+	if (rc == -1)
+		seterr(err, errlen, "%s: read error: %s", path, strerror(errno));
+	else
+		seterr(err, errlen, "%s: larger than %zu bytes", path, max);
+	free(buf);
+	return NULL;
+}
+
+/* ---- keypairs and public key lines ---- */
+
+static const char *const kind_names[] = { [KEYFILE_HOST] = "host", [KEYFILE_ADMIN] = "admin" };
+static const char *const pub_tags[] = { [KEYFILE_HOST] = "cmem-host-pub-v1",
+	                                [KEYFILE_ADMIN] = "cmem-admin-pub-v1" };
+static const char *const key_tags[] = { [KEYFILE_HOST] = "cmem-host-key-v1",
+	                                [KEYFILE_ADMIN] = "cmem-admin-key-v1" };
+
+const char *keyfile_kind_name(enum keyfile_kind kind)
+{
+	return kind == KEYFILE_ADMIN ? kind_names[KEYFILE_ADMIN] : kind_names[KEYFILE_HOST];
+}
+
+static size_t sk_len(enum keyfile_kind kind)
+{
+	return kind == KEYFILE_ADMIN ? crypto_sign_SECRETKEYBYTES : crypto_box_SECRETKEYBYTES;
+}
+
+static int is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static void trim(const char **s, size_t *len)
+{
+	while (*len > 0 && is_space(**s)) {
+		(*s)++;
+		(*len)--;
+	}
+	while (*len > 0 && is_space((*s)[*len - 1]))
+		(*len)--;
+}
+
+/* Does s start with tag followed by a blank? */
+static int has_tag(const char *s, size_t len, const char *tag)
+{
+	size_t n = strlen(tag);
+
+	return len > n && memcmp(s, tag, n) == 0 && (s[n] == ' ' || s[n] == '\t');
+}
+
+/* What the line at s is, if it is one of ours: for messages. */
+static const char *line_kind(const char *s, size_t len)
+{
+	if (has_tag(s, len, pub_tags[KEYFILE_HOST]))
+		return "a host public key";
+	if (has_tag(s, len, pub_tags[KEYFILE_ADMIN]))
+		return "an administrator public key";
+	if (has_tag(s, len, key_tags[KEYFILE_HOST]))
+		return "a host secret key";
+	if (has_tag(s, len, key_tags[KEYFILE_ADMIN]))
+		return "an administrator secret key";
+	if (len >= strlen(KEYFILE_BUNDLE_MAGIC) &&
+	    memcmp(s, KEYFILE_BUNDLE_MAGIC, strlen(KEYFILE_BUNDLE_MAGIC)) == 0)
+		return "a bundle";
+	return NULL;
+}
+
+/* "TAG BASE64" (white space around it allowed) holding exactly outlen bytes. */
+static int parse_tagged(const char *name, const char *tag, const char *text, size_t len,
+                        uint8_t *out, size_t outlen, char *err, size_t errlen)
+{
+	size_t tlen = strlen(tag), got = 0;
+	const char *b64, *end = NULL, *kind;
+
+	trim(&text, &len);
+	if (!has_tag(text, len, tag)) {
+		if ((kind = line_kind(text, len)) != NULL)
+			seterr(err, errlen, "%s: is %s, not a \"%s\" line", name, kind, tag);
+		else
+			seterr(err, errlen, "%s: expected one line \"%s BASE64\"", name, tag);
+		return -1;
+	}
+	b64 = text + tlen;
+	len -= tlen;
+	trim(&b64, &len);
+	if (sodium_base642bin(out, outlen, b64, len, NULL, &got, &end, B64) != 0 ||
+	    end != b64 + len || got != outlen) {
+		sodium_memzero(out, outlen);
+		seterr(err, errlen, "%s: the key after \"%s\" is not %zu bytes of base64", name, tag,
+		       outlen);
+		return -1;
+	}
+	return 0;
+}
+
+static struct keyfile_pair *pair_new(enum keyfile_kind kind)
+{
+	struct keyfile_pair *p = sodium_malloc(sizeof(*p));
+
+	if (p == NULL)
+		return NULL;
+	sodium_memzero(p, sizeof(*p));
+	p->kind = kind;
+	return p;
+}
+
+struct keyfile_pair *keyfile_pair_generate(enum keyfile_kind kind)
+{
+	struct keyfile_pair *p = pair_new(kind);
+
+	if (p == NULL)
+		return NULL;
+	if (kind == KEYFILE_ADMIN)
+		crypto_sign_keypair(p->pk, p->sk);
+	else
+		crypto_box_keypair(p->pk, p->sk);
+	return p;
+}
+
+void keyfile_pair_free(struct keyfile_pair *p)
+{
+	if (p)
+		sodium_free(p); /* wipes */
+}
+
+/* The public half from the secret; -1 if an Ed25519 key is inconsistent. */
+static int derive_pk(struct keyfile_pair *p)
+{
+	uint8_t seed[crypto_sign_SEEDBYTES], sk[crypto_sign_SECRETKEYBYTES];
+	int rc;
+
+	if (p->kind == KEYFILE_HOST)
+		return crypto_scalarmult_base(p->pk, p->sk) == 0 ? 0 : -1;
+	crypto_sign_ed25519_sk_to_seed(seed, p->sk);
+	crypto_sign_seed_keypair(p->pk, sk, seed);
+	rc = sodium_memcmp(sk, p->sk, sizeof(sk)) == 0 ? 0 : -1;
+	sodium_memzero(seed, sizeof(seed));
+	sodium_memzero(sk, sizeof(sk));
+	return rc;
+}
+
+static int pair_path(char *buf, size_t size, const char *dir, enum keyfile_kind kind,
+                     const char *ext, char *err, size_t errlen)
+{
+	if (xsnprintf(buf, size, "%s/%s.%s", dir, keyfile_kind_name(kind), ext) < 0) {
+		seterr(err, errlen, "%s: directory name too long", dir);
+		return -1;
+	}
+	return 0;
+}
+
+/* "cmem-KIND-key-v1 BASE64\n" in sodium_malloc memory. */
+static char *secret_text(const struct keyfile_pair *p, size_t *len)
+{
+	size_t cap = 128, off;
+	char *out = sodium_malloc(cap);
+
+	if (out == NULL)
+		return NULL;
+	off = (size_t)snprintf(out, cap, "%s ", key_tags[p->kind]);
+	sodium_bin2base64(out + off, cap - off, p->sk, sk_len(p->kind), B64);
+	off += strlen(out + off);
+	out[off++] = '\n';
+	*len = off;
+	return out;
+}
+
+int keyfile_pair_save(const struct keyfile_pair *p, const char *dir, char *err, size_t errlen)
+{
+	char key[PATH_MAX], pub[PATH_MAX], line[KEYFILE_PUB_LINE_MAX + 1];
+	size_t len = 0;
+	char *text;
+	int rc;
+
+	if (pair_path(key, sizeof(key), dir, p->kind, "key", err, errlen) == -1 ||
+	    pair_path(pub, sizeof(pub), dir, p->kind, "pub", err, errlen) == -1)
+		return -1;
+	if (keyfile_exists(key) || keyfile_exists(pub)) {
+		seterr(err, errlen, "%s: already exists; refusing to overwrite a %s key",
+		       keyfile_exists(key) ? key : pub, keyfile_kind_name(p->kind));
+		return -1;
+	}
+	if ((text = secret_text(p, &len)) == NULL) {
+		seterr(err, errlen, "%s: out of secure memory", key);
+		return -1;
+	}
+	rc = keyfile_write_private(key, text, len, 0, err, errlen);
+	sodium_free(text);
+	if (rc == -1)
+		return -1;
+	keyfile_pub_format(p->kind, p->pk, line);
+	len = strlen(line);
+	line[len++] = '\n';
+	if (keyfile_write_public(pub, line, len, 0, err, errlen) == -1) {
+		unlink(key); /* all or nothing */
+		return -1;
+	}
+	return 0;
+}
+
+struct keyfile_pair *keyfile_pair_load(enum keyfile_kind kind, const char *dir, char *err,
+                                       size_t errlen)
+{
+	char path[PATH_MAX];
+	struct keyfile_pair *p;
+	char *buf;
+	size_t len = 0;
+
+	if (pair_path(path, sizeof(path), dir, kind, "key", err, errlen) == -1)
+		return NULL;
+	p = pair_new(kind);
+	buf = sodium_malloc(KEYFILE_SECRET_MAX);
+	if (p == NULL || buf == NULL) {
+		seterr(err, errlen, "%s: out of secure memory", path);
+		goto fail;
+	}
+	if (keyfile_read_private(path, buf, KEYFILE_SECRET_MAX, &len, err, errlen) == -1 ||
+	    parse_tagged(path, key_tags[kind], buf, len, p->sk, sk_len(kind), err, errlen) == -1)
+		goto fail;
+	if (derive_pk(p) == -1) {
+		seterr(err, errlen, "%s: damaged: its public half does not match its secret seed",
+		       path);
+		goto fail;
+	}
+	sodium_free(buf);
+	return p;
+fail:
+	if (buf)
+		sodium_free(buf);
+	keyfile_pair_free(p);
+	return NULL;
+}
+
+void keyfile_pub_format(enum keyfile_kind kind, const uint8_t pk[KEYFILE_PK_BYTES],
+                        char out[KEYFILE_PUB_LINE_MAX])
+{
+	char b64[KEYFILE_PK_B64_LEN + 1];
+
+	sodium_bin2base64(b64, sizeof(b64), pk, KEYFILE_PK_BYTES, B64);
+	snprintf(out, KEYFILE_PUB_LINE_MAX, "%s %s", pub_tags[kind], b64);
+}
+
+int keyfile_pub_parse(enum keyfile_kind kind, const char *name, const char *text, size_t len,
+                      uint8_t pk[KEYFILE_PK_BYTES], char *err, size_t errlen)
+{
+	return parse_tagged(name, pub_tags[kind], text, len, pk, KEYFILE_PK_BYTES, err, errlen);
+}
+
+int keyfile_pub_load(enum keyfile_kind kind, const char *path, uint8_t pk[KEYFILE_PK_BYTES],
+                     char *err, size_t errlen)
+{
+	size_t len = 0;
+	char *text = keyfile_read(path, 4096, &len, err, errlen);
+	int rc;
+
+	if (text == NULL)
+		return -1;
+	rc = keyfile_pub_parse(kind, path, text, len, pk, err, errlen);
+	free(text);
+	return rc;
+}
+
+/* ---- bundles ---- */
+
+static void pk_b64(const uint8_t pk[KEYFILE_PK_BYTES], char out[KEYFILE_PK_B64_LEN + 1])
+{
+	sodium_bin2base64(out, KEYFILE_PK_B64_LEN + 1, pk, KEYFILE_PK_BYTES, B64);
+}
+
+/* What the administrator signs: context, recipient, ciphertext. */
+static uint8_t *signed_message(const struct keyfile_bundle *b, size_t *len)
+{
+	size_t ctx = sizeof(BUNDLE_SIGCTX); /* the NUL included */
+	uint8_t *m = xmalloc(ctx + sizeof(b->recipient) + b->sealed_len);
+
+	memcpy(m, BUNDLE_SIGCTX, ctx);
+	memcpy(m + ctx, b->recipient, sizeof(b->recipient));
+	memcpy(m + ctx + sizeof(b->recipient), b->sealed, b->sealed_len);
+	*len = ctx + sizeof(b->recipient) + b->sealed_len;
+	return m;
+}
+
+int keyfile_bundle_seal(struct keyfile_bundle *b, const char *text, size_t len,
+                        const uint8_t recipient[KEYFILE_PK_BYTES],
+                        const struct keyfile_pair *admin, char *err, size_t errlen)
+{
+	uint8_t *m;
+	size_t mlen;
+
+	memset(b, 0, sizeof(*b));
+	if (admin->kind != KEYFILE_ADMIN || len > KEYRING_MAX_FILE) {
+		seterr(err, errlen, "cannot seal: %s", admin->kind != KEYFILE_ADMIN
+		                                           ? "the signing key is not an admin key"
+		                                           : "the keyring is too large");
+		return -1;
+	}
+	b->sealed_len = len + crypto_box_SEALBYTES;
+	b->sealed = xmalloc(b->sealed_len);
+	if (crypto_box_seal(b->sealed, (const uint8_t *)text, len, recipient) != 0) {
+		seterr(err, errlen, "cannot seal: the host public key is not a usable X25519 key");
+		keyfile_bundle_clear(b);
+		return -1;
+	}
+	memcpy(b->recipient, recipient, sizeof(b->recipient));
+	memcpy(b->signer, admin->pk, sizeof(b->signer));
+	m = signed_message(b, &mlen);
+	crypto_sign_detached(b->sig, NULL, m, mlen, admin->sk);
+	free(m);
+	return 0;
+}
+
+void keyfile_bundle_clear(struct keyfile_bundle *b)
+{
+	free(b->sealed);
+	memset(b, 0, sizeof(*b));
+}
+
+char *keyfile_bundle_format(const struct keyfile_bundle *b, size_t *len)
+{
+	char signer[KEYFILE_PK_B64_LEN + 1], recipient[KEYFILE_PK_B64_LEN + 1];
+	char sig[sodium_base64_ENCODED_LEN(crypto_sign_BYTES, B64)];
+	size_t b64len = sodium_base64_ENCODED_LEN(b->sealed_len, B64);
+	size_t cap = 512 + b64len + b64len / B64_WRAP + 1, off;
+	char *out = xmalloc(cap), *b64 = xmalloc(b64len);
+
+	pk_b64(b->signer, signer);
+	pk_b64(b->recipient, recipient);
+	sodium_bin2base64(sig, sizeof(sig), b->sig, sizeof(b->sig), B64);
+	sodium_bin2base64(b64, b64len, b->sealed, b->sealed_len, B64);
+	off = (size_t)snprintf(out, cap, "%s\nsigner %s\nrecipient %s\nsignature %s\nsealed\n",
+	                       KEYFILE_BUNDLE_MAGIC, signer, recipient, sig);
+	for (size_t i = 0; i + 1 < b64len; i += B64_WRAP) {
+		size_t n = b64len - 1 - i < B64_WRAP ? b64len - 1 - i : B64_WRAP;
+
+		memcpy(out + off, b64 + i, n);
+		off += n;
+		out[off++] = '\n';
+	}
+	memcpy(out + off, "end\n", 5);
+	*len = off + 4;
+	free(b64);
+	return out;
+}
+
+/* A line cursor over bundle text; lines end in LF or CRLF. */
+struct cursor {
+	const char *name, *p, *end;
+	unsigned lineno;
+	int cut; /* the last line read has no line end: the text may be cut short */
+	char *err;
+	size_t errlen;
+};
+
+/* The next line without its line end in *line; -1 at the end of the text. */
+static int next_line(struct cursor *c, const char **line, size_t *llen)
+{
+	const char *nl;
+
+	if (c->p == c->end)
+		return -1;
+	nl = memchr(c->p, '\n', (size_t)(c->end - c->p));
+	*line = c->p;
+	*llen = nl ? (size_t)(nl - c->p) : (size_t)(c->end - c->p);
+	c->p = nl ? nl + 1 : c->end;
+	c->cut = nl == NULL;
+	c->lineno++;
+	if (*llen > 0 && (*line)[*llen - 1] == '\r')
+		(*llen)--;
+	return 0;
+}
+
+/* "LABEL BASE64" holding exactly n bytes. */
+static int take_field(struct cursor *c, const char *label, uint8_t *out, size_t n)
+{
+	const char *line, *end = NULL;
+	size_t llen, lab = strlen(label), got = 0;
+
+	if (next_line(c, &line, &llen) == -1) {
+		seterr(c->err, c->errlen, "%s: truncated: no \"%s\" line", c->name, label);
+		return -1;
+	}
+	if (llen > lab && memcmp(line, label, lab) == 0 && line[lab] == ' ' &&
+	    sodium_base642bin(out, n, line + lab + 1, llen - lab - 1, NULL, &got, &end, B64) == 0 &&
+	    end == line + llen && got == n)
+		return 0;
+	if (c->cut)
+		seterr(c->err, c->errlen, "%s: truncated: line %u (%s) is cut short", c->name,
+		       c->lineno, label);
+	else if (llen <= lab || memcmp(line, label, lab) != 0 || line[lab] != ' ')
+		seterr(c->err, c->errlen, "%s: line %u: expected \"%s BASE64\"", c->name, c->lineno,
+		       label);
+	else
+		seterr(c->err, c->errlen, "%s: line %u: the %s is not %zu bytes of base64", c->name,
+		       c->lineno, label, n);
+	return -1;
+}
+
+/* The base64 between start and stop, CR and LF ignored, into b->sealed. */
+static int decode_sealed(struct cursor *c, struct keyfile_bundle *b, const char *start,
+                         const char *stop)
+{
+	size_t cap = (size_t)(stop - start) / 4 * 3 + 3;
+	const char *end = NULL;
+
+	b->sealed = xmalloc(cap);
+	if (sodium_base642bin(b->sealed, cap, start, (size_t)(stop - start), "\r\n", &b->sealed_len,
+	                      &end, B64) != 0 ||
+	    end != stop) {
+		seterr(c->err, c->errlen, "%s: the sealed data is not valid base64", c->name);
+		return -1;
+	}
+	if (b->sealed_len <= crypto_box_SEALBYTES ||
+	    b->sealed_len > KEYRING_MAX_FILE + crypto_box_SEALBYTES) {
+		seterr(c->err, c->errlen, "%s: the sealed data has an impossible size (%zu bytes)",
+		       c->name, b->sealed_len);
+		return -1;
+	}
+	return 0;
+}
+
+/* "sealed", the base64 lines, "end", then nothing but white space. */
+static int take_sealed(struct cursor *c, struct keyfile_bundle *b)
+{
+	const char *line, *start, *stop = NULL;
+	size_t llen;
+
+	if (next_line(c, &line, &llen) == -1) {
+		seterr(c->err, c->errlen, "%s: truncated: no \"sealed\" line", c->name);
+		return -1;
+	}
+	if (llen != 6 || memcmp(line, "sealed", 6) != 0) {
+		seterr(c->err, c->errlen, c->cut ? "%s: truncated: line %u is cut short"
+		                                 : "%s: line %u: expected \"sealed\"",
+		       c->name, c->lineno);
+		return -1;
+	}
+	start = c->p;
+	while (stop == NULL && next_line(c, &line, &llen) == 0)
+		if (llen == 3 && memcmp(line, "end", 3) == 0)
+			stop = line;
+	if (stop == NULL) {
+		seterr(c->err, c->errlen, "%s: truncated: no \"end\" line after the sealed data",
+		       c->name);
+		return -1;
+	}
+	for (const char *p = c->p; p < c->end; p++)
+		if (!is_space(*p)) {
+			seterr(c->err, c->errlen, "%s: unexpected text after the \"end\" line", c->name);
+			return -1;
+		}
+	return decode_sealed(c, b, start, stop);
+}
+
+/* Printable ASCII and line ends only (a NUL would slip through base64 decoding). */
+static int check_bytes(const char *name, const char *text, size_t len, char *err,
+                       size_t errlen)
+{
+	unsigned lineno = 1;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)text[i];
+
+		if (ch == '\n')
+			lineno++;
+		else if (ch != '\r' && (ch < 0x20 || ch > 0x7e)) {
+			seterr(err, errlen, "%s: line %u: byte 0x%02x: a bundle is printable ASCII text",
+			       name, lineno, ch);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int take_magic(struct cursor *c)
+{
+	const char *line = "";
+	size_t llen = 0, mlen = strlen(KEYFILE_BUNDLE_MAGIC);
+
+	next_line(c, &line, &llen);
+	if (llen == mlen && memcmp(line, KEYFILE_BUNDLE_MAGIC, mlen) == 0)
+		return 0;
+	if (c->p == c->end && llen < mlen && memcmp(line, KEYFILE_BUNDLE_MAGIC, llen) == 0)
+		seterr(c->err, c->errlen, "%s: truncated: %s", c->name,
+		       llen ? "the first line is cut short" : "empty file");
+	else if (llen > 12 && memcmp(line, "cmem-bundle-", 12) == 0)
+		seterr(c->err, c->errlen,
+		       "%s: unsupported bundle format \"%.*s\" (this program reads %s)", c->name,
+		       (int)(llen > 32 ? 32 : llen), line, KEYFILE_BUNDLE_MAGIC);
+	else
+		seterr(c->err, c->errlen, "%s: not a cmem bundle (the first line is not \"%s\")",
+		       c->name, KEYFILE_BUNDLE_MAGIC);
+	return -1;
+}
+
+int keyfile_bundle_parse(struct keyfile_bundle *b, const char *name, const char *text,
+                         size_t len, char *err, size_t errlen)
+{
+	struct cursor c = { name, text, text + len, 0, 0, err, errlen };
+
+	memset(b, 0, sizeof(*b));
+	if (len > KEYFILE_BUNDLE_MAX) {
+		seterr(err, errlen, "%s: larger than %d bytes", name, KEYFILE_BUNDLE_MAX);
+		return -1;
+	}
+	if (check_bytes(name, text, len, err, errlen) == -1 || take_magic(&c) == -1 ||
+	    take_field(&c, "signer", b->signer, sizeof(b->signer)) == -1 ||
+	    take_field(&c, "recipient", b->recipient, sizeof(b->recipient)) == -1 ||
+	    take_field(&c, "signature", b->sig, sizeof(b->sig)) == -1 || take_sealed(&c, b) == -1) {
+		keyfile_bundle_clear(b);
+		return -1;
+	}
+	return 0;
+}
+
+/* crypto_box_seal_open, then the content must parse as a keyring. */
+static struct keyring *open_sealed(const struct keyfile_bundle *b, const char *name,
+                                   const struct keyfile_pair *host, char *err, size_t errlen)
+{
+	size_t len = b->sealed_len - crypto_box_SEALBYTES;
+	char *plain = sodium_malloc(len + 1), what[PATH_MAX];
+	struct keyring *kr = NULL;
+
+	if (plain == NULL) {
+		seterr(err, errlen, "%s: out of secure memory", name);
+		return NULL;
+	}
+	if (crypto_box_seal_open((uint8_t *)plain, b->sealed, b->sealed_len, host->pk, host->sk) !=
+	    0)
+		seterr(err, errlen,
+		       "%s: cannot be opened with this host's secret key, although it names this "
+		       "host as its recipient",
+		       name);
+	else {
+		if (xsnprintf(what, sizeof(what), "%s (sealed content)", name) < 0)
+			xsnprintf(what, sizeof(what), "(sealed content)");
+		kr = keyring_parse(what, plain, len, err, errlen);
+	}
+	sodium_free(plain);
+	return kr;
+}
+
+struct keyring *keyfile_bundle_open(const struct keyfile_bundle *b, const char *name,
+                                    const uint8_t trusted[KEYFILE_PK_BYTES],
+                                    const struct keyfile_pair *host, char *err, size_t errlen)
+{
+	char got[KEYFILE_PK_B64_LEN + 1], want[KEYFILE_PK_B64_LEN + 1];
+	uint8_t *m;
+	size_t mlen;
+	int bad;
+
+	if (sodium_memcmp(b->signer, trusted, KEYFILE_PK_BYTES) != 0) {
+		pk_b64(b->signer, got);
+		pk_b64(trusted, want);
+		seterr(err, errlen,
+		       "%s: signed by administrator key %s, not by the trusted key %s; refusing it",
+		       name, got, want);
+		return NULL;
+	}
+	m = signed_message(b, &mlen);
+	bad = crypto_sign_verify_detached(b->sig, m, mlen, trusted);
+	free(m);
+	if (bad) {
+		seterr(err, errlen,
+		       "%s: bad signature: the bundle was changed after it was signed, or is "
+		       "damaged; refusing it",
+		       name);
+		return NULL;
+	}
+	if (host->kind != KEYFILE_HOST ||
+	    sodium_memcmp(b->recipient, host->pk, KEYFILE_PK_BYTES) != 0) {
+		pk_b64(b->recipient, got);
+		pk_b64(host->pk, want);
+		seterr(err, errlen,
+		       "%s: sealed for another host (%s %s), not for this one (%s %s); refusing it",
+		       name, pub_tags[KEYFILE_HOST], got, pub_tags[KEYFILE_HOST], want);
+		return NULL;
+	}
+	return open_sealed(b, name, host, err, errlen);
+}
+
+/* ---- hosts file ---- */
+
+static int valid_host_name(const char *s, size_t n)
+{
+	if (n == 0 || n > KEYFILE_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		int alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		            (ch >= '0' && ch <= '9');
+
+		/* no leading '.': "." and ".." would name directories */
+		if (!alnum && (i == 0 || (ch != '.' && ch != '-' && ch != '_')))
+			return 0;
+	}
+	return 1;
+}
+
+static int parse_host_line(const char *name, unsigned lineno, const char *line, size_t len,
+                           struct keyfile_host_entry *e, char *err, size_t errlen)
+{
+	char where[PATH_MAX + 128];
+	size_t n = 0;
+
+	while (n < len && line[n] != ' ' && line[n] != '\t')
+		n++;
+	if (!valid_host_name(line, n)) {
+		seterr(err, errlen,
+		       "%s: line %u: host name \"%.*s\" is not 1-%d letters, digits, '.', '-' or "
+		       "'_' starting with a letter or digit",
+		       name, lineno, (int)(n > KEYFILE_NAME_MAX ? KEYFILE_NAME_MAX : n), line,
+		       KEYFILE_NAME_MAX);
+		return -1;
+	}
+	memcpy(e->name, line, n);
+	e->name[n] = '\0';
+	if (xsnprintf(where, sizeof(where), "%s: line %u (host %s)", name, lineno, e->name) < 0)
+		xsnprintf(where, sizeof(where), "line %u (host %s)", lineno, e->name);
+	return keyfile_pub_parse(KEYFILE_HOST, where, line + n, len - n, e->pk, err, errlen);
+}
+
+static int check_unique(const char *name, unsigned lineno, const struct keyfile_host_entry *v,
+                        size_t n, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(v[i].name, v[n].name) == 0) {
+			seterr(err, errlen, "%s: line %u: host %s is listed twice", name, lineno,
+			       v[n].name);
+			return -1;
+		}
+		if (memcmp(v[i].pk, v[n].pk, KEYFILE_PK_BYTES) == 0) {
+			seterr(err, errlen, "%s: line %u: host %s has the public key of host %s", name,
+			       lineno, v[n].name, v[i].name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int keyfile_hosts_parse(const char *name, const char *text, size_t len,
+                        struct keyfile_host_entry **out, size_t *n, char *err, size_t errlen)
+{
+	struct keyfile_host_entry *v = NULL;
+	size_t nv = 0, pos = 0;
+	unsigned lineno = 0;
+
+	while (pos < len) {
+		const char *line = text + pos, *nl = memchr(line, '\n', len - pos);
+		size_t llen = nl ? (size_t)(nl - line) : len - pos;
+
+		pos += llen + (nl != NULL);
+		lineno++;
+		trim(&line, &llen);
+		if (llen == 0 || line[0] == '#')
+			continue;
+		v = xreallocarray(v, nv + 1, sizeof(*v));
+		if (parse_host_line(name, lineno, line, llen, &v[nv], err, errlen) == -1 ||
+		    check_unique(name, lineno, v, nv, err, errlen) == -1) {
+			free(v);
+			return -1;
+		}
+		nv++;
+	}
+	if (nv == 0) {
+		seterr(err, errlen, "%s: no host (one line \"NAME %s BASE64\" per host)", name,
+		       pub_tags[KEYFILE_HOST]);
+		free(v);
+		return -1;
+	}
+	*out = v;
+	*n = nv;
+	return 0;
+}

@@ -1,0 +1,588 @@
+/*
+ * test_keygen: the keyfile module behind cmem-keygen.  Private files are
+ * written atomically with the right mode whatever the umask, never over an
+ * existing file unless asked; bundles open only for their host, only when
+ * signed by the trusted administrator, and any damage is refused without
+ * writing anything.
+ */
+#include "testutil.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include "keyfile.h"
+#include "util.h"
+
+struct fixture {
+	char dir[256];
+	char path[512]; /* dir/ring, not created yet */
+	char out[512];  /* dir/out: what an unseal would write */
+	char err[KEYFILE_ERRLEN];
+	struct keyfile_pair *admin, *admin2, *host, *host2;
+	struct keyring *kr; /* the keyring of the test vectors */
+	char *ring;         /* its text, sodium_malloc'd */
+	size_t ringlen;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (f == NULL || sodium_init() == -1)
+		return -1;
+	tu_mkdtemp(f->dir, sizeof(f->dir));
+	tu_path(f->path, sizeof(f->path), f->dir, "ring");
+	tu_path(f->out, sizeof(f->out), f->dir, "out");
+	f->admin = keyfile_pair_generate(KEYFILE_ADMIN);
+	f->admin2 = keyfile_pair_generate(KEYFILE_ADMIN);
+	f->host = keyfile_pair_generate(KEYFILE_HOST);
+	f->host2 = keyfile_pair_generate(KEYFILE_HOST);
+	f->kr = tu_vector_keyring();
+	f->ring = keyring_format(f->kr, &f->ringlen);
+	if (!f->admin || !f->admin2 || !f->host || !f->host2 || !f->ring)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	tu_rmtree(f->dir);
+	keyfile_pair_free(f->admin);
+	keyfile_pair_free(f->admin2);
+	keyfile_pair_free(f->host);
+	keyfile_pair_free(f->host2);
+	keyring_free(f->kr);
+	sodium_free(f->ring);
+	free(f);
+	return 0;
+}
+
+static mode_t mode_of(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(lstat(path, &st), 0);
+	return st.st_mode & 07777;
+}
+
+/* Entries in dir, "." and ".." excluded: no temporary file may be left. */
+static int count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void assert_err(const struct fixture *f, const char *needle)
+{
+	if (strstr(f->err, needle) == NULL)
+		fail_msg("message does not say \"%s\": \"%s\"", needle, f->err);
+}
+
+static void assert_same_ring(const struct keyring *a, const struct keyring *b)
+{
+	assert_int_equal(a->nkeys, b->nkeys);
+	assert_int_equal(a->primary, b->primary);
+	for (size_t i = 0; i < a->nkeys; i++) {
+		assert_int_equal(a->keys[i].id, b->keys[i].id);
+		assert_int_equal(a->keys[i].primary, b->keys[i].primary);
+		assert_memory_equal(a->keys[i].secret, b->keys[i].secret, KEYRING_KEY_BYTES);
+	}
+}
+
+/* A bundle of the vector keyring for host pk, signed by admin: malloc'd text. */
+static char *make_bundle(struct fixture *f, const uint8_t *pk, const struct keyfile_pair *admin,
+                         size_t *len)
+{
+	struct keyfile_bundle b;
+	char *text;
+
+	if (keyfile_bundle_seal(&b, f->ring, f->ringlen, pk, admin, f->err, sizeof(f->err)) == -1)
+		fail_msg("seal: %s", f->err);
+	text = keyfile_bundle_format(&b, len);
+	keyfile_bundle_clear(&b);
+	return text;
+}
+
+/*
+ * What `cmem-keygen unseal` does: parse, open, write f->out.  A refusal
+ * must leave the directory as it was.
+ */
+static int try_unseal(struct fixture *f, const char *text, size_t len,
+                      const struct keyfile_pair *host, const uint8_t *trusted)
+{
+	struct keyfile_bundle b;
+	struct keyring *kr = NULL;
+	char *out;
+	size_t outlen = 0;
+	int before = count_entries(f->dir), rc = -1;
+
+	f->err[0] = '\0';
+	if (keyfile_bundle_parse(&b, "test.bundle", text, len, f->err, sizeof(f->err)) == 0) {
+		kr = keyfile_bundle_open(&b, "test.bundle", trusted, host, f->err, sizeof(f->err));
+		keyfile_bundle_clear(&b);
+	}
+	if (kr != NULL) {
+		out = keyring_format(kr, &outlen);
+		rc = keyfile_write_private(f->out, out, outlen, 0, f->err, sizeof(f->err));
+		sodium_free(out);
+		keyring_free(kr);
+	}
+	if (rc == -1) {
+		assert_int_equal(count_entries(f->dir), before);
+		assert_true(f->err[0] != '\0');
+	}
+	return rc;
+}
+
+/* ---- private files ---- */
+
+static void test_keyring_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	struct keyring *kr;
+
+	assert_int_equal(keyfile_write_private(f->path, f->ring, f->ringlen, 0, f->err,
+	                                       sizeof(f->err)),
+	                 0);
+	kr = keyring_load(f->path, f->err, sizeof(f->err));
+	if (kr == NULL)
+		fail_msg("written keyring refused: %s", f->err);
+	assert_same_ring(kr, f->kr);
+	keyring_free(kr);
+	assert_int_equal(count_entries(f->dir), 1);
+}
+
+static void test_mode_whatever_the_umask(void **state)
+{
+	struct fixture *f = *state;
+	mode_t old = umask(0);
+	char pub[512];
+
+	tu_path(pub, sizeof(pub), f->dir, "pub");
+	assert_int_equal(keyfile_write_private(f->path, "x\n", 2, 0, f->err, sizeof(f->err)), 0);
+	assert_int_equal(keyfile_write_public(pub, "y\n", 2, 0, f->err, sizeof(f->err)), 0);
+	umask(0277); /* would leave the owner read-only */
+	assert_int_equal(keyfile_write_private(f->out, "z\n", 2, 0, f->err, sizeof(f->err)), 0);
+	umask(old);
+	assert_int_equal(mode_of(f->path), 0600);
+	assert_int_equal(mode_of(pub), 0644);
+	assert_int_equal(mode_of(f->out), 0600);
+}
+
+static void test_refuses_to_overwrite(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = 0;
+	char *text;
+
+	assert_int_equal(keyfile_write_private(f->path, "old\n", 4, 0, f->err, sizeof(f->err)), 0);
+	assert_int_equal(keyfile_write_private(f->path, "new\n", 4, 0, f->err, sizeof(f->err)), -1);
+	assert_err(f, f->path);
+	assert_err(f, "already exists");
+	text = tu_read_file(f->path, &len);
+	assert_string_equal(text, "old\n");
+	free(text);
+	/* a dangling symbolic link is not followed to create its target */
+	assert_int_equal(symlink("nowhere", f->out), 0);
+	assert_int_equal(keyfile_write_private(f->out, "new\n", 4, 0, f->err, sizeof(f->err)), -1);
+	assert_err(f, "already exists");
+	assert_int_equal(count_entries(f->dir), 2);
+}
+
+static void test_replace_is_atomic_and_keeps_mode(void **state)
+{
+	struct fixture *f = *state;
+	struct stat before, after;
+	mode_t old = umask(0);
+	char *text;
+
+	assert_int_equal(keyfile_write_private(f->path, "old\n", 4, 0, f->err, sizeof(f->err)), 0);
+	assert_int_equal(chmod(f->path, 0400), 0);
+	assert_int_equal(stat(f->path, &before), 0);
+	assert_int_equal(keyfile_write_private(f->path, "new\n", 4, 1, f->err, sizeof(f->err)), 0);
+	assert_int_equal(stat(f->path, &after), 0);
+	assert_true(before.st_ino != after.st_ino); /* a new file renamed over, not rewritten */
+	assert_int_equal(mode_of(f->path), 0400);
+	text = tu_read_file(f->path, NULL);
+	assert_string_equal(text, "new\n");
+	free(text);
+	/* a private file never keeps group or other access */
+	assert_int_equal(chmod(f->path, 0644), 0);
+	assert_int_equal(keyfile_write_private(f->path, "3\n", 2, 1, f->err, sizeof(f->err)), 0);
+	assert_int_equal(mode_of(f->path), 0600);
+	umask(old);
+	assert_int_equal(count_entries(f->dir), 1);
+}
+
+static void test_read_private_refusals(void **state)
+{
+	struct fixture *f = *state;
+	char buf[64];
+	size_t len = 0;
+
+	assert_int_equal(tu_write_file(f->path, "secret\n", 7, 0640), 0);
+	assert_int_equal(keyfile_read_private(f->path, buf, sizeof(buf), &len, f->err,
+	                                      sizeof(f->err)),
+	                 -1);
+	assert_err(f, "too open");
+	assert_int_equal(chmod(f->path, 0600), 0);
+	assert_int_equal(symlink(f->path, f->out), 0);
+	assert_int_equal(keyfile_read_private(f->out, buf, sizeof(buf), &len, f->err,
+	                                      sizeof(f->err)),
+	                 -1);
+	assert_err(f, "symbolic link");
+	assert_int_equal(keyfile_read_private(f->path, buf, 4, &len, f->err, sizeof(f->err)), -1);
+	assert_err(f, "larger than");
+	assert_int_equal(keyfile_read_private(f->path, buf, sizeof(buf), &len, f->err,
+	                                      sizeof(f->err)),
+	                 0);
+	assert_int_equal(len, 7);
+}
+
+/* ---- keypairs ---- */
+
+static void test_keypair_save_load(void **state)
+{
+	struct fixture *f = *state;
+	struct keyfile_pair *p;
+	uint8_t pk[KEYFILE_PK_BYTES];
+	char path[512];
+
+	for (int kind = KEYFILE_HOST; kind <= KEYFILE_ADMIN; kind++) {
+		const struct keyfile_pair *mine = kind == KEYFILE_HOST ? f->host : f->admin;
+		const char *name = keyfile_kind_name(mine->kind);
+
+		assert_int_equal(keyfile_pair_save(mine, f->dir, f->err, sizeof(f->err)), 0);
+		snprintf(path, sizeof(path), "%s/%s.key", f->dir, name);
+		assert_int_equal(mode_of(path), 0600);
+		snprintf(path, sizeof(path), "%s/%s.pub", f->dir, name);
+		assert_int_equal(mode_of(path), 0644);
+		assert_int_equal(keyfile_pub_load(mine->kind, path, pk, f->err, sizeof(f->err)), 0);
+		assert_memory_equal(pk, mine->pk, KEYFILE_PK_BYTES);
+		p = keyfile_pair_load(mine->kind, f->dir, f->err, sizeof(f->err));
+		if (p == NULL)
+			fail_msg("%s", f->err);
+		assert_memory_equal(p->pk, mine->pk, KEYFILE_PK_BYTES);
+		assert_memory_equal(p->sk, mine->sk, KEYFILE_SK_MAX);
+		keyfile_pair_free(p);
+		/* never over an existing key */
+		assert_int_equal(keyfile_pair_save(f->host2, f->dir, f->err, sizeof(f->err)), -1);
+		assert_err(f, "already exists");
+	}
+	assert_int_equal(count_entries(f->dir), 4);
+}
+
+static void test_damaged_admin_key(void **state)
+{
+	struct fixture *f = *state;
+	struct keyfile_pair *p;
+	char path[512], hostkey[512], text[160];
+	char b64[sodium_base64_ENCODED_LEN(KEYFILE_SK_MAX, sodium_base64_VARIANT_ORIGINAL)];
+	uint8_t sk[KEYFILE_SK_MAX];
+
+	/* the public half (last 32 bytes) of an Ed25519 secret key must match its seed */
+	memcpy(sk, f->admin->sk, sizeof(sk));
+	sk[40] ^= 1;
+	sodium_bin2base64(b64, sizeof(b64), sk, sizeof(sk), sodium_base64_VARIANT_ORIGINAL);
+	snprintf(text, sizeof(text), "cmem-admin-key-v1 %s\n", b64);
+	snprintf(path, sizeof(path), "%s/admin.key", f->dir);
+	assert_int_equal(tu_write_file(path, text, strlen(text), 0600), 0);
+	p = keyfile_pair_load(KEYFILE_ADMIN, f->dir, f->err, sizeof(f->err));
+	assert_null(p);
+	assert_err(f, "damaged");
+	/* a host key where an admin key is expected */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(keyfile_pair_save(f->host, f->dir, f->err, sizeof(f->err)), 0);
+	assert_int_equal(rename(tu_path(hostkey, sizeof(hostkey), f->dir, "host.key"), path), 0);
+	assert_null(keyfile_pair_load(KEYFILE_ADMIN, f->dir, f->err, sizeof(f->err)));
+	assert_err(f, "is a host secret key");
+	sodium_memzero(sk, sizeof(sk));
+}
+
+static void test_public_key_lines(void **state)
+{
+	struct fixture *f = *state;
+	char line[KEYFILE_PUB_LINE_MAX], padded[KEYFILE_PUB_LINE_MAX + 8];
+	uint8_t pk[KEYFILE_PK_BYTES];
+
+	keyfile_pub_format(KEYFILE_HOST, f->host->pk, line);
+	assert_true(strncmp(line, "cmem-host-pub-v1 ", 17) == 0);
+	assert_int_equal(strlen(line), 17 + KEYFILE_PK_B64_LEN);
+	snprintf(padded, sizeof(padded), "  %s \r\n", line); /* as pasted */
+	assert_int_equal(keyfile_pub_parse(KEYFILE_HOST, "paste", padded, strlen(padded), pk,
+	                                   f->err, sizeof(f->err)),
+	                 0);
+	assert_memory_equal(pk, f->host->pk, KEYFILE_PK_BYTES);
+	assert_int_equal(keyfile_pub_parse(KEYFILE_ADMIN, "paste", line, strlen(line), pk, f->err,
+	                                   sizeof(f->err)),
+	                 -1);
+	assert_err(f, "paste: is a host public key");
+	line[30] = '#';
+	assert_int_equal(keyfile_pub_parse(KEYFILE_HOST, "paste", line, strlen(line), pk, f->err,
+	                                   sizeof(f->err)),
+	                 -1);
+	assert_err(f, "not 32 bytes of base64");
+	line[strlen(line) - 4] = '\0';
+	assert_int_equal(keyfile_pub_parse(KEYFILE_HOST, "paste", line, strlen(line), pk, f->err,
+	                                   sizeof(f->err)),
+	                 -1);
+}
+
+/* ---- bundles ---- */
+
+static void test_seal_and_open(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = 0;
+	char *text = make_bundle(f, f->host->pk, f->admin, &len);
+	struct keyring *kr;
+
+	assert_true(strncmp(text, "cmem-bundle-v1\nsigner ", 22) == 0);
+	assert_true(len > 5 && strcmp(text + len - 5, "\nend\n") == 0);
+	assert_null(strstr(text, TU_KEY1_HEX)); /* sealed: no secret in sight */
+	assert_int_equal(try_unseal(f, text, len, f->host, f->admin->pk), 0);
+	kr = keyring_load(f->out, f->err, sizeof(f->err));
+	if (kr == NULL)
+		fail_msg("%s", f->err);
+	assert_same_ring(kr, f->kr);
+	assert_int_equal(mode_of(f->out), 0600);
+	keyring_free(kr);
+	/* unseal refuses to overwrite too */
+	assert_int_equal(try_unseal(f, text, len, f->host, f->admin->pk), -1);
+	assert_err(f, "already exists");
+	free(text);
+}
+
+static void test_open_crlf_and_no_final_newline(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = 0, n = 0;
+	char *text = make_bundle(f, f->host->pk, f->admin, &len), *crlf = malloc(2 * len);
+
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] == '\n')
+			crlf[n++] = '\r';
+		crlf[n++] = text[i];
+	}
+	assert_int_equal(try_unseal(f, crlf, n, f->host, f->admin->pk), 0);
+	unlink(f->out);
+	assert_int_equal(try_unseal(f, text, len - 1, f->host, f->admin->pk), 0);
+	free(crlf);
+	free(text);
+}
+
+static void test_bundle_for_another_host(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = 0;
+	char *text = make_bundle(f, f->host2->pk, f->admin, &len);
+
+	assert_int_equal(try_unseal(f, text, len, f->host, f->admin->pk), -1);
+	assert_err(f, "sealed for another host");
+	assert_err(f, "test.bundle");
+	free(text);
+}
+
+static void test_wrong_host_secret_key(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = 0;
+	char *text = make_bundle(f, f->host->pk, f->admin, &len);
+	struct keyfile_pair *wrong = keyfile_pair_generate(KEYFILE_HOST);
+
+	/* this host's public key, another secret key */
+	memcpy(wrong->pk, f->host->pk, KEYFILE_PK_BYTES);
+	assert_int_equal(try_unseal(f, text, len, wrong, f->admin->pk), -1);
+	assert_err(f, "cannot be opened with this host's secret key");
+	/* another host's whole keypair */
+	assert_int_equal(try_unseal(f, text, len, f->host2, f->admin->pk), -1);
+	assert_err(f, "sealed for another host");
+	keyfile_pair_free(wrong);
+	free(text);
+}
+
+static void test_untrusted_signer(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = 0;
+	char *text = make_bundle(f, f->host->pk, f->admin2, &len);
+
+	assert_int_equal(try_unseal(f, text, len, f->host, f->admin->pk), -1);
+	assert_err(f, "not by the trusted key");
+	free(text);
+}
+
+/* Every byte, changed in several ways: refused, nothing written. */
+static void test_flipped_byte_anywhere(void **state)
+{
+	static const uint8_t masks[] = { 0x01, 0x02, 0x20, 0x40, 0x80, 0xff };
+	struct fixture *f = *state;
+	size_t len = 0;
+	char *text = make_bundle(f, f->host->pk, f->admin, &len);
+
+	for (size_t i = 0; i < len; i++) {
+		for (size_t m = 0; m <= ARRAY_SIZE(masks); m++) {
+			char saved = text[i];
+
+			text[i] = m < ARRAY_SIZE(masks) ? (char)(saved ^ masks[m]) : '\0';
+			if (try_unseal(f, text, len, f->host, f->admin->pk) == 0)
+				fail_msg("byte %zu changed from 0x%02x to 0x%02x was accepted", i,
+				         (unsigned char)saved, (unsigned char)text[i]);
+			text[i] = saved;
+		}
+	}
+	assert_int_equal(try_unseal(f, text, len, f->host, f->admin->pk), 0);
+	free(text);
+}
+
+static void test_truncated_bundle(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = 0;
+	char *text = make_bundle(f, f->host->pk, f->admin, &len);
+
+	/* the last byte is the final newline, which may be lost on the way */
+	for (size_t cut = 0; cut + 1 < len; cut++) {
+		if (try_unseal(f, text, cut, f->host, f->admin->pk) == 0)
+			fail_msg("bundle cut to %zu of %zu bytes was accepted", cut, len);
+		assert_err(f, "truncated");
+	}
+	free(text);
+}
+
+static void test_signature_binds_recipient(void **state)
+{
+	struct fixture *f = *state;
+	struct keyfile_bundle b;
+	struct keyring *kr;
+
+	/* the recipient line swapped for this host's key, signature kept */
+	assert_int_equal(keyfile_bundle_seal(&b, f->ring, f->ringlen, f->host2->pk, f->admin,
+	                                     f->err, sizeof(f->err)),
+	                 0);
+	memcpy(b.recipient, f->host->pk, KEYFILE_PK_BYTES);
+	kr = keyfile_bundle_open(&b, "x", f->admin->pk, f->host, f->err, sizeof(f->err));
+	assert_null(kr);
+	assert_err(f, "bad signature");
+	/* a signature over another ciphertext */
+	memcpy(b.recipient, f->host2->pk, KEYFILE_PK_BYTES);
+	b.sealed[b.sealed_len - 1] ^= 1;
+	assert_null(keyfile_bundle_open(&b, "x", f->admin->pk, f->host2, f->err, sizeof(f->err)));
+	assert_err(f, "bad signature");
+	keyfile_bundle_clear(&b);
+}
+
+static void test_sealed_content_must_be_a_keyring(void **state)
+{
+	struct fixture *f = *state;
+	struct keyfile_bundle b;
+	static const char junk[] = "1 nothex primary\n";
+
+	assert_int_equal(keyfile_bundle_seal(&b, junk, strlen(junk), f->host->pk, f->admin, f->err,
+	                                     sizeof(f->err)),
+	                 0);
+	assert_null(keyfile_bundle_open(&b, "x", f->admin->pk, f->host, f->err, sizeof(f->err)));
+	assert_err(f, "x (sealed content)");
+	assert_err(f, "secret of key 1");
+	keyfile_bundle_clear(&b);
+}
+
+static void test_garbled_bundles(void **state)
+{
+	static const struct {
+		const char *text, *problem;
+	} cases[] = {
+		{ "hello\n", "not a cmem bundle" },
+		{ "cmem-bundle-v2\n", "unsupported bundle format" },
+		{ "cmem-bundle-v1\nsigner AAAA\n", "the signer is not 32 bytes" },
+		{ "cmem-bundle-v1\nrecipient AAAA\n", "expected \"signer BASE64\"" },
+		{ "cmem-bundle-v1\n\xc3\xa9\n", "byte 0xc3" },
+	};
+	struct fixture *f = *state;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		assert_int_equal(try_unseal(f, cases[i].text, strlen(cases[i].text), f->host,
+		                            f->admin->pk),
+		                 -1);
+		assert_err(f, cases[i].problem);
+	}
+}
+
+/* ---- hosts file ---- */
+
+static void test_hosts_file(void **state)
+{
+	struct fixture *f = *state;
+	char line1[KEYFILE_PUB_LINE_MAX], line2[KEYFILE_PUB_LINE_MAX], text[512];
+	struct keyfile_host_entry *v = NULL;
+	size_t n = 0;
+
+	keyfile_pub_format(KEYFILE_HOST, f->host->pk, line1);
+	keyfile_pub_format(KEYFILE_HOST, f->host2->pk, line2);
+	snprintf(text, sizeof(text), "# cluster\n\nnode-a %s\n  node_b.x\t%s  \n", line1, line2);
+	assert_int_equal(keyfile_hosts_parse("hosts", text, strlen(text), &v, &n, f->err,
+	                                     sizeof(f->err)),
+	                 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].name, "node-a");
+	assert_string_equal(v[1].name, "node_b.x");
+	assert_memory_equal(v[1].pk, f->host2->pk, KEYFILE_PK_BYTES);
+	free(v);
+	snprintf(text, sizeof(text), "a %s\na %s\n", line1, line2);
+	assert_int_equal(keyfile_hosts_parse("hosts", text, strlen(text), &v, &n, f->err,
+	                                     sizeof(f->err)),
+	                 -1);
+	assert_err(f, "hosts: line 2: host a is listed twice");
+	snprintf(text, sizeof(text), "a %s\nb %s\n", line1, line1);
+	assert_int_equal(keyfile_hosts_parse("hosts", text, strlen(text), &v, &n, f->err,
+	                                     sizeof(f->err)),
+	                 -1);
+	assert_err(f, "has the public key of host a");
+	snprintf(text, sizeof(text), "../etc %s\n", line1);
+	assert_int_equal(keyfile_hosts_parse("hosts", text, strlen(text), &v, &n, f->err,
+	                                     sizeof(f->err)),
+	                 -1);
+	assert_err(f, "host name \"../etc\"");
+	assert_int_equal(keyfile_hosts_parse("hosts", "# none\n", 7, &v, &n, f->err,
+	                                     sizeof(f->err)),
+	                 -1);
+	assert_err(f, "no host");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_keyring_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mode_whatever_the_umask, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refuses_to_overwrite, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replace_is_atomic_and_keeps_mode, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_private_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keypair_save_load, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_admin_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_public_key_lines, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seal_and_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_crlf_and_no_final_newline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bundle_for_another_host, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_host_secret_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_untrusted_signer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flipped_byte_anywhere, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_bundle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_signature_binds_recipient, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sealed_content_must_be_a_keyring, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_garbled_bundles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hosts_file, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
