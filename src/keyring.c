@@ -1,14 +1,11 @@
 /* keyring: load, check, hold and wipe the cluster keys. */
 #include "keyring.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "keyfile.h"
 #include "util.h"
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -244,78 +241,22 @@ fail:
 	return NULL;
 }
 
-/* Open PATH for reading and check it is a private regular file. */
-static int open_private(const char *path, char *err, size_t errlen)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-
-	if (fd == -1) {
-		if (errno == ELOOP)
-			seterr(err, errlen, "keyring %s: is a symbolic link; refusing to follow it",
-			       path);
-		else
-			seterr(err, errlen, "keyring %s: cannot open: %s", path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) == -1) {
-		seterr(err, errlen, "keyring %s: cannot stat: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		seterr(err, errlen, "keyring %s: not a regular file", path);
-		goto fail;
-	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		seterr(err, errlen,
-		       "keyring %s: permissions %04o are too open: group and others must have no "
-		       "access (chmod 600)",
-		       path, (unsigned)(st.st_mode & 07777));
-		goto fail;
-	}
-	if (st.st_uid != 0 && st.st_uid != geteuid()) {
-		seterr(err, errlen, "keyring %s: owned by uid %u, not by uid %u or root", path,
-		       (unsigned)st.st_uid, (unsigned)geteuid());
-		goto fail;
-	}
-	if (st.st_size > KEYRING_MAX_FILE) {
-		seterr(err, errlen, "keyring %s: larger than %d bytes", path, KEYRING_MAX_FILE);
-		goto fail;
-	}
-	return fd;
-fail:
-	close(fd);
-	return -1;
-}
-
 struct keyring *keyring_load(const char *path, char *err, size_t errlen)
 {
+	char why[KEYRING_ERRLEN];
 	struct keyring *kr = NULL;
-	char *buf;
 	size_t len = 0;
-	ssize_t n;
-	int fd = open_private(path, err, errlen);
+	char *buf = sodium_malloc(KEYRING_MAX_FILE);
 
-	if (fd == -1)
-		return NULL;
-	buf = sodium_malloc(KEYRING_MAX_FILE + 1);
 	if (buf == NULL) {
 		seterr(err, errlen, "keyring %s: out of secure memory", path);
-		close(fd);
 		return NULL;
 	}
-	while ((n = read(fd, buf + len, KEYRING_MAX_FILE + 1 - len)) > 0) {
-		len += (size_t)n;
-		if (len > KEYRING_MAX_FILE)
-			break;
-	}
-	if (n == -1)
-		seterr(err, errlen, "keyring %s: read error: %s", path, strerror(errno));
-	else if (len > KEYRING_MAX_FILE)
-		seterr(err, errlen, "keyring %s: larger than %d bytes", path, KEYRING_MAX_FILE);
+	/* refuses symlinks, non-regular files, group/other access, foreign owners */
+	if (keyfile_read_private(path, buf, KEYRING_MAX_FILE, &len, why, sizeof(why)) == -1)
+		seterr(err, errlen, "keyring %s", why);
 	else
 		kr = keyring_parse(path, buf, len, err, errlen);
-	close(fd);
 	sodium_free(buf);
 	return kr;
 }
