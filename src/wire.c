@@ -8,10 +8,9 @@
 #include "wire.h"
 
 #include <arpa/inet.h>
+#include <endian.h>
 #include <stdio.h>
 #include <string.h>
-
-#include "util.h"
 
 static const char *const verdict_names[WIRE_NVERDICTS] = {
 	"ok", "bad_format", "bad_version", "unknown_key", "bad_mac", "stale", "replay", "bad_body",
@@ -29,10 +28,16 @@ const char *wire_verb_name(enum wire_verb v)
 	return (unsigned)v < WIRE_NVERBS ? verb_names[v] : "unknown";
 }
 
+/* ALPHA / DIGIT / "." / "-" / "_", by table: one load per character. */
+#define NAME_RANGE(a, b) [a ... b] = 1
+static const uint8_t name_chars[256] = {
+	NAME_RANGE('a', 'z'), NAME_RANGE('A', 'Z'), NAME_RANGE('0', '9'),
+	['.'] = 1, ['-'] = 1, ['_'] = 1,
+};
+
 static int is_name_char(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '.' || c == '-' || c == '_';
+	return name_chars[c];
 }
 
 /* Length of the name at s (up to end), 0 if none or longer than 64. */
@@ -46,41 +51,145 @@ static size_t name_span(const char *s, const char *end)
 	return n;
 }
 
-static size_t digit_span(const char *s, const char *end)
+#define ONES 0x0101010101010101u
+#define HIGH 0x8080808080808080u
+
+/* Eight bytes at p, the first in the low byte whatever the host order. */
+static uint64_t load_le64(const char *p)
 {
+	uint64_t w;
+
+	memcpy(&w, p, 8);
+	return le64toh(w);
+}
+
+/*
+ * The value of eight digit values (0-9, not ASCII), the first in the low
+ * byte: pairs, then fours, then all eight, by multiplication.
+ */
+static uint64_t eight_digits(uint64_t v)
+{
+	v = v * 10 + (v >> 8);
+	return ((v & 0x000000ff000000ffu) * (100 + (1000000ull << 32)) +
+	        ((v >> 16) & 0x000000ff000000ffu) * (1 + (10000ull << 32))) >> 32;
+}
+
+/*
+ * Parse "DIGITS" at *p (at most maxdig of them, no leading zero, no
+ * overflow) into *v, advancing *p.
+ *
+ * Eight bytes at a time while a whole word is left before end: once '0'
+ * is subtracted from each byte, the first byte above 9 ends the number.
+ * A borrow or carry between bytes only runs from such a byte upwards, so
+ * the bytes before the first one are exact.  Up to 19 digits cannot
+ * overflow; 20 digits fit if, as a string, they are not above UINT64_MAX's
+ * (the sum then did not wrap).  Inlined: seven numbers per line, most of
+ * them short, make the call itself a good part of the cost.
+ */
+static inline __attribute__((always_inline)) int take_number(const char **p, const char *end,
+                                                             size_t maxdig, uint64_t *v)
+{
+	static const uint64_t pow10[8] = { 1, 10, 100, 1000, 10000, 100000, 1000000, 10000000 };
+	const char *s = *p;
+	uint64_t x = 0;
 	size_t n = 0;
 
-	while (s + n < end && s[n] >= '0' && s[n] <= '9')
+	while ((size_t)(end - s) - n >= 8) {
+		uint64_t d = load_le64(s + n) - '0' * ONES;
+		/* high bit of a byte: it is 0x80 or more, or 10 or more */
+		uint64_t stop = (d | (d + (0x80 - 10) * ONES)) & HIGH;
+		unsigned k;
+
+		if (stop == 0) {
+			x = x * 100000000 + eight_digits(d);
+			n += 8;
+			continue;
+		}
+		/* k digits, then the byte that ends the number */
+		k = (unsigned)__builtin_ctzll(stop) / 8;
+		if (k > 0)
+			x = x * pow10[k] + eight_digits(d << (64 - 8 * k));
+		n += k;
+		break;
+	}
+	/* the last bytes before end (after a break, s[n] is no digit) */
+	while (s + n < end && (unsigned)(s[n] - '0') <= 9) {
+		x = x * 10 + (unsigned)(s[n] - '0');
 		n++;
-	return n;
-}
-
-/* Parse "DIGITS" at *p (max maxdig digits) into *v, advancing *p. */
-static int take_number(const char **p, const char *end, size_t maxdig, uint64_t *v)
-{
-	size_t n = digit_span(*p, end);
-
-	if (n == 0 || n > maxdig || parse_u64(*p, n, v) == -1)
+	}
+	if (n == 0 || n > maxdig || (n > 1 && s[0] == '0'))
 		return -1;
+	if (n == 20 && memcmp(s, "18446744073709551615", 20) > 0)
+		return -1;
+	*v = x;
 	*p += n;
 	return 0;
 }
 
+/* The literals are a few bytes long: a loop beats a call to memcmp. */
 static int take_literal(const char **p, const char *end, const char *lit, size_t n)
 {
-	if ((size_t)(end - *p) < n || memcmp(*p, lit, n) != 0)
+	if ((size_t)(end - *p) < n)
 		return -1;
+	for (size_t i = 0; i < n; i++)
+		if ((*p)[i] != lit[i])
+			return -1;
 	*p += n;
 	return 0;
 }
 
-static signed char hexval(unsigned char c)
+/*
+ * 1 if every byte of p[0..n) is in 0x20-0x7e.  Eight bytes at a time: the
+ * high bit of a byte of `bad` is set by a byte below 0x20 ((w - 0x20) & ~w),
+ * at 0x7f (w + 1) or at 0x80 and above (w).  A borrow or carry between
+ * bytes can only come from a byte that is itself flagged, so the test is
+ * exact for the word as a whole.
+ */
+static int all_printable(const uint8_t *p, size_t n)
 {
-	if (c >= '0' && c <= '9')
-		return (signed char)(c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (signed char)(c - 'a' + 10);
-	return -1;
+	uint64_t bad = 0, w;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, 8);
+		bad |= ((w - 0x20 * ONES) & ~w) | (w + ONES) | w;
+	}
+	for (; i < n; i++)
+		bad |= (uint64_t)((uint8_t)(p[i] - 0x20) > 0x5e) << 7;
+	return (bad & HIGH) == 0;
+}
+
+/*
+ * Decode the 64 hex digits at p into mac; 0, or -1 if any is not a
+ * lowercase hex digit.  Eight digits at a time, with no branch on their
+ * values: MAC digits are random, so a branch per digit would be a
+ * misprediction every other digit.
+ */
+static int decode_mac(const uint8_t *p, uint8_t mac[32])
+{
+	const uint64_t lanes = 0x00ff00ff00ff00ffu;
+	uint64_t bad = 0;
+
+	for (size_t i = 0; i < 8; i++) {
+		uint64_t w, low7, digit, letter, nib, t;
+		uint32_t out;
+
+		w = load_le64((const char *)p + 8 * i); /* digit k in byte k */
+		low7 = w & ~HIGH; /* no carry between bytes in the sums below */
+		/* high bit of each byte: '0' <= c <= '9', 'a' <= c <= 'f' */
+		digit = (low7 + (0x80 - '0') * ONES) & ~(low7 + (0x7f - '9') * ONES);
+		letter = (low7 + (0x80 - 'a') * ONES) & ~(low7 + (0x7f - 'f') * ONES);
+		bad |= ~(digit | letter) | w;
+		/* value: the low nibble, plus 9 for a letter (bit 6 set) */
+		nib = (w & 0x0f * ONES) + 9 * ((w >> 6) & ONES);
+		/* digits 2k and 2k+1 make byte k */
+		t = ((nib & lanes) << 4 | nib >> 8) & lanes;
+		t = (t | t >> 8) & 0x0000ffff0000ffffu;
+		t = (t | t >> 16) & 0xffffffffu;
+		out = htole32((uint32_t)t);
+		memcpy(mac + 4 * i, &out, 4);
+	}
+	return (bad & HIGH) ? -1 : 0;
 }
 
 /* Check 1: size, bytes, envelope grammar and number ranges. */
@@ -93,20 +202,14 @@ static enum wire_verdict parse_envelope(const uint8_t *buf, size_t len, struct w
 	/* the shortest line: "0: [a] b |v1 k=1 n=0.0 h=" + 64 + "\n" */
 	if (len > WIRE_MAX_DATAGRAM || len < 90 || buf[len - 1] != '\n')
 		return WIRE_BAD_FORMAT;
-	for (size_t i = 0; i < len - 1; i++)
-		if (buf[i] < 0x20 || buf[i] > 0x7e)
-			return WIRE_BAD_FORMAT;
+	/* " h=" and the MAC digits are checked below, more strictly */
 	*signed_len = len - 1 - WIRE_MAC_HEX - 3;
+	if (!all_printable(buf, *signed_len))
+		return WIRE_BAD_FORMAT;
 	if (memcmp(s + *signed_len, " h=", 3) != 0)
 		return WIRE_BAD_FORMAT;
-	for (size_t i = 0; i < 32; i++) {
-		signed char hi = hexval(buf[*signed_len + 3 + 2 * i]);
-		signed char lo = hexval(buf[*signed_len + 4 + 2 * i]);
-
-		if (hi < 0 || lo < 0)
-			return WIRE_BAD_FORMAT;
-		mac[i] = (uint8_t)(hi << 4 | lo);
-	}
+	if (decode_mac(buf + *signed_len + 3, mac) == -1)
+		return WIRE_BAD_FORMAT;
 
 	p = s;
 	end = s + *signed_len;
@@ -220,6 +323,19 @@ enum wire_verdict wire_parse_body(struct wire_msg *m)
 {
 	const char *p = m->body, *end = m->body + m->body_len;
 
+	/* alive first: it is most of the traffic */
+	if (take_literal(&p, end, "alive ", 6) == 0) {
+		/* a name has no space: the sender, then the first space */
+		size_t n = m->sender_len;
+
+		m->verb = WIRE_ALIVE;
+		if ((size_t)(end - p) <= n || p[n] != ' ' || !is_sender(m, p, p + n))
+			return WIRE_BAD_BODY;
+		p += n + 1;
+		if (take_number(&p, end, 20, &m->alive_time) == -1 || p != end)
+			return WIRE_BAD_BODY;
+		return WIRE_OK;
+	}
 	if (take_literal(&p, end, "cjoin ", 6) == 0) {
 		m->verb = WIRE_CJOIN;
 		return is_sender(m, p, end) ? WIRE_OK : WIRE_BAD_BODY;
@@ -227,17 +343,6 @@ enum wire_verdict wire_parse_body(struct wire_msg *m)
 	if (take_literal(&p, end, "leave ", 6) == 0) {
 		m->verb = WIRE_LEAVE;
 		return is_sender(m, p, end) ? WIRE_OK : WIRE_BAD_BODY;
-	}
-	if (take_literal(&p, end, "alive ", 6) == 0) {
-		const char *sp = memchr(p, ' ', (size_t)(end - p));
-
-		m->verb = WIRE_ALIVE;
-		if (sp == NULL || !is_sender(m, p, sp))
-			return WIRE_BAD_BODY;
-		p = sp + 1;
-		if (take_number(&p, end, 20, &m->alive_time) == -1 || p != end)
-			return WIRE_BAD_BODY;
-		return WIRE_OK;
 	}
 	if (take_literal(&p, end, "cluster", 7) == 0) {
 		struct wire_entry e;
