@@ -206,7 +206,9 @@ static void test_refuses_short_secret(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_text_refused(f, "1 93a61365900abee44daa0730506b48ef0085d44e8108630e942b46159e35411 primary\n",
+	assert_text_refused(f,
+	                    "1 93a61365900abee44daa0730506b48ef"
+	                    "0085d44e8108630e942b46159e35411 primary\n",
 	                    "line 1: secret of key 1 is not 64 lowercase hex digits");
 	assert_text_refused(f, "1 " K1 "0 primary\n", "secret of key 1 is not 64 lowercase hex");
 }
@@ -215,7 +217,9 @@ static void test_refuses_uppercase_secret(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_text_refused(f, "3 93A61365900abee44daa0730506b48ef0085d44e8108630e942b46159e354112 primary\n",
+	assert_text_refused(f,
+	                    "3 93A61365900abee44daa0730506b48ef"
+	                    "0085d44e8108630e942b46159e354112 primary\n",
 	                    "secret of key 3 is not 64 lowercase hex digits");
 }
 
@@ -223,7 +227,9 @@ static void test_refuses_nonhex_secret(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_text_refused(f, "4 93g61365900abee44daa0730506b48ef0085d44e8108630e942b46159e354112 primary\n",
+	assert_text_refused(f,
+	                    "4 93g61365900abee44daa0730506b48ef"
+	                    "0085d44e8108630e942b46159e354112 primary\n",
 	                    "secret of key 4 is not 64 lowercase hex digits");
 }
 
