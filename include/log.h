@@ -19,8 +19,11 @@ typedef void (*log_hook_fn)(enum log_level level, const char *msg, void *arg);
 
 /* Log to stderr as PROGNAME, at LEVEL and above. */
 void log_init(const char *progname, enum log_level level);
-/* From now on, log to syslog with the given facility (LOG_DAEMON...). */
+/* From now on, log to syslog with the given facility (LOG_DAEMON...),
+ * and to stderr too until log_stderr_off() (so that start-up errors reach
+ * the operator's terminal before the daemon detaches). */
 void log_to_syslog(int facility);
+void log_stderr_off(void);
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 /* Capture messages (tests); NULL restores normal output. */

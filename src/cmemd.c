@@ -123,9 +123,12 @@ int main(int argc, char **argv)
 	d.config_path = o.config;
 	log_set_level(o.debug ? LOG_LEVEL_DEBUG : (enum log_level)d.cfg.log_level);
 
-	/* 3. the run-as user */
+	/* 3. the run-as user, and a first look at the chroot so that -n and the
+	 * terminal see a bad one (it is checked again just before chroot) */
 	if (as_root && priv_lookup_user(d.cfg.user, &user, err, sizeof(err)) == -1)
 		fatalx("%s: %s", o.config, err);
+	if (as_root && d.cfg.chroot[0] && priv_check_chroot(d.cfg.chroot, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	if (o.check_only) {
 		printf("configuration OK\n");
 		return 0;
@@ -156,8 +159,11 @@ int main(int argc, char **argv)
 		fatalx("%s", err);
 
 	/* 8. background, pidfile */
-	if (!o.foreground && priv_daemonize(err, sizeof(err)) == -1)
-		fatalx("%s", err);
+	if (!o.foreground) {
+		if (priv_daemonize(err, sizeof(err)) == -1)
+			fatalx("%s", err);
+		log_stderr_off(); /* stderr is /dev/null now */
+	}
 	if (pidfd != -1 && priv_pidfile_write(pidfd) == -1)
 		fatal("pidfile %s", d.cfg.pidfile);
 	d.sigfd = signal_fd();

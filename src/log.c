@@ -10,6 +10,7 @@
 static const char *log_progname = "cmem";
 static enum log_level log_level = LOG_LEVEL_INFO;
 static int log_syslog;
+static int log_stderr = 1;
 static log_hook_fn log_hook;
 static void *log_hook_arg;
 
@@ -26,6 +27,11 @@ void log_to_syslog(int facility)
 {
 	openlog(log_progname, LOG_PID | LOG_NDELAY, facility);
 	log_syslog = 1;
+}
+
+void log_stderr_off(void)
+{
+	log_stderr = 0;
 }
 
 void log_set_level(enum log_level level)
@@ -69,7 +75,7 @@ static void log_emit(enum log_level level, const char *msg)
 	}
 	if (log_syslog)
 		syslog(prio[level], "%s", msg);
-	else
+	if (log_stderr || !log_syslog)
 		fprintf(stderr, "%s: %s\n", log_progname, msg);
 }
 
