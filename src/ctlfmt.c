@@ -112,7 +112,7 @@ static void table_counts(FILE *f, const char *title, json_t *o)
 
 	fprintf(f, "%s\n", title);
 	json_object_foreach(o, key, v)
-		fprintf(f, "  %-14s %12lld\n", key, (long long)json_integer_value(v));
+		fprintf(f, "  %-20s %12lld\n", key, (long long)json_integer_value(v));
 }
 
 static int table_stats(FILE *f, json_t *r)

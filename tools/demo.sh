@@ -2,7 +2,7 @@
 # make demo: a throwaway 3-member cmem cluster on this machine.
 # As root: three network namespaces on a private bridge (nothing touches
 # the real network).  Otherwise: three daemons on this host with TTL 0 and
-# multicast loop, so that no packet leaves it.
+# multicast loop on the loopback interface, so that no packet leaves it.
 set -u
 build=$(cd "${1:-build}" && pwd)
 dir=$(mktemp -d /tmp/cmem-demo.XXXXXX)
@@ -48,7 +48,7 @@ start() { # start N: node-N
 		iface='interface = "eth0"; ttl = 1; user = "nobody"; chroot = "'"$dir/chroot"'";'
 		run="ip netns exec $ns"
 	else
-		iface='ttl = 0; chroot = "";'
+		iface='interface = "lo"; ttl = 0; chroot = "";'
 		run=""
 	fi
 	cat > "$dir/node-$n.conf" <<CONF
@@ -65,15 +65,15 @@ CONF
 	eval "pid_$n=$!"
 }
 
-ctl() { "$build/cmemctl" -s "$dir/node-$1.sock" "$@"; }
-members() { shift; "$build/cmemctl" -s "$dir/node-1.sock" members; }
 
 say "starting 3 daemons ($mode mode)"
-for n in 1 2 3; do start $n; sleep 0.05; done
-sleep 0.5
+start 1
+sleep 0.3
 "$build/cmemctl" -s "$dir/node-1.sock" watch > "$dir/events" 2>/dev/null &
 pids="$pids $!"
-sleep 0.3
+start 2
+start 3
+sleep 0.5
 say "membership seen by node-1"
 "$build/cmemctl" -s "$dir/node-1.sock" members
 say "node-1 status"
