@@ -19,8 +19,8 @@ int replay_check(const struct replay_state *st, uint64_t incarnation, uint64_t c
 /*
  * Record an accepted line.  Call only after the line passed every check.
  * Returns the number of counters skipped (gap above the previous top, for
- * loss estimation), 0 for an out-of-order fill, or UINT64_MAX for a new
- * incarnation.
+ * loss estimation), 0 for an out-of-order fill or a sender's first line,
+ * or UINT64_MAX for a new incarnation.
  */
 uint64_t replay_update(struct replay_state *st, uint64_t incarnation, uint64_t counter);
 
