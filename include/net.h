@@ -41,6 +41,22 @@ int net_send(struct net *n, const void *buf, size_t len);
  */
 ssize_t net_recv(struct net *n, void *buf, size_t cap, struct member_addr *src);
 
+/* A batch of received datagrams (see net_recv_batch). */
+#define NET_BATCH 32
+#define NET_BUFSIZE 1233 /* WIRE_MAX_DATAGRAM + 1: a longer datagram is seen as such */
+
+struct net_batch {
+	uint8_t buf[NET_BATCH][NET_BUFSIZE];
+	size_t len[NET_BATCH]; /* real length: may exceed NET_BUFSIZE (truncated) */
+	struct member_addr src[NET_BATCH];
+};
+
+/*
+ * Receive up to NET_BATCH datagrams with one system call.  Returns how
+ * many (0: nothing to read), or -1 with errno on an error.
+ */
+int net_recv_batch(struct net *n, struct net_batch *b);
+
 /* Leave the group and close. */
 void net_close(struct net *n);
 

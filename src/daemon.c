@@ -398,18 +398,19 @@ static void handle_signals(struct daemon *d)
 
 static void receive_batch(struct daemon *d)
 {
-	uint8_t buf[WIRE_MAX_DATAGRAM + 1];
-	struct member_addr src;
+	static struct net_batch b;
+	uint64_t suppressed;
 
-	for (int i = 0; i < RECV_BATCH; i++) {
-		ssize_t n = net_recv(&d->net, buf, sizeof(buf), &src);
+	for (int round = 0; round < RECV_BATCH / NET_BATCH; round++) {
+		int n = net_recv_batch(&d->net, &b);
+		uint64_t now_ms = now_mono_ms(), now_s = now_real_s();
 
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				log_warn("receive");
+		if (n == -1 && errno != EINTR && log_ratelimit_allow(&d->rl_send, now_ms, &suppressed))
+			log_warn("receive");
+		for (int i = 0; i < n; i++)
+			daemon_receive(d, b.buf[i], (ssize_t)b.len[i], &b.src[i], now_ms, now_s);
+		if (n < NET_BATCH)
 			return;
-		}
-		daemon_receive(d, buf, n, &src, now_mono_ms(), now_real_s());
 	}
 }
 

@@ -177,7 +177,7 @@ static int parse_group(struct net *n, const struct cmem_config *c, char *err, si
 
 int net_open(struct net *n, const struct cmem_config *c, char *err, size_t errlen)
 {
-	int one = 1, rcvbuf = 1 << 20;
+	int one = 1, rcvbuf = 4 << 20;
 
 	memset(n, 0, sizeof(*n));
 	n->fd = -1;
@@ -191,8 +191,10 @@ int net_open(struct net *n, const struct cmem_config *c, char *err, size_t errle
 	if (setopt(n->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one), "SO_REUSEADDR", err,
 	           errlen) == -1)
 		goto fail;
-	/* best effort: a bigger queue rides out bursts and floods */
-	setsockopt(n->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	/* best effort: a bigger queue rides out bursts and floods (FORCE: as root,
+	 * past net.core.rmem_max) */
+	if (setsockopt(n->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) == -1)
+		setsockopt(n->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	if ((n->family == AF_INET ? setup_v4(n, c, err, errlen) : setup_v6(n, c, err, errlen)) == -1)
 		goto fail;
 	if (bind(n->fd, (struct sockaddr *)&n->group, n->grouplen) == -1) {
@@ -213,6 +215,18 @@ int net_send(struct net *n, const void *buf, size_t len)
 	return r == (ssize_t)len ? 0 : -1;
 }
 
+static void addr_from(struct member_addr *a, const struct sockaddr_storage *ss)
+{
+	memset(a, 0, sizeof(*a));
+	if (ss->ss_family == AF_INET) {
+		a->family = AF_INET;
+		a->a.v4 = ((const struct sockaddr_in *)ss)->sin_addr;
+	} else if (ss->ss_family == AF_INET6) {
+		a->family = AF_INET6;
+		a->a.v6 = ((const struct sockaddr_in6 *)ss)->sin6_addr;
+	}
+}
+
 ssize_t net_recv(struct net *n, void *buf, size_t cap, struct member_addr *src)
 {
 	struct sockaddr_storage ss;
@@ -221,15 +235,33 @@ ssize_t net_recv(struct net *n, void *buf, size_t cap, struct member_addr *src)
 
 	if (r < 0)
 		return -1;
-	memset(src, 0, sizeof(*src));
-	if (ss.ss_family == AF_INET) {
-		src->family = AF_INET;
-		src->a.v4 = ((struct sockaddr_in *)&ss)->sin_addr;
-	} else if (ss.ss_family == AF_INET6) {
-		src->family = AF_INET6;
-		src->a.v6 = ((struct sockaddr_in6 *)&ss)->sin6_addr;
-	}
+	addr_from(src, &ss);
 	return r;
+}
+
+int net_recv_batch(struct net *n, struct net_batch *b)
+{
+	struct mmsghdr msg[NET_BATCH];
+	struct iovec iov[NET_BATCH];
+	struct sockaddr_storage ss[NET_BATCH];
+	int got;
+
+	for (int i = 0; i < NET_BATCH; i++) {
+		iov[i] = (struct iovec){ .iov_base = b->buf[i], .iov_len = NET_BUFSIZE };
+		msg[i] = (struct mmsghdr){ .msg_hdr = { .msg_name = &ss[i],
+			                                .msg_namelen = sizeof(ss[i]),
+			                                .msg_iov = &iov[i],
+			                                .msg_iovlen = 1 } };
+	}
+	got = recvmmsg(n->fd, msg, NET_BATCH, MSG_DONTWAIT, NULL);
+	if (got < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+	for (int i = 0; i < got; i++) {
+		/* MSG_TRUNC in msg_flags: the datagram was longer than the buffer */
+		b->len[i] = msg[i].msg_hdr.msg_flags & MSG_TRUNC ? NET_BUFSIZE + 1 : msg[i].msg_len;
+		addr_from(&b->src[i], &ss[i]);
+	}
+	return got;
 }
 
 void net_close(struct net *n)
