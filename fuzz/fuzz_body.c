@@ -11,18 +11,14 @@
 
 #include <sodium.h>
 
+#include "fuzz_common.h"
 #include "keyring.h"
 #include "replay.h"
 #include "wire.h"
 
-#define NOW 1764172800u
-#define WINDOW 30u
+#define NOW FUZZ_NOW
+#define WINDOW FUZZ_WINDOW
 #define INCARNATION 1764172790123456u
-
-/* tests/vectors/keyring */
-static const char vector_keyring[] =
-	"1 93a61365900abee44daa0730506b48ef0085d44e8108630e942b46159e354112 primary\n"
-	"2 ec2b3f68a179d7401c9914ab6812df21aff82a40e1979c4738912b4263490584\n";
 
 static struct keyring *kr;
 
@@ -31,15 +27,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char err[KEYRING_ERRLEN];
-
 	(void)argc;
 	(void)argv;
-	if (sodium_init() < 0)
-		abort();
-	kr = keyring_parse("vectors", vector_keyring, sizeof(vector_keyring) - 1, err, sizeof(err));
-	if (kr == NULL)
-		abort();
+	kr = fuzz_init_keyring();
 	return 0;
 }
 

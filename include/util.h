@@ -32,6 +32,9 @@ uint64_t now_mono_ms(void);
 uint64_t now_real_s(void);
 uint64_t now_real_us(void);
 
+/* Write one error message into err (if err and errlen are set). */
+void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* snprintf that reports truncation as -1 instead of a length. */
 int xsnprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -1,26 +1,11 @@
 /* keyring: load, check, hold and wipe the cluster keys. */
 #include "keyring.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "keyfile.h"
 #include "util.h"
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 struct keyring *keyring_new(void)
 {

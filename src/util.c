@@ -100,6 +100,17 @@ uint64_t now_real_us(void)
 	return clock_ns(CLOCK_REALTIME) / 1000u;
 }
 
+void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
 int xsnprintf(char *buf, size_t size, const char *fmt, ...)
 {
 	va_list ap;
