@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addr.h"
 #include "replay.h"
 #include "wire.h"
 
@@ -32,14 +33,6 @@ enum member_event {
 	MEV_NAME_CONFLICT,
 	MEV_SKEW,
 	MEV_NEVENTS
-};
-
-struct member_addr {
-	int family; /* 0 unknown, AF_INET, AF_INET6 */
-	union {
-		struct in_addr v4;
-		struct in6_addr v6;
-	} a;
 };
 
 struct member {
@@ -123,6 +116,5 @@ double members_loss(const struct member *m);
 
 const char *members_state_name(enum member_state s);
 const char *members_event_name(enum member_event e);
-int members_addr_str(const struct member_addr *a, char *buf, size_t len);
 
 #endif

@@ -15,7 +15,7 @@
 #include <sys/types.h>
 
 #include "config.h"
-#include "members.h"
+#include "addr.h"
 
 struct net {
 	int fd;

@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "members.h"
+#include "addr.h"
 #include "wire.h"
 
 enum drop_reason {

@@ -93,7 +93,7 @@ static void cluster_add(struct daemon *d, char *body, size_t *len, size_t room, 
 	char addr[WIRE_ADDR_MAX], entry[WIRE_NAME_MAX + WIRE_ADDR_MAX + 3];
 	int n;
 
-	if (a->family == 0 || members_addr_str(a, addr, sizeof(addr)) == -1)
+	if (a->family == 0 || addr_str(a, addr, sizeof(addr)) == -1)
 		return;
 	n = snprintf(entry, sizeof(entry), " %s@%s", name, addr);
 	if (*len + (size_t)n > room && *len > 7) {
@@ -160,7 +160,7 @@ static void note_stale(struct daemon *d, const struct wire_msg *msg, const struc
 	note_rejected(d, msg, src, skew, now_ms);
 	if (!log_ratelimit_allow(&d->rl_stale, now_ms, &suppressed))
 		return;
-	members_addr_str(src, addr, sizeof(addr));
+	addr_str(src, addr, sizeof(addr));
 	log_warnx("dropped stale line from %s at %s: its clock is %lld s %s ours, outside the "
 	          "%u s window (%llu more stale lines not logged)",
 	          msg->sender, addr, (long long)(skew < 0 ? -skew : skew),
@@ -179,7 +179,7 @@ static void name_conflict(struct daemon *d, const struct wire_msg *msg,
 	d->stats.name_conflicts++;
 	if (!log_ratelimit_allow(&d->rl_conflict, now_ms, &suppressed))
 		return;
-	members_addr_str(src, addr, sizeof(addr));
+	addr_str(src, addr, sizeof(addr));
 	snprintf(fake.name, sizeof(fake.name), "%s", d->cfg.name);
 	snprintf(detail, sizeof(detail),
 	         "another node at %s also calls itself %s (incarnation %llu, ours %llu)", addr,
@@ -191,11 +191,6 @@ static void name_conflict(struct daemon *d, const struct wire_msg *msg,
 static void drop(struct daemon *d, enum wire_verdict v, const struct member_addr *src)
 {
 	stats_drop(&d->stats, stats_reason_of(v), src);
-}
-
-static int same_addr(const struct member_addr *a, const struct member_addr *b)
-{
-	return a->family == b->family && memcmp(&a->a, &b->a, a->family == AF_INET ? 4 : 16) == 0;
 }
 
 /*
@@ -210,13 +205,13 @@ static void shadowed_name(struct daemon *d, const struct wire_msg *msg,
 	char addr[WIRE_ADDR_MAX], maddr[WIRE_ADDR_MAX], detail[512];
 	uint64_t suppressed;
 
-	if (m == NULL || msg->incarnation >= m->incarnation || same_addr(src, &m->addr))
+	if (m == NULL || msg->incarnation >= m->incarnation || addr_same(src, &m->addr))
 		return;
 	d->stats.name_conflicts++;
 	if (!log_ratelimit_allow(&d->rl_shadow, now_ms, &suppressed))
 		return;
-	members_addr_str(src, addr, sizeof(addr));
-	members_addr_str(&m->addr, maddr, sizeof(maddr));
+	addr_str(src, addr, sizeof(addr));
+	addr_str(&m->addr, maddr, sizeof(maddr));
 	snprintf(detail, sizeof(detail),
 	         "%s at %s sends incarnation %llu while %s at %s runs %llu: two nodes share the "
 	         "name (or its old lines are replayed); the newer one is kept",
@@ -289,7 +284,7 @@ static void report_drops(struct daemon *d)
 		if (top == NULL || d->stats.top[i].total > top->total)
 			top = &d->stats.top[i];
 	if (top)
-		members_addr_str(&top->addr, addr, sizeof(addr));
+		addr_str(&top->addr, addr, sizeof(addr));
 	log_warnx("dropped %llu invalid lines in the last second: %s (top source overall: %s)",
 	          (unsigned long long)n, summary, addr);
 }
@@ -322,7 +317,7 @@ void daemon_event(void *arg, enum member_event ev, const struct member *m, const
 	char addr[WIRE_ADDR_MAX];
 	json_t *e;
 
-	members_addr_str(&m->addr, addr, sizeof(addr));
+	addr_str(&m->addr, addr, sizeof(addr));
 	if (ev == MEV_FAILED || ev == MEV_NAME_CONFLICT || ev == MEV_SKEW)
 		log_warnx("%s: %s (%s): %s", members_event_name(ev), m->name, addr, detail);
 	else
@@ -349,7 +344,7 @@ static void log_members(struct daemon *d)
 		const struct member *m = members_at(d->members, i);
 		char addr[WIRE_ADDR_MAX];
 
-		members_addr_str(&m->addr, addr, sizeof(addr));
+		addr_str(&m->addr, addr, sizeof(addr));
 		log_info("  %s %s %s last heard %llu ms ago, loss %.1f%%, skew %lld s, timeout %u ms",
 		         m->name, addr, members_state_name(m->state),
 		         (unsigned long long)(now - m->last_heard_ms), 100.0 * members_loss(m),

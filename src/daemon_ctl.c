@@ -15,7 +15,7 @@ static json_t *member_json(const struct member *m, uint64_t now_ms)
 	char addr[WIRE_ADDR_MAX];
 	json_t *o;
 
-	members_addr_str(&m->addr, addr, sizeof(addr));
+	addr_str(&m->addr, addr, sizeof(addr));
 	o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:f, s:I, s:I, s:I}", "name", m->name,
 	              "address", addr, "state", members_state_name(m->state), "incarnation",
 	              (json_int_t)m->incarnation, "since", (json_int_t)m->since_s,
@@ -36,7 +36,7 @@ static json_t *rejected_json(const struct daemon *d, uint64_t now_ms)
 
 		if (r->lines == 0 || now_ms - r->last_ms > DAEMON_REJECTED_SHOW_MS)
 			continue;
-		members_addr_str(&r->addr, addr, sizeof(addr));
+		addr_str(&r->addr, addr, sizeof(addr));
 		snprintf(why, sizeof(why), "clock %lld s %s ours, outside the %u s window: lines dropped as stale",
 		         (long long)(r->skew_s < 0 ? -r->skew_s : r->skew_s),
 		         r->skew_s < 0 ? "behind" : "ahead of", d->cfg.replay_window_s);
@@ -55,7 +55,7 @@ static json_t *cmd_members(struct daemon *d)
 	char addr[WIRE_ADDR_MAX];
 	json_t *r = ctl_ok(), *list = json_array();
 
-	members_addr_str(&d->self_addr, addr, sizeof(addr));
+	addr_str(&d->self_addr, addr, sizeof(addr));
 	/* the same fields as the others, so that readers need no special case */
 	json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:b}",
 	                                      "name", d->cfg.name, "address", addr, "state", "alive",
@@ -139,7 +139,7 @@ static json_t *top_sources(const struct stats *s)
 		char addr[WIRE_ADDR_MAX];
 		json_t *by = json_object();
 
-		members_addr_str(&src->addr, addr, sizeof(addr));
+		addr_str(&src->addr, addr, sizeof(addr));
 		for (int r = 0; r < DROP_NREASONS; r++)
 			if (src->by_reason[r])
 				json_object_set_new(by, stats_reason_name((enum drop_reason)r),

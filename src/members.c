@@ -47,13 +47,6 @@ const char *members_event_name(enum member_event e)
 	return (unsigned)e < MEV_NEVENTS ? event_names[e] : "unknown";
 }
 
-int members_addr_str(const struct member_addr *a, char *buf, size_t len)
-{
-	if (a->family == 0)
-		return xsnprintf(buf, len, "-") < 0 ? -1 : 0;
-	return inet_ntop(a->family, &a->a, buf, (socklen_t)len) ? 0 : -1;
-}
-
 struct members *members_new(const struct members_params *p, const char *self_name,
                             uint64_t self_incarnation)
 {

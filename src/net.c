@@ -215,18 +215,6 @@ int net_send(struct net *n, const void *buf, size_t len)
 	return r == (ssize_t)len ? 0 : -1;
 }
 
-static void addr_from(struct member_addr *a, const struct sockaddr_storage *ss)
-{
-	memset(a, 0, sizeof(*a));
-	if (ss->ss_family == AF_INET) {
-		a->family = AF_INET;
-		a->a.v4 = ((const struct sockaddr_in *)ss)->sin_addr;
-	} else if (ss->ss_family == AF_INET6) {
-		a->family = AF_INET6;
-		a->a.v6 = ((const struct sockaddr_in6 *)ss)->sin6_addr;
-	}
-}
-
 ssize_t net_recv(struct net *n, void *buf, size_t cap, struct member_addr *src)
 {
 	struct sockaddr_storage ss;
@@ -235,7 +223,7 @@ ssize_t net_recv(struct net *n, void *buf, size_t cap, struct member_addr *src)
 
 	if (r < 0)
 		return -1;
-	addr_from(src, &ss);
+	addr_from_sockaddr(src, &ss);
 	return r;
 }
 
@@ -259,7 +247,7 @@ int net_recv_batch(struct net *n, struct net_batch *b)
 	for (int i = 0; i < got; i++) {
 		/* MSG_TRUNC in msg_flags: the datagram was longer than the buffer */
 		b->len[i] = msg[i].msg_hdr.msg_flags & MSG_TRUNC ? NET_BUFSIZE + 1 : msg[i].msg_len;
-		addr_from(&b->src[i], &ss[i]);
+		addr_from_sockaddr(&b->src[i], &ss[i]);
 	}
 	return got;
 }

@@ -18,21 +18,13 @@ const char *stats_reason_name(enum drop_reason r)
 	return (unsigned)r < DROP_NREASONS ? reason_names[r] : "unknown";
 }
 
-static int same_addr(const struct member_addr *a, const struct member_addr *b)
-{
-	if (a->family != b->family)
-		return 0;
-	return a->family == AF_INET ? a->a.v4.s_addr == b->a.v4.s_addr
-	                            : memcmp(&a->a.v6, &b->a.v6, sizeof(a->a.v6)) == 0;
-}
-
 /* Space-saving: a new source replaces the smallest, inheriting its count. */
 static struct stats_source *source_slot(struct stats *s, const struct member_addr *src)
 {
 	struct stats_source *min = NULL;
 
 	for (unsigned i = 0; i < s->ntop; i++) {
-		if (same_addr(&s->top[i].addr, src))
+		if (addr_same(&s->top[i].addr, src))
 			return &s->top[i];
 		if (min == NULL || s->top[i].total < min->total)
 			min = &s->top[i];

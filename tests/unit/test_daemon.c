@@ -72,7 +72,7 @@ static void test_own_line_teaches_our_address(void **state)
 	rx("self", "alive self 1764172800", 1000, 1, NOW_S, "10.0.0.1", NOW_MS);
 	assert_int_equal(d.stats.own_lines, 1);
 	assert_int_equal(members_size(d.members), 0);
-	members_addr_str(&d.self_addr, buf, sizeof(buf));
+	addr_str(&d.self_addr, buf, sizeof(buf));
 	assert_string_equal(buf, "10.0.0.1");
 }
 
