@@ -30,6 +30,18 @@ struct rejected_sender {
 
 #define DAEMON_REJECTED_MAX 8
 #define DAEMON_REJECTED_SHOW_MS 60000
+#define DAEMON_LEAVE_COPIES 6      /* leave is sent this often, a heartbeat apart */
+#define DAEMON_CLOCK_STEP_US 1000000 /* a wall clock step larger than this is a new start */
+
+struct daemon;
+
+/*
+ * The send seam: every datagram the daemon sends goes through this, to
+ * everyone (TO == NULL: the group and the unicast peers) or to one
+ * verified address.  Returns 0 or -1 (errno set).  Tests replace it.
+ */
+typedef int (*daemon_send_fn)(struct daemon *d, const struct member_addr *to, const void *line,
+                              size_t len);
 
 struct daemon {
 	struct cmem_config cfg;
@@ -41,10 +53,14 @@ struct daemon {
 	struct stats stats;
 	int sigfd;
 	int running;
+	daemon_send_fn send;
 	/* our identity on the wire */
 	uint64_t incarnation;
+	uint64_t prev_incarnation; /* before a wall clock step: its lines are ours */
 	uint64_t counter;
 	struct member_addr self_addr;
+	int64_t clock_offset_us;   /* wall clock minus monotonic, to see steps */
+	unsigned heartbeat_ms;     /* current interval (adaptive) */
 	/* timers, CLOCK_MONOTONIC ms */
 	uint64_t start_ms, start_s;
 	uint64_t next_heartbeat_ms;
@@ -52,32 +68,48 @@ struct daemon {
 	uint64_t next_report_ms;
 	int reply_pending;
 	uint64_t reply_due_ms;
+	struct member_addr reply_to; /* the joiner (unicast replies go to it alone) */
 	uint64_t replies_suppressed;
 	/* confinement, for `status` */
 	int chrooted;
 	char chroot_dir[CONFIG_PATH_MAX];
-	struct log_ratelimit rl_conflict, rl_full, rl_stale, rl_send, rl_shadow;
+	struct log_ratelimit rl_conflict, rl_full, rl_stale, rl_send, rl_shadow, rl_recv;
 	struct rejected_sender rejected[DAEMON_REJECTED_MAX];
 };
 
-/* Prepare the run-time state once sockets and keys are in place. */
+/* Prepare the run-time state once sockets and keys are in place
+ * (d->incarnation set; d->send defaults to the network). */
 void daemon_init(struct daemon *d, uint64_t now_ms, uint64_t now_s);
 
 /* The poll loop; returns the exit status when told to stop. */
 int daemon_run(struct daemon *d);
 
-/* One received datagram (the receive path, for the loop and the tests). */
-void daemon_receive(struct daemon *d, const uint8_t *buf, ssize_t len,
+/*
+ * The receive path, the only one: one datagram from SRC, arrived at now_ms
+ * (monotonic) / now_s (wall clock).  Envelope checks 1-4 (wire), our own
+ * lines, then members_receive (sender looked up once, replay check, body
+ * parsed once, state updated in one place, events), then what the daemon
+ * does about it (join reply, peers learned).
+ */
+void daemon_receive(struct daemon *d, const uint8_t *buf, size_t len,
                     const struct member_addr *src, uint64_t now_ms, uint64_t now_s);
+
+/* Watch the wall clock against the monotonic one: a step starts a new
+ * incarnation (PROTOCOL.md 4.2).  Returns 1 if it did. */
+int daemon_check_clock(struct daemon *d, uint64_t mono_us, uint64_t real_us);
 
 /* Timers due at now: heartbeat, failure detection, join reply, drop report. */
 void daemon_timers(struct daemon *d, uint64_t now_ms, uint64_t now_s);
 
-/* Sign and send one line with the primary key. */
-int daemon_send(struct daemon *d, enum wire_verb verb, const char *body, size_t len);
+/* Sign one line with the primary key and send it (TO: NULL for everyone). */
+int daemon_send(struct daemon *d, enum wire_verb verb, const char *body, size_t len,
+                const struct member_addr *to);
 
-/* Send our `cluster` view, split to fit datagrams. */
-void daemon_send_cluster(struct daemon *d);
+/* Send our `cluster` view, split to fit datagrams, to TO (NULL: everyone). */
+void daemon_send_cluster(struct daemon *d, const struct member_addr *to);
+
+/* The default send: the network (the group, and the peers when unicast is on). */
+int daemon_send_net(struct daemon *d, const struct member_addr *to, const void *line, size_t len);
 
 /* Control request dispatch (src/daemon_ctl.c). */
 json_t *daemon_ctl_handle(void *arg, const char *command, json_t *req,

@@ -37,7 +37,6 @@ void log_warn(const char *fmt, ...) CMEM_PRINTF(1, 2);  /* appends strerror(errn
 void log_warnx(const char *fmt, ...) CMEM_PRINTF(1, 2);
 void log_info(const char *fmt, ...) CMEM_PRINTF(1, 2);
 void log_debug(const char *fmt, ...) CMEM_PRINTF(1, 2);
-void log_error(const char *fmt, ...) CMEM_PRINTF(1, 2);
 _Noreturn void fatal(const char *fmt, ...) CMEM_PRINTF(1, 2);  /* with errno */
 _Noreturn void fatalx(const char *fmt, ...) CMEM_PRINTF(1, 2);
 
@@ -55,7 +54,17 @@ struct log_ratelimit {
 #define LOG_RATELIMIT_INIT(ms, n) { (ms), (n), 0, 0, 0 }
 
 /* Returns 1 and sets *suppressed (messages skipped since the last one let
- * through) when a message may be logged at now_ms; 0 when it must be dropped. */
+ * through) when a message may be logged at now_ms; 0 when it must be dropped.
+ * For a message that is more than a log line (an event); else log_limited. */
 int log_ratelimit_allow(struct log_ratelimit *rl, uint64_t now_ms, uint64_t *suppressed);
+
+/*
+ * The one way to log what a remote packet or a client can trigger: at most
+ * the limit's burst per interval; the message let through says how many
+ * were held back ("(N similar messages not logged)").  WITH_ERRNO appends
+ * strerror(errno).  Returns 1 if logged.
+ */
+int log_limited(struct log_ratelimit *rl, uint64_t now_ms, enum log_level level, int with_errno,
+                const char *fmt, ...) CMEM_PRINTF(5, 6);
 
 #endif

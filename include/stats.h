@@ -12,6 +12,8 @@
 #include "addr.h"
 #include "wire.h"
 
+/* Why a datagram was dropped; the first seven are the checks of
+ * PROTOCOL.md section 4 (stats_reason_of maps each wire verdict by name). */
 enum drop_reason {
 	DROP_BAD_FORMAT = 0,
 	DROP_BAD_VERSION,
@@ -20,7 +22,6 @@ enum drop_reason {
 	DROP_STALE,
 	DROP_REPLAY,
 	DROP_BAD_BODY,
-	DROP_OVERSIZE,
 	DROP_NREASONS
 };
 
@@ -40,6 +41,10 @@ struct stats {
 	uint64_t dropped[DROP_NREASONS];
 	uint64_t unreported[DROP_NREASONS]; /* since the last log report */
 	uint64_t own_lines;                 /* our own lines, looped back */
+	uint64_t own_replays;               /* lines of an earlier run of ours, replayed */
+	uint64_t oversize;                  /* of the bad_format drops: over 1232 bytes */
+	uint64_t late;                      /* late lines that only filled a gap of the window */
+	uint64_t duplicates;                /* the same line by the second path */
 	uint64_t name_conflicts;
 	uint64_t table_full;
 	struct {

@@ -17,7 +17,6 @@
 void *xmalloc(size_t size);
 void *xcalloc(size_t n, size_t size);
 void *xreallocarray(void *p, size_t n, size_t size);
-char *xstrdup(const char *s);
 
 /*
  * Strict decimal u64: digits only, no sign, no leading zero (except "0"),
@@ -29,6 +28,7 @@ int parse_u64_str(const char *s, uint64_t *out);
 
 /* Clocks: monotonic for timers, real time for protocol timestamps. */
 uint64_t now_mono_ms(void);
+uint64_t now_mono_us(void);
 uint64_t now_real_s(void);
 uint64_t now_real_us(void);
 

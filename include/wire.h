@@ -2,9 +2,11 @@
  * wire: CMem protocol v1 lines (PROTOCOL.md sections 1-4).
  *
  * Receive: wire_verify() runs checks 1-4 (envelope, version and key, MAC,
- * timestamp window) without allocating; the caller checks replay state
- * (5, replay.h) and then wire_parse_body() (6).  wire_receive() chains all
- * six for one replay state.  Send: wire_sign_*() build a signed line.
+ * timestamp window) without allocating; the receive path (daemon_receive,
+ * src/daemon.c, through members_receive) checks the sender's replay state
+ * (5, replay.h) and then wire_parse_body() (6), which parses a cluster
+ * line's entries once into the message.  Send: wire_sign() builds a
+ * signed line.
  */
 #ifndef CMEM_WIRE_H
 #define CMEM_WIRE_H
@@ -13,14 +15,16 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
+#include "addr.h"
 #include "keyring.h"
-#include "replay.h"
 
 #define WIRE_MAX_DATAGRAM 1232
 #define WIRE_NAME_MAX 64
 #define WIRE_VERSION 1
 #define WIRE_MAC_HEX 64
-#define WIRE_ADDR_MAX 46 /* INET6_ADDRSTRLEN */
+#define WIRE_ADDR_MAX ADDR_STR_MAX
+/* A cluster body of 1232 bytes holds at most 224 entries (" a@::" each). */
+#define WIRE_MAX_ENTRIES 240
 
 enum wire_verdict {
 	WIRE_OK = 0,
@@ -36,6 +40,17 @@ enum wire_verdict {
 
 enum wire_verb { WIRE_VERB_NONE = 0, WIRE_CJOIN, WIRE_ALIVE, WIRE_LEAVE, WIRE_CLUSTER, WIRE_NVERBS };
 
+/* One cluster entry, parsed once by wire_parse_body(). */
+struct wire_entry {
+	char name[WIRE_NAME_MAX + 1];
+	char addr[WIRE_ADDR_MAX]; /* as written in the line */
+	int family;               /* AF_INET or AF_INET6 */
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} a;
+};
+
 struct wire_msg {
 	uint64_t timestamp;
 	char sender[WIRE_NAME_MAX + 1];
@@ -50,17 +65,7 @@ struct wire_msg {
 	enum wire_verb verb;
 	uint64_t alive_time;
 	size_t nentries; /* cluster: number of entries */
-};
-
-/* One cluster entry, as iterated by wire_cluster_next(). */
-struct wire_entry {
-	char name[WIRE_NAME_MAX + 1];
-	char addr[WIRE_ADDR_MAX];
-	int family; /* AF_INET or AF_INET6 */
-	union {
-		struct in_addr v4;
-		struct in6_addr v6;
-	} a;
+	struct wire_entry entries[WIRE_MAX_ENTRIES];
 };
 
 /* "bad_format", "replay", ... ("ok" for WIRE_OK). */
@@ -72,19 +77,15 @@ const char *wire_verb_name(enum wire_verb v);
 enum wire_verdict wire_verify(const struct keyring *kr, const uint8_t *buf, size_t len,
                               uint64_t now, uint64_t window, struct wire_msg *msg);
 
-/* Check 6: the body grammar and semantics of 2.1. WIRE_OK or WIRE_BAD_BODY. */
-enum wire_verdict wire_parse_body(struct wire_msg *msg);
-
-/* Iterate a verified cluster body: *pos starts at 0; returns 1 per entry, 0 at the end. */
-int wire_cluster_next(const struct wire_msg *msg, size_t *pos, struct wire_entry *e);
-
 /*
- * All six checks with one sender's replay state (NULL: a fresh sender).
- * The replay state is updated only if every check passes.
+ * Check 6: the body grammar and semantics of 2.1, and the incarnation
+ * bound (incarnation <= (timestamp + window) * 10^6).  A cluster line's
+ * entries are parsed into msg->entries.  WIRE_OK or WIRE_BAD_BODY.
  */
-enum wire_verdict wire_receive(const struct keyring *kr, const uint8_t *buf, size_t len,
-                               uint64_t now, uint64_t window, struct replay_state *rs,
-                               struct wire_msg *msg);
+enum wire_verdict wire_parse_body(struct wire_msg *msg, uint64_t window);
+
+/* Iterate a parsed cluster body: *pos starts at 0; returns 1 per entry, 0 at the end. */
+int wire_cluster_next(const struct wire_msg *msg, size_t *pos, struct wire_entry *e);
 
 /*
  * Sign: build "TS: [SENDER] BODY |v1 k=ID n=INC.CTR h=MAC\n" into out with

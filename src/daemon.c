@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -41,9 +42,13 @@ void daemon_init(struct daemon *d, uint64_t now_ms, uint64_t now_s)
 
 	d->members = members_new(&p, d->cfg.name, d->incarnation);
 	members_set_event_fn(d->members, daemon_event, d);
+	if (d->send == NULL)
+		d->send = daemon_send_net;
+	d->heartbeat_ms = d->cfg.heartbeat_ms;
 	d->start_ms = now_ms;
 	d->start_s = now_s;
-	d->next_heartbeat_ms = now_ms + d->cfg.heartbeat_ms;
+	d->clock_offset_us = (int64_t)(now_real_us() - now_mono_us());
+	d->next_heartbeat_ms = now_ms + d->heartbeat_ms;
 	d->next_tick_ms = now_ms + tick_ms(d);
 	d->next_report_ms = now_ms + 1000;
 	d->self_addr = d->net.local;
@@ -52,23 +57,34 @@ void daemon_init(struct daemon *d, uint64_t now_ms, uint64_t now_s)
 	d->rl_stale = (struct log_ratelimit)LOG_RATELIMIT_INIT(5000, 2);
 	d->rl_send = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 1);
 	d->rl_shadow = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 1);
+	d->rl_recv = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 1);
 	d->running = 1;
 }
 
-int daemon_send(struct daemon *d, enum wire_verb verb, const char *body, size_t len)
+int daemon_send_net(struct daemon *d, const struct member_addr *to, const void *line, size_t len)
+{
+	(void)to; /* multicast: a reply goes to the group, where it can silence the others */
+	if (d->net.fd == -1) {
+		errno = EBADF;
+		return -1;
+	}
+	return net_send(&d->net, line, len);
+}
+
+int daemon_send(struct daemon *d, enum wire_verb verb, const char *body, size_t len,
+                const struct member_addr *to)
 {
 	char line[WIRE_MAX_DATAGRAM + 2];
 	int n = wire_sign(keyring_primary(d->kr), now_real_s(), d->cfg.name, body, len,
 	                  d->incarnation, d->counter + 1, line, sizeof(line));
-	uint64_t suppressed;
 
 	if (n < 0)
 		return -1;
 	d->counter++;
-	if (d->net.fd == -1 || net_send(&d->net, line, (size_t)n) == -1) {
+	if (d->send(d, to, line, (size_t)n) == -1) {
 		d->stats.send_errors++;
-		if (log_ratelimit_allow(&d->rl_send, now_mono_ms(), &suppressed))
-			log_warn("cannot send %s to the group", wire_verb_name(verb));
+		log_limited(&d->rl_send, now_mono_ms(), LOG_LEVEL_WARN, 1, "cannot send %s",
+		            wire_verb_name(verb));
 		return -1;
 	}
 	d->stats.sent[verb]++;
@@ -83,12 +99,12 @@ static void send_simple(struct daemon *d, enum wire_verb verb)
 	                       (unsigned long long)now_real_s())
 	            : snprintf(body, sizeof(body), "%s %s", wire_verb_name(verb), d->cfg.name);
 
-	daemon_send(d, verb, body, (size_t)n);
+	daemon_send(d, verb, body, (size_t)n, NULL);
 }
 
 /* Append " name@addr"; flush the line first when it would not fit. */
 static void cluster_add(struct daemon *d, char *body, size_t *len, size_t room, const char *name,
-                        const struct member_addr *a)
+                        const struct member_addr *a, const struct member_addr *to)
 {
 	char addr[WIRE_ADDR_MAX], entry[WIRE_NAME_MAX + WIRE_ADDR_MAX + 3];
 	int n;
@@ -97,14 +113,14 @@ static void cluster_add(struct daemon *d, char *body, size_t *len, size_t room, 
 		return;
 	n = snprintf(entry, sizeof(entry), " %s@%s", name, addr);
 	if (*len + (size_t)n > room && *len > 7) {
-		daemon_send(d, WIRE_CLUSTER, body, *len);
+		daemon_send(d, WIRE_CLUSTER, body, *len, to);
 		*len = 7; /* "cluster" */
 	}
 	memcpy(body + *len, entry, (size_t)n);
 	*len += (size_t)n;
 }
 
-void daemon_send_cluster(struct daemon *d)
+void daemon_send_cluster(struct daemon *d, const struct member_addr *to)
 {
 	char body[WIRE_MAX_DATAGRAM];
 	/* the trailer grows with the counter: leave room for 20-digit numbers */
@@ -113,15 +129,15 @@ void daemon_send_cluster(struct daemon *d)
 	size_t len = 7;
 
 	memcpy(body, "cluster", 7);
-	cluster_add(d, body, &len, room, d->cfg.name, &d->self_addr);
+	cluster_add(d, body, &len, room, d->cfg.name, &d->self_addr, to);
 	for (size_t i = 0; i < members_size(d->members); i++) {
 		const struct member *m = members_at(d->members, i);
 
 		if (m->state == MEMBER_ALIVE)
-			cluster_add(d, body, &len, room, m->name, &m->addr);
+			cluster_add(d, body, &len, room, m->name, &m->addr, to);
 	}
 	if (len > 7)
-		daemon_send(d, WIRE_CLUSTER, body, len);
+		daemon_send(d, WIRE_CLUSTER, body, len, to);
 }
 
 /* Remember who is kept out and why, for `cmemctl members` (not membership state). */
@@ -150,22 +166,27 @@ static void note_rejected(struct daemon *d, const struct wire_msg *msg,
 	r->last_ms = now_ms;
 }
 
+/*
+ * An authenticated line outside the time window.  If its (incarnation,
+ * counter) is at or below what its sender's window has seen, it is an old
+ * line replayed, not a sign of a skewed clock: counted, nothing noted.
+ */
 static void note_stale(struct daemon *d, const struct wire_msg *msg, const struct member_addr *src,
                        uint64_t now_ms, uint64_t now_s)
 {
 	char addr[WIRE_ADDR_MAX];
-	uint64_t suppressed;
 	int64_t skew = (int64_t)(msg->timestamp - now_s);
 
-	note_rejected(d, msg, src, skew, now_ms);
-	if (!log_ratelimit_allow(&d->rl_stale, now_ms, &suppressed))
+	if (strcmp(msg->sender, d->cfg.name) == 0 ||
+	    members_seen(d->members, msg->sender, msg->incarnation, msg->counter))
 		return;
+	note_rejected(d, msg, src, skew, now_ms);
 	addr_str(src, addr, sizeof(addr));
-	log_warnx("dropped stale line from %s at %s: its clock is %lld s %s ours, outside the "
-	          "%u s window (%llu more stale lines not logged)",
-	          msg->sender, addr, (long long)(skew < 0 ? -skew : skew),
-	          skew < 0 ? "behind" : "ahead of", d->cfg.replay_window_s,
-	          (unsigned long long)suppressed);
+	log_limited(&d->rl_stale, now_ms, LOG_LEVEL_WARN, 0,
+	            "dropped stale line from %s at %s: its clock is %lld s %s ours, outside the "
+	            "%u s window",
+	            msg->sender, addr, (long long)(skew < 0 ? -skew : skew),
+	            skew < 0 ? "behind" : "ahead of", d->cfg.replay_window_s);
 }
 
 /* A line signed with our key and our name but another incarnation. */
@@ -173,7 +194,7 @@ static void name_conflict(struct daemon *d, const struct wire_msg *msg,
                           const struct member_addr *src, uint64_t now_ms)
 {
 	struct member fake = { .incarnation = msg->incarnation, .addr = *src, .state = MEMBER_ALIVE };
-	char addr[WIRE_ADDR_MAX], detail[256];
+	char addr[WIRE_ADDR_MAX], detail[320];
 	uint64_t suppressed;
 
 	d->stats.name_conflicts++;
@@ -182,15 +203,33 @@ static void name_conflict(struct daemon *d, const struct wire_msg *msg,
 	addr_str(src, addr, sizeof(addr));
 	snprintf(fake.name, sizeof(fake.name), "%s", d->cfg.name);
 	snprintf(detail, sizeof(detail),
-	         "another node at %s also calls itself %s (incarnation %llu, ours %llu)", addr,
-	         d->cfg.name, (unsigned long long)msg->incarnation,
-	         (unsigned long long)d->incarnation);
+	         "another node at %s also calls itself %s (incarnation %llu, ours %llu; %llu similar "
+	         "messages not logged)",
+	         addr, d->cfg.name, (unsigned long long)msg->incarnation,
+	         (unsigned long long)d->incarnation, (unsigned long long)suppressed);
 	daemon_event(d, MEV_NAME_CONFLICT, &fake, detail);
 }
 
-static void drop(struct daemon *d, enum wire_verdict v, const struct member_addr *src)
+/*
+ * Our own name.  Our own line (looped back, or by the second path) changes
+ * nothing.  Another incarnation is a second node with our name, unless the
+ * line predates our start (or is of the incarnation a clock step retired):
+ * then it is a recorded line of ours replayed.  Nothing rewrites our entry.
+ */
+static void own_name(struct daemon *d, const struct wire_msg *msg, const struct member_addr *src,
+                     uint64_t now_ms)
 {
-	stats_drop(&d->stats, stats_reason_of(v), src);
+	if (msg->incarnation == d->incarnation) {
+		d->stats.own_lines++;
+		return;
+	}
+	if ((d->prev_incarnation && msg->incarnation == d->prev_incarnation) ||
+	    (msg->incarnation < d->incarnation && msg->timestamp <= d->start_s)) {
+		d->stats.own_replays++;
+		stats_drop(&d->stats, DROP_REPLAY, src);
+		return;
+	}
+	name_conflict(d, msg, src, now_ms);
 }
 
 /*
@@ -198,10 +237,9 @@ static void drop(struct daemon *d, enum wire_verdict v, const struct member_addr
  * two nodes share the name (or old lines are replayed).  Dropped as a
  * replay either way; said in the log so that the view never changes silently.
  */
-static void shadowed_name(struct daemon *d, const struct wire_msg *msg,
+static void shadowed_name(struct daemon *d, const struct member *m, const struct wire_msg *msg,
                           const struct member_addr *src, uint64_t now_ms)
 {
-	const struct member *m = members_find(d->members, msg->sender);
 	char addr[WIRE_ADDR_MAX], maddr[WIRE_ADDR_MAX], detail[512];
 	uint64_t suppressed;
 
@@ -214,62 +252,101 @@ static void shadowed_name(struct daemon *d, const struct wire_msg *msg,
 	addr_str(&m->addr, maddr, sizeof(maddr));
 	snprintf(detail, sizeof(detail),
 	         "%s at %s sends incarnation %llu while %s at %s runs %llu: two nodes share the "
-	         "name (or its old lines are replayed); the newer one is kept",
+	         "name (or its old lines are replayed); the newer one is kept (%llu similar "
+	         "messages not logged)",
 	         msg->sender, addr, (unsigned long long)msg->incarnation, msg->sender, maddr,
-	         (unsigned long long)m->incarnation);
+	         (unsigned long long)m->incarnation, (unsigned long long)suppressed);
 	daemon_event(d, MEV_NAME_CONFLICT, m, detail);
 }
 
-void daemon_receive(struct daemon *d, const uint8_t *buf, ssize_t len,
+static void table_full(struct daemon *d, const struct wire_msg *msg, uint64_t now_ms)
+{
+	d->stats.table_full++;
+	log_limited(&d->rl_full, now_ms, LOG_LEVEL_WARN, 0,
+	            "membership table full (max_members %u): refused %s", d->cfg.max_members,
+	            msg->sender);
+}
+
+/* A cjoin from another member: answer once, after a random delay that lets
+ * one answer (in multicast) silence the others. */
+static void reply_due(struct daemon *d, const struct member_addr *joiner, uint64_t now_ms)
+{
+	if (d->reply_pending)
+		return;
+	d->reply_pending = 1;
+	d->reply_to = *joiner;
+	d->reply_due_ms = now_ms + randombytes_uniform((uint32_t)reply_spread_ms(d) + 1);
+	members_reply_round_start(d->members);
+}
+
+void daemon_receive(struct daemon *d, const uint8_t *buf, size_t len,
                     const struct member_addr *src, uint64_t now_ms, uint64_t now_s)
 {
 	struct wire_msg msg;
+	const struct member *sender;
 	enum wire_verdict v;
 	enum members_result r;
-	uint64_t suppressed;
 
 	if (len > WIRE_MAX_DATAGRAM) {
-		stats_drop(&d->stats, DROP_OVERSIZE, src);
+		d->stats.oversize++; /* check 1, size: counted as bad_format (PROTOCOL.md 4) */
+		stats_drop(&d->stats, DROP_BAD_FORMAT, src);
 		return;
 	}
-	v = wire_verify(d->kr, buf, (size_t)len, now_s, d->cfg.replay_window_s, &msg);
+	v = wire_verify(d->kr, buf, len, now_s, d->cfg.replay_window_s, &msg); /* checks 1-4 */
 	if (v == WIRE_STALE)
 		note_stale(d, &msg, src, now_ms, now_s);
 	if (v != WIRE_OK)
-		return drop(d, v, src);
-	if (strcmp(msg.sender, d->cfg.name) == 0) {
-		if (msg.incarnation != d->incarnation)
-			return name_conflict(d, &msg, src, now_ms);
-		d->stats.own_lines++;
-		d->self_addr = *src; /* how the others see us */
+		return stats_drop(&d->stats, stats_reason_of(v), src);
+	if (strcmp(msg.sender, d->cfg.name) == 0)
+		return own_name(d, &msg, src, now_ms);
+	r = members_receive(d->members, &msg, src, now_ms, now_s, &sender); /* checks 5-6, apply */
+	switch (r) {
+	case MEMBERS_REPLAY:
+		shadowed_name(d, sender, &msg, src, now_ms);
+		return stats_drop(&d->stats, DROP_REPLAY, src);
+	case MEMBERS_DUPLICATE:
+		d->stats.duplicates++;
 		return;
-	}
-	if (!members_replay_ok(d->members, &msg)) {
-		shadowed_name(d, &msg, src, now_ms);
-		return drop(d, WIRE_REPLAY, src);
-	}
-	if (wire_parse_body(&msg) != WIRE_OK)
-		return drop(d, WIRE_BAD_BODY, src);
-	if (msg.verb == WIRE_CLUSTER && d->reply_pending &&
-	    members_reply_covered(d->members, &msg)) {
-		d->reply_pending = 0;
-		d->replies_suppressed++;
-	}
-	r = members_accept(d->members, &msg, src, now_ms, now_s);
-	if (r == MEMBERS_TABLE_FULL) {
-		d->stats.table_full++;
-		if (log_ratelimit_allow(&d->rl_full, now_ms, &suppressed))
-			log_warnx("membership table full (max_members %u): refused %s (%llu more "
-			          "refusals not logged)",
-			          d->cfg.max_members, msg.sender, (unsigned long long)suppressed);
+	case MEMBERS_BAD_BODY:
+		return stats_drop(&d->stats, DROP_BAD_BODY, src);
+	case MEMBERS_TABLE_FULL:
+		return table_full(d, &msg, now_ms);
+	case MEMBERS_LATE:
+		d->stats.late++;
 		return;
+	case MEMBERS_REPLY:
+		reply_due(d, src, now_ms);
+		break;
+	case MEMBERS_OK:
+		break;
 	}
 	stats_accept(&d->stats, msg.verb, msg.key_id);
-	if (r == MEMBERS_REPLY && !d->reply_pending) {
-		d->reply_pending = 1;
-		d->reply_due_ms = now_ms + randombytes_uniform((uint32_t)reply_spread_ms(d) + 1);
-		members_reply_round_start(d->members);
+	if (d->reply_pending && msg.verb == WIRE_CLUSTER && members_reply_covered(d->members)) {
+		d->reply_pending = 0; /* another member answered with our view */
+		d->replies_suppressed++;
+		members_reply_round_end(d->members);
 	}
+}
+
+int daemon_check_clock(struct daemon *d, uint64_t mono_us, uint64_t real_us)
+{
+	int64_t offset = (int64_t)(real_us - mono_us), step = offset - d->clock_offset_us;
+
+	d->clock_offset_us = offset;
+	if (step <= DAEMON_CLOCK_STEP_US && step >= -DAEMON_CLOCK_STEP_US)
+		return 0;
+	/* as if restarted: a new incarnation from the corrected clock (PROTOCOL.md 4.2) */
+	log_warnx("the wall clock stepped %s by %.1f s: new incarnation %llu (was %llu)",
+	          step > 0 ? "forward" : "back", (double)(step < 0 ? -step : step) / 1e6,
+	          (unsigned long long)real_us, (unsigned long long)d->incarnation);
+	d->prev_incarnation = d->incarnation;
+	d->incarnation = real_us;
+	d->counter = 0;
+	d->start_s = real_us / 1000000u;
+	members_set_self_incarnation(d->members, d->incarnation);
+	send_simple(d, WIRE_CJOIN);
+	send_simple(d, WIRE_ALIVE);
+	return 1;
 }
 
 static void report_drops(struct daemon *d)
@@ -289,13 +366,30 @@ static void report_drops(struct daemon *d)
 	          (unsigned long long)n, summary, addr);
 }
 
+/*
+ * The next heartbeat interval: as the peers' measured loss and the
+ * cluster's size call for (members_heartbeat_ms), or heartbeat_ms pinned.
+ * Faster at once; slower by at most a quarter per line, so that every
+ * receiver's timeout (which follows the last interval it saw) keeps up.
+ */
+static unsigned next_interval(struct daemon *d)
+{
+	unsigned want = d->cfg.heartbeat_fixed
+	                    ? d->cfg.heartbeat_ms
+	                    : members_heartbeat_ms(d->members, d->cfg.heartbeat_ms);
+	unsigned most = d->heartbeat_ms + d->heartbeat_ms / 4;
+
+	return want > most ? most : want;
+}
+
 void daemon_timers(struct daemon *d, uint64_t now_ms, uint64_t now_s)
 {
 	if (now_ms >= d->next_heartbeat_ms) {
 		send_simple(d, WIRE_ALIVE);
-		d->next_heartbeat_ms += d->cfg.heartbeat_ms;
+		d->heartbeat_ms = next_interval(d);
+		d->next_heartbeat_ms += d->heartbeat_ms;
 		if (d->next_heartbeat_ms <= now_ms) /* we were stalled: do not burst */
-			d->next_heartbeat_ms = now_ms + d->cfg.heartbeat_ms;
+			d->next_heartbeat_ms = now_ms + d->heartbeat_ms;
 	}
 	if (now_ms >= d->next_tick_ms) {
 		members_tick(d->members, now_ms, now_s);
@@ -303,7 +397,8 @@ void daemon_timers(struct daemon *d, uint64_t now_ms, uint64_t now_s)
 	}
 	if (d->reply_pending && now_ms >= d->reply_due_ms) {
 		d->reply_pending = 0;
-		daemon_send_cluster(d);
+		members_reply_round_end(d->members);
+		daemon_send_cluster(d, &d->reply_to);
 	}
 	if (now_ms >= d->next_report_ms) {
 		report_drops(d);
@@ -394,18 +489,29 @@ static void handle_signals(struct daemon *d)
 static void receive_batch(struct daemon *d)
 {
 	static struct net_batch b;
-	uint64_t suppressed;
 
 	for (int round = 0; round < RECV_BATCH / NET_BATCH; round++) {
 		int n = net_recv_batch(&d->net, &b);
 		uint64_t now_ms = now_mono_ms(), now_s = now_real_s();
 
-		if (n == -1 && errno != EINTR && log_ratelimit_allow(&d->rl_send, now_ms, &suppressed))
-			log_warn("receive");
+		if (n == -1 && errno != EINTR && errno != EAGAIN)
+			log_limited(&d->rl_recv, now_ms, LOG_LEVEL_WARN, 1, "receive");
 		for (int i = 0; i < n; i++)
-			daemon_receive(d, b.buf[i], (ssize_t)b.len[i], &b.src[i], now_ms, now_s);
+			daemon_receive(d, b.buf[i], b.len[i], &b.src[i], now_ms, now_s);
 		if (n < NET_BATCH)
 			return;
+	}
+}
+
+/* Leave: copies a heartbeat apart, so that one loss burst cannot take them all. */
+static void send_leave(struct daemon *d)
+{
+	struct timespec gap = { .tv_nsec = (long)d->cfg.heartbeat_ms * 1000000L };
+
+	for (int i = 0; i < DAEMON_LEAVE_COPIES; i++) {
+		if (i)
+			nanosleep(&gap, NULL);
+		send_simple(d, WIRE_LEAVE);
 	}
 }
 
@@ -444,11 +550,10 @@ int daemon_run(struct daemon *d)
 			ctl_process(d->ctl, pfd + n, nctl, now_mono_ms());
 			ctl_expire(d->ctl, now_mono_ms());
 		}
+		daemon_check_clock(d, now_mono_us(), now_real_us());
 		daemon_timers(d, now_mono_ms(), now_real_s());
 	}
-	/* twice: under loss one leave may not arrive, and the second costs nothing */
-	send_simple(d, WIRE_LEAVE);
-	send_simple(d, WIRE_LEAVE);
+	send_leave(d);
 	net_close(&d->net);
 	ctl_close(d->ctl);
 	d->ctl = NULL;

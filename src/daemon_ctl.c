@@ -169,7 +169,12 @@ static json_t *cmd_stats(struct daemon *d)
 	json_object_set_new(r, "dropped", dropped);
 	json_object_set_new(r, "by_key", by_key);
 	json_object_set_new(r, "top_sources", top_sources(s));
-	json_object_set_new(r, "other", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "own_lines",
+	json_object_set_new(r, "other", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	                                          "oversize", (json_int_t)s->oversize,
+	                                          "own_replays", (json_int_t)s->own_replays,
+	                                          "late", (json_int_t)s->late,
+	                                          "duplicates", (json_int_t)s->duplicates,
+	                                          "own_lines",
 	                                          (json_int_t)s->own_lines, "name_conflicts",
 	                                          (json_int_t)s->name_conflicts, "table_full",
 	                                          (json_int_t)s->table_full, "send_errors",

@@ -82,7 +82,12 @@ static void log_emit(enum log_level level, const char *msg)
 static void log_vmsg(enum log_level level, int with_errno, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
 
-static void log_vmsg(enum log_level level, int with_errno, const char *fmt, va_list ap)
+static void log_vmsg_note(enum log_level level, int with_errno, uint64_t suppressed,
+                          const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
+/* Format, add errno's text and the count of messages held back, emit. */
+static void log_vmsg_note(enum log_level level, int with_errno, uint64_t suppressed,
+                          const char *fmt, va_list ap)
 {
 	char buf[1024];
 	int saved = errno;
@@ -92,9 +97,17 @@ static void log_vmsg(enum log_level level, int with_errno, const char *fmt, va_l
 		return;
 	n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	if (with_errno && n >= 0 && (size_t)n < sizeof(buf))
-		snprintf(buf + n, sizeof(buf) - (size_t)n, ": %s", strerror(saved));
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, ": %s", strerror(saved));
+	if (suppressed && n >= 0 && (size_t)n < sizeof(buf))
+		snprintf(buf + n, sizeof(buf) - (size_t)n, " (%llu similar messages not logged)",
+		         (unsigned long long)suppressed);
 	log_emit(level, buf);
 	errno = saved;
+}
+
+static void log_vmsg(enum log_level level, int with_errno, const char *fmt, va_list ap)
+{
+	log_vmsg_note(level, with_errno, 0, fmt, ap);
 }
 
 #define LOG_FN(name, level, with_errno)                  \
@@ -110,7 +123,6 @@ LOG_FN(log_warn, LOG_LEVEL_WARN, 1)
 LOG_FN(log_warnx, LOG_LEVEL_WARN, 0)
 LOG_FN(log_info, LOG_LEVEL_INFO, 0)
 LOG_FN(log_debug, LOG_LEVEL_DEBUG, 0)
-LOG_FN(log_error, LOG_LEVEL_ERROR, 0)
 
 void fatal(const char *fmt, ...)
 {
@@ -145,5 +157,19 @@ int log_ratelimit_allow(struct log_ratelimit *rl, uint64_t now_ms, uint64_t *sup
 	rl->emitted++;
 	*suppressed = rl->suppressed;
 	rl->suppressed = 0;
+	return 1;
+}
+
+int log_limited(struct log_ratelimit *rl, uint64_t now_ms, enum log_level level, int with_errno,
+                const char *fmt, ...)
+{
+	uint64_t suppressed;
+	va_list ap;
+
+	if (!log_ratelimit_allow(rl, now_ms, &suppressed))
+		return 0;
+	va_start(ap, fmt);
+	log_vmsg_note(level, with_errno, suppressed, fmt, ap);
+	va_end(ap);
 	return 1;
 }

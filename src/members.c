@@ -15,6 +15,9 @@
 #define SMOOTH 16.0f             /* smoothing of interval and jitter */
 #define FALSE_FAILURE_ODDS 1e-6  /* per heartbeat, at the (pessimistic) measured loss */
 #define RETAIN_MS (3600u * 1000u) /* failed/left members stay listed this long */
+#define BURST_DECAY 0.995f       /* per line: a burst is remembered for a few hundred lines */
+#define BURST_CAP 4u             /* a learned burst adds at most this many fail_after_ms */
+#define DUPLICATE_MS 2000u       /* the same line by the other path arrives within this */
 
 struct members {
 	struct members_params p;
@@ -27,15 +30,26 @@ struct members {
 	uint8_t hashkey[crypto_shorthash_KEYBYTES];
 	size_t count[MEMBER_NSTATES];
 	uint32_t round;          /* join-reply round */
+	int round_open;
 	size_t round_covered;
 	int round_self;
+	uint64_t hold_since_ms;  /* every peer went quiet at once (0: not) */
+	int had_quorum;
 	members_event_fn event_fn;
 	void *event_arg;
 };
 
 static const char *const state_names[MEMBER_NSTATES] = { "candidate", "alive", "failed", "left" };
-static const char *const event_names[MEV_NEVENTS] = { "join",    "leave",         "failed",
-	                                              "restart", "name_conflict", "skew" };
+static const char *const event_names[MEV_NEVENTS] = {
+	[MEV_JOIN] = "join",
+	[MEV_LEAVE] = "leave",
+	[MEV_FAILED] = "failed",
+	[MEV_RESTART] = "restart",
+	[MEV_NAME_CONFLICT] = "name_conflict",
+	[MEV_SKEW] = "skew",
+	[MEV_QUORUM_LOST] = "quorum_lost",
+	[MEV_QUORUM_REGAINED] = "quorum_regained",
+};
 
 const char *members_state_name(enum member_state s)
 {
@@ -57,6 +71,9 @@ struct members *members_new(const struct members_params *p, const char *self_nam
 		t->p.skew_warn_s = 2;
 	snprintf(t->self, sizeof(t->self), "%s", self_name);
 	t->self_incarnation = self_incarnation;
+	if (t->p.local_grace_ms == 0)
+		t->p.local_grace_ms = 2 * t->p.fail_after_ms;
+	t->had_quorum = 1;
 	t->nbuckets = 16;
 	t->buckets = xcalloc(t->nbuckets, sizeof(*t->buckets));
 	memset(t->buckets, 0xff, t->nbuckets * sizeof(*t->buckets));
@@ -77,6 +94,11 @@ void members_set_event_fn(struct members *t, members_event_fn fn, void *arg)
 {
 	t->event_fn = fn;
 	t->event_arg = arg;
+}
+
+void members_set_self_incarnation(struct members *t, uint64_t incarnation)
+{
+	t->self_incarnation = incarnation;
 }
 
 static size_t bucket_of(const struct members *t, const char *name)
@@ -224,52 +246,117 @@ static void detector_reset(struct members *t, struct member *m)
 	m->loss_lost = 0;
 	m->loss_total = 0;
 	m->interval_ms = (float)t->p.heartbeat_ms;
+	m->last_step_ms = (float)t->p.heartbeat_ms;
 	m->jitter_ms = (float)t->p.heartbeat_ms / 4;
+	m->burst_ms = 0;
+}
+
+/* Pessimistic loss rate: the estimate plus two standard errors. */
+static double loss_upper(const struct member *m)
+{
+	double n = (double)m->loss_total + 8.0;
+	double p = ((double)m->loss_lost + 0.5) / n;
+	double p_up = p + 2.0 * sqrt(p * (1.0 - p) / n);
+
+	return p_up > 0.95 ? 0.95 : p_up;
+}
+
+/* Heartbeats that must all be lost for a false failure to be this rare. */
+static double lines_needed(double p_up)
+{
+	return ceil(log(FALSE_FAILURE_ODDS) / log(p_up));
 }
 
 /*
  * Timeout for a peer: enough heartbeat intervals that losing all of them
  * in a row at the (pessimistically estimated) loss rate is rarer than
- * FALSE_FAILURE_ODDS; never below fail_after_ms.
+ * FALSE_FAILURE_ODDS; never below fail_after_ms.  The interval is the
+ * larger of the smoothed one and the last, so that a sender slowing down
+ * is followed at once.  Loss in bursts is not independent: the longest
+ * recent silence (plus two intervals) is a floor of its own.
  */
 static uint32_t detector_timeout(const struct members *t, const struct member *m)
 {
-	double n = (double)m->loss_total + 8.0;
-	double p = ((double)m->loss_lost + 0.5) / n;
-	double p_up = p + 2.0 * sqrt(p * (1.0 - p) / n);
-	double interval = fmax((double)m->interval_ms, (double)t->p.heartbeat_ms);
-	double k, ms, cap = 10.0 * t->p.fail_after_ms;
+	double interval = fmax(fmax((double)m->interval_ms, (double)m->last_step_ms),
+	                       (double)t->p.heartbeat_ms);
+	double ms = lines_needed(loss_upper(m)) * interval + 4.0 * (double)m->jitter_ms;
+	double cap = fmax(10.0 * t->p.fail_after_ms, 8.0 * interval);
+	double burst = fmin((double)m->burst_ms, (double)BURST_CAP * t->p.fail_after_ms);
 
-	if (p_up > 0.95)
-		p_up = 0.95;
-	k = ceil(log(FALSE_FAILURE_ODDS) / log(p_up));
-	ms = k * interval + 4.0 * (double)m->jitter_ms;
+	if (burst > 0 && ms < burst + 2.0 * interval)
+		ms = burst + 2.0 * interval;
 	if (ms < t->p.fail_after_ms)
 		ms = t->p.fail_after_ms;
 	return (uint32_t)(ms > cap ? cap : ms);
 }
 
-/* An in-order line arrived: GAP counters were skipped since the last one. */
+/* A line above the previous top arrived: GAP counters were skipped (lost) since. */
 static void detector_update(struct members *t, struct member *m, uint64_t gap, uint64_t now_ms)
 {
 	float steps = (float)(gap > 1000 ? 1000 : gap) + 1.0f;
-	float dt = (float)(now_ms - m->last_heard_ms);
+	float dt = now_ms > m->last_heard_ms ? (float)(now_ms - m->last_heard_ms) : 0.0f;
 	float decay = steps >= LOSS_SAMPLES ? 0.0f : 1.0f - steps / LOSS_SAMPLES;
 	float dev;
 
 	m->loss_lost = m->loss_lost * decay + (steps - 1.0f);
 	m->loss_total = m->loss_total * decay + steps;
-	m->interval_ms += (dt / steps - m->interval_ms) / SMOOTH;
+	m->last_step_ms = dt / steps;
+	m->interval_ms += (m->last_step_ms - m->interval_ms) / SMOOTH;
 	dev = fabsf(dt - steps * m->interval_ms);
 	m->jitter_ms += (dev - m->jitter_ms) / SMOOTH;
-	m->timeout_ms = detector_timeout(t, m);
+	m->burst_ms = steps > 2.0f && dt > m->burst_ms * BURST_DECAY ? dt : m->burst_ms * BURST_DECAY;
+	/* the timeout (a log and a square root) is recomputed when a line was
+	 * lost or came late, else every 16 lines: with no loss it only shrinks
+	 * slowly, and a late update of a shrinking timeout is the safe side */
+	if (steps > 1.0f || dt > (float)m->timeout_ms / 4 || (m->accepted & 15) == 0)
+		m->timeout_ms = detector_timeout(t, m);
 }
 
-int members_replay_ok(struct members *t, const struct wire_msg *msg)
-{
-	const struct member *m = members_find(t, msg->sender);
+/* How a line relates to its sender's replay state (PROTOCOL.md 4.2). */
+enum freshness {
+	FR_NEW,       /* no state (or state expired): starts afresh */
+	FR_RESTART,   /* a newer incarnation */
+	FR_NEXT,      /* above the highest counter seen */
+	FR_LATE,      /* below it, inside the window, not seen yet */
+	FR_DUPLICATE, /* seen, moments ago: the other path's copy */
+	FR_REPLAY,
+};
 
-	return m == NULL || replay_check(&m->replay, msg->incarnation, msg->counter);
+/* A failed or departed member's replay state is dropped twice the window
+ * after its last line: every line it sent is stale by then. */
+static int state_expired(const struct members *t, const struct member *m, uint64_t now_ms)
+{
+	return (m->state == MEMBER_FAILED || m->state == MEMBER_LEFT) &&
+	       now_ms > m->last_heard_ms &&
+	       now_ms - m->last_heard_ms > 2000u * (uint64_t)t->p.replay_window_s;
+}
+
+static enum freshness freshness(const struct members *t, const struct member *m,
+                                const struct wire_msg *msg, uint64_t now_ms)
+{
+	const struct replay_state *rs;
+
+	if (m == NULL || !m->replay.valid || state_expired(t, m, now_ms))
+		return FR_NEW;
+	rs = &m->replay;
+	if (msg->incarnation > rs->incarnation)
+		return FR_RESTART;
+	if (msg->incarnation == rs->incarnation && msg->counter > rs->top)
+		return FR_NEXT;
+	if (replay_check(rs, msg->incarnation, msg->counter))
+		return FR_LATE;
+	if (t->p.count_duplicates && msg->incarnation == rs->incarnation &&
+	    rs->top - msg->counter < 64 && now_ms >= m->last_heard_ms &&
+	    now_ms - m->last_heard_ms < DUPLICATE_MS)
+		return FR_DUPLICATE;
+	return FR_REPLAY;
+}
+
+int members_seen(struct members *t, const char *name, uint64_t incarnation, uint64_t counter)
+{
+	const struct member *m = members_find(t, name);
+
+	return m != NULL && m->replay.valid && !replay_check(&m->replay, incarnation, counter);
 }
 
 static void note_skew(struct members *t, struct member *m, const struct wire_msg *msg,
@@ -289,58 +376,36 @@ static void note_skew(struct members *t, struct member *m, const struct wire_msg
 	m->skew_reported = (uint8_t)off;
 }
 
-/* Update replay and detector state for an accepted line from m. */
-static void record_line(struct members *t, struct member *m, const struct wire_msg *msg,
-                        const struct member_addr *src, uint64_t now_ms)
+/* Replay and detector state for a line that advanced its sender (NEW, RESTART, NEXT). */
+static void record_line(struct members *t, struct member *m, enum freshness f,
+                        const struct wire_msg *msg, const struct member_addr *src,
+                        uint64_t now_ms)
 {
-	int fresh = !m->replay.valid;
-	uint64_t prev_top = m->replay.top;
-	uint64_t gap = replay_update(&m->replay, msg->incarnation, msg->counter);
+	uint64_t gap;
 
-	if (fresh || gap == UINT64_MAX)
-		detector_reset(t, m);
-	else if (msg->counter > prev_top)
+	if (f == FR_NEW)
+		m->replay.valid = 0;
+	gap = replay_update(&m->replay, msg->incarnation, msg->counter);
+	if (f == FR_NEXT) {
 		detector_update(t, m, gap, now_ms);
-	else if (m->loss_lost >= 1.0f)
-		m->loss_lost -= 1.0f; /* a late line we had counted as lost */
-	if (fresh || gap == UINT64_MAX || msg->counter > prev_top)
-		m->last_heard_ms = now_ms;
-	if (fresh || gap == UINT64_MAX)
+	} else {
+		detector_reset(t, m);
 		m->timeout_ms = detector_timeout(t, m);
+	}
+	m->last_heard_ms = now_ms;
+	m->suspect = 0;
 	m->incarnation = msg->incarnation;
 	m->addr = *src;
 	m->accepted++;
 	m->last_key = msg->key_id;
 }
 
-/* Members listed in a cluster line that we do not know become candidates. */
-static void learn_candidates(struct members *t, const struct wire_msg *msg, uint64_t now_ms)
-{
-	struct wire_entry e;
-	size_t pos = 0;
-
-	while (wire_cluster_next(msg, &pos, &e)) {
-		struct member *c;
-
-		if (strcmp(e.name, t->self) == 0 || members_find(t, e.name))
-			continue;
-		c = insert(t, e.name, now_ms);
-		if (c == NULL)
-			return;
-		c->addr.family = e.family;
-		memcpy(&c->addr.a, &e.a, sizeof(c->addr.a));
-		c->last_heard_ms = now_ms;
-		c->since_ms = now_ms;
-		log_debug("%s: candidate from %s's member list", e.name, msg->sender);
-	}
-}
-
-static void mark_alive(struct members *t, struct member *m, enum member_state old, int known,
+static void mark_alive(struct members *t, struct member *m, enum member_state old, int had_state,
                        uint64_t old_inc, uint64_t now_ms, uint64_t now_s)
 {
 	char detail[96];
 
-	if (known && m->incarnation > old_inc) {
+	if (had_state && m->incarnation != old_inc) {
 		set_state(t, m, MEMBER_ALIVE, now_ms, now_s);
 		snprintf(detail, sizeof(detail), "restarted: incarnation %llu, was %llu (%s)",
 		         (unsigned long long)m->incarnation, (unsigned long long)old_inc,
@@ -355,21 +420,49 @@ static void mark_alive(struct members *t, struct member *m, enum member_state ol
 	}
 }
 
-enum members_result members_accept(struct members *t, const struct wire_msg *msg,
-                                   const struct member_addr *src, uint64_t now_ms,
-                                   uint64_t now_s)
+/*
+ * A cluster line's entries, parsed once by wire_parse_body: members we
+ * know count toward the join-reply round, unknown ones become candidates.
+ * Inserting may move the table: no member pointer survives this.
+ */
+static void apply_cluster(struct members *t, const struct wire_msg *msg, uint64_t now_ms)
 {
-	struct member *m = members_find(t, msg->sender);
-	enum member_state old;
-	uint64_t old_inc;
-	int known;
+	for (size_t i = 0; i < msg->nentries; i++) {
+		const struct wire_entry *e = &msg->entries[i];
+		struct member *c;
 
-	if (m == NULL && (m = insert(t, msg->sender, now_ms)) == NULL)
-		return MEMBERS_TABLE_FULL;
-	known = m->replay.valid;
-	old = (enum member_state)m->state;
-	old_inc = m->incarnation;
-	record_line(t, m, msg, src, now_ms);
+		if (strcmp(e->name, t->self) == 0) {
+			t->round_self = 1;
+			continue;
+		}
+		c = members_find(t, e->name);
+		if (c != NULL) {
+			if (t->round_open && c->state == MEMBER_ALIVE && c->reply_round != t->round) {
+				c->reply_round = t->round;
+				t->round_covered++;
+			}
+			continue;
+		}
+		if ((c = insert(t, e->name, now_ms)) == NULL)
+			return;
+		c->addr.family = e->family;
+		memcpy(&c->addr.a, &e->a, sizeof(c->addr.a));
+		c->last_heard_ms = now_ms;
+		c->since_ms = now_ms;
+		log_debug("%s: candidate from %s's member list", e->name, msg->sender);
+	}
+}
+
+/* Apply a line that passed every check and advanced its sender. */
+static enum members_result apply(struct members *t, struct member *m, enum freshness f,
+                                 const struct wire_msg *msg, const struct member_addr *src,
+                                 uint64_t now_ms, uint64_t now_s)
+{
+	int had_state = m->replay.valid;
+	enum member_state old = (enum member_state)m->state;
+	uint64_t old_inc = m->incarnation;
+
+	record_line(t, m, f, msg, src, now_ms);
 	if (msg->verb == WIRE_LEAVE) {
 		if (old != MEMBER_LEFT) {
 			set_state(t, m, MEMBER_LEFT, now_ms, now_s);
@@ -378,69 +471,195 @@ enum members_result members_accept(struct members *t, const struct wire_msg *msg
 		}
 		return MEMBERS_OK;
 	}
-	mark_alive(t, m, old, known, old_inc, now_ms, now_s);
+	mark_alive(t, m, old, had_state, old_inc, now_ms, now_s);
 	note_skew(t, m, msg, now_s);
 	if (msg->verb == WIRE_CLUSTER)
-		learn_candidates(t, msg, now_ms); /* may move the table: m is stale now */
+		apply_cluster(t, msg, now_ms);
 	return msg->verb == WIRE_CJOIN ? MEMBERS_REPLY : MEMBERS_OK;
+}
+
+enum members_result members_receive(struct members *t, struct wire_msg *msg,
+                                    const struct member_addr *src, uint64_t now_ms,
+                                    uint64_t now_s, const struct member **sender)
+{
+	struct member *m = members_find(t, msg->sender);
+	enum freshness f = freshness(t, m, msg, now_ms);
+
+	if (sender)
+		*sender = NULL;
+	if (f == FR_REPLAY || f == FR_DUPLICATE) {
+		if (sender)
+			*sender = m;
+		return f == FR_REPLAY ? MEMBERS_REPLAY : MEMBERS_DUPLICATE;
+	}
+	if (wire_parse_body(msg, t->p.replay_window_s) != WIRE_OK)
+		return MEMBERS_BAD_BODY;
+	if (f == FR_LATE) {
+		/* fills a gap of the window and nothing else: no state, address or event */
+		replay_update(&m->replay, msg->incarnation, msg->counter);
+		return MEMBERS_LATE;
+	}
+	if (m == NULL && (m = insert(t, msg->sender, now_ms)) == NULL)
+		return MEMBERS_TABLE_FULL;
+	return apply(t, m, f, msg, src, now_ms, now_s);
+}
+
+void members_quorum(const struct members *t, struct members_quorum *q)
+{
+	size_t suspects = 0;
+
+	for (size_t i = 0; i < t->n; i++)
+		suspects += t->v[i].state == MEMBER_ALIVE && t->v[i].suspect;
+	q->known = 1 + t->count[MEMBER_ALIVE] + t->count[MEMBER_FAILED];
+	q->reachable = 1 + t->count[MEMBER_ALIVE] - suspects;
+	q->has_quorum = 2 * q->reachable > q->known;
+}
+
+static void follow_quorum(struct members *t)
+{
+	struct members_quorum q;
+	struct member self = { .state = MEMBER_ALIVE };
+	char detail[128];
+
+	members_quorum(t, &q);
+	if (q.has_quorum == t->had_quorum)
+		return;
+	t->had_quorum = q.has_quorum;
+	snprintf(self.name, sizeof(self.name), "%s", t->self);
+	self.incarnation = t->self_incarnation;
+	snprintf(detail, sizeof(detail), "%zu of %zu known members reachable, ourselves included%s",
+	         q.reachable, q.known, q.has_quorum ? "" : ": not a majority");
+	emit(t, q.has_quorum ? MEV_QUORUM_REGAINED : MEV_QUORUM_LOST, &self, detail);
+}
+
+/*
+ * Local health: when every peer (two or more) is overdue at the same time,
+ * our own input is the likelier fault.  Their verdicts are held (they are
+ * suspects, not reachable for the quorum) for local_grace_ms; returns 1
+ * while the hold lasts.
+ */
+static int local_hold(struct members *t, size_t overdue, uint64_t now_ms)
+{
+	size_t alive = t->count[MEMBER_ALIVE];
+
+	if (overdue < 2 || overdue < alive) {
+		if (t->hold_since_ms)
+			log_info("local hold over: %zu of %zu peers overdue", overdue, alive);
+		t->hold_since_ms = 0;
+		return 0;
+	}
+	if (t->hold_since_ms == 0) {
+		t->hold_since_ms = now_ms;
+		log_warnx("every peer (%zu) went quiet at once: our own input is the likelier fault; "
+		          "verdicts held for %u ms",
+		          alive, t->p.local_grace_ms);
+	}
+	return now_ms - t->hold_since_ms < t->p.local_grace_ms;
+}
+
+static void fail_member(struct members *t, struct member *m, uint64_t quiet, uint64_t now_ms,
+                        uint64_t now_s)
+{
+	char detail[128];
+
+	m->suspect = 0;
+	set_state(t, m, MEMBER_FAILED, now_ms, now_s);
+	snprintf(detail, sizeof(detail), "no line for %llu ms (timeout %u ms, loss %.0f%%)",
+	         (unsigned long long)quiet, m->timeout_ms, 100.0 * members_loss(m));
+	emit(t, MEV_FAILED, m, detail);
+}
+
+static size_t judge_alive(struct members *t, uint64_t now_ms, uint64_t now_s)
+{
+	size_t overdue = 0, changes = 0;
+	int hold;
+
+	for (size_t i = 0; i < t->n; i++) {
+		struct member *m = &t->v[i];
+
+		m->suspect = m->state == MEMBER_ALIVE && now_ms > m->last_heard_ms &&
+		             now_ms - m->last_heard_ms > m->timeout_ms;
+		overdue += m->suspect;
+	}
+	hold = local_hold(t, overdue, now_ms);
+	follow_quorum(t);
+	if (hold)
+		return 0;
+	for (size_t i = 0; i < t->n; i++) {
+		struct member *m = &t->v[i];
+
+		if (m->suspect) {
+			fail_member(t, m, now_ms - m->last_heard_ms, now_ms, now_s);
+			changes++;
+		}
+	}
+	if (changes)
+		follow_quorum(t);
+	return changes;
 }
 
 size_t members_tick(struct members *t, uint64_t now_ms, uint64_t now_s)
 {
 	uint64_t retain = RETAIN_MS, keep = 2000u * (uint64_t)t->p.replay_window_s;
-	size_t changes = 0;
-	char detail[128];
+	size_t changes = judge_alive(t, now_ms, now_s), purged = 0;
 
 	if (retain < keep)
 		retain = keep;
 	for (size_t i = t->n; i-- > 0;) {
 		struct member *m = &t->v[i];
-		uint64_t quiet = now_ms - m->last_heard_ms;
+		uint64_t quiet = now_ms > m->last_heard_ms ? now_ms - m->last_heard_ms : 0;
 
-		if (m->state == MEMBER_ALIVE && quiet > m->timeout_ms) {
-			set_state(t, m, MEMBER_FAILED, now_ms, now_s);
-			snprintf(detail, sizeof(detail),
-			         "no line for %llu ms (timeout %u ms, loss %.0f%%)",
-			         (unsigned long long)quiet, m->timeout_ms, 100.0 * members_loss(m));
-			emit(t, MEV_FAILED, m, detail);
-			changes++;
-		} else if (m->state == MEMBER_CANDIDATE && quiet > t->p.fail_after_ms) {
+		if (m->state == MEMBER_CANDIDATE && quiet > t->p.fail_after_ms) {
 			log_debug("%s: candidate not heard within %u ms, dropped", m->name,
 			          t->p.fail_after_ms);
 			remove_at(t, i);
-			changes++;
+			purged++;
 		} else if ((m->state == MEMBER_FAILED || m->state == MEMBER_LEFT) && quiet > retain) {
 			remove_at(t, i);
-			changes++;
+			purged++;
 		}
 	}
-	return changes;
+	if (purged)
+		follow_quorum(t);
+	return changes + purged;
 }
 
 void members_reply_round_start(struct members *t)
 {
 	t->round++;
+	t->round_open = 1;
 	t->round_covered = 0;
 	t->round_self = 0;
 }
 
-int members_reply_covered(struct members *t, const struct wire_msg *msg)
+void members_reply_round_end(struct members *t)
 {
-	struct wire_entry e;
-	size_t pos = 0;
+	t->round_open = 0;
+}
 
-	while (wire_cluster_next(msg, &pos, &e)) {
-		struct member *m;
+int members_reply_covered(const struct members *t)
+{
+	return t->round_open && t->round_self && t->round_covered >= t->count[MEMBER_ALIVE];
+}
 
-		if (strcmp(e.name, t->self) == 0) {
-			t->round_self = 1;
+unsigned members_heartbeat_ms(const struct members *t, unsigned fastest_ms)
+{
+	double worst = 0.0, ms;
+	size_t alive = 0;
+
+	for (size_t i = 0; i < t->n; i++) {
+		const struct member *m = &t->v[i];
+
+		if (m->state != MEMBER_ALIVE)
 			continue;
-		}
-		m = members_find(t, e.name);
-		if (m && m->state == MEMBER_ALIVE && m->reply_round != t->round) {
-			m->reply_round = t->round;
-			t->round_covered++;
-		}
+		alive++;
+		worst = fmax(worst, loss_upper(m));
 	}
-	return t->round_self && t->round_covered >= t->count[MEMBER_ALIVE];
+	if (alive == 0)
+		return fastest_ms;
+	/* enough lines inside fail_after_ms for the worst path, ... */
+	ms = (double)t->p.fail_after_ms / lines_needed(fmax(worst, 1e-3));
+	/* ... and no more than the budget per receiver for the whole cluster */
+	ms = fmax(ms, 1000.0 * (double)(alive + 1) / MEMBERS_LINE_BUDGET);
+	return ms < fastest_ms ? fastest_ms : (unsigned)ms;
 }

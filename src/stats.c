@@ -5,12 +5,23 @@
 #include <string.h>
 
 static const char *const reason_names[DROP_NREASONS] = {
-	"bad_format", "bad_version", "unknown_key", "bad_mac", "stale", "replay", "bad_body", "oversize",
+	[DROP_BAD_FORMAT] = "bad_format", [DROP_BAD_VERSION] = "bad_version",
+	[DROP_UNKNOWN_KEY] = "unknown_key", [DROP_BAD_MAC] = "bad_mac",
+	[DROP_STALE] = "stale",           [DROP_REPLAY] = "replay",
+	[DROP_BAD_BODY] = "bad_body",
+};
+
+/* Each failing wire verdict and the counter it feeds, by name: no reliance on order. */
+static const enum drop_reason reason_of_verdict[WIRE_NVERDICTS] = {
+	[WIRE_BAD_FORMAT] = DROP_BAD_FORMAT, [WIRE_BAD_VERSION] = DROP_BAD_VERSION,
+	[WIRE_UNKNOWN_KEY] = DROP_UNKNOWN_KEY, [WIRE_BAD_MAC] = DROP_BAD_MAC,
+	[WIRE_STALE] = DROP_STALE,           [WIRE_REPLAY] = DROP_REPLAY,
+	[WIRE_BAD_BODY] = DROP_BAD_BODY,
 };
 
 enum drop_reason stats_reason_of(enum wire_verdict v)
 {
-	return v > WIRE_OK && v < WIRE_NVERDICTS ? (enum drop_reason)(v - 1) : DROP_BAD_FORMAT;
+	return v > WIRE_OK && v < WIRE_NVERDICTS ? reason_of_verdict[v] : DROP_BAD_FORMAT;
 }
 
 const char *stats_reason_name(enum drop_reason r)

@@ -43,15 +43,6 @@ void *xreallocarray(void *p, size_t n, size_t size)
 	return q;
 }
 
-char *xstrdup(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *p = xmalloc(n);
-
-	memcpy(p, s, n);
-	return p;
-}
-
 int parse_u64(const char *s, size_t len, uint64_t *out)
 {
 	uint64_t v = 0;
@@ -88,6 +79,11 @@ static uint64_t clock_ns(clockid_t id)
 uint64_t now_mono_ms(void)
 {
 	return clock_ns(CLOCK_MONOTONIC) / 1000000u;
+}
+
+uint64_t now_mono_us(void)
+{
+	return clock_ns(CLOCK_MONOTONIC) / 1000u;
 }
 
 uint64_t now_real_s(void)

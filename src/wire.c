@@ -307,19 +307,34 @@ static const char *parse_entry(const char *p, const char *end, struct wire_entry
 
 int wire_cluster_next(const struct wire_msg *msg, size_t *pos, struct wire_entry *e)
 {
-	const char *end = msg->body + msg->body_len;
-	const char *p = msg->body + (*pos ? *pos : 7); /* after "cluster" */
-
-	if (msg->verb != WIRE_CLUSTER || p >= end || *p != ' ')
+	if (msg->verb != WIRE_CLUSTER || *pos >= msg->nentries)
 		return 0;
-	p = parse_entry(p + 1, end, e);
-	if (p == NULL)
-		return 0;
-	*pos = (size_t)(p - msg->body);
+	*e = msg->entries[(*pos)++];
 	return 1;
 }
 
-enum wire_verdict wire_parse_body(struct wire_msg *m)
+/* An incarnation is a start time: no later than the line's own time plus the window. */
+static int incarnation_in_bound(const struct wire_msg *m, uint64_t window)
+{
+	uint64_t limit_s = m->timestamp + window;
+
+	if (limit_s < m->timestamp || limit_s > UINT64_MAX / 1000000u)
+		return 1; /* the bound is past the largest incarnation */
+	return m->incarnation <= limit_s * 1000000u;
+}
+
+static enum wire_verdict parse_verb(struct wire_msg *m);
+
+enum wire_verdict wire_parse_body(struct wire_msg *m, uint64_t window)
+{
+	enum wire_verdict v = parse_verb(m);
+
+	if (v == WIRE_OK && !incarnation_in_bound(m, window))
+		return WIRE_BAD_BODY;
+	return v;
+}
+
+static enum wire_verdict parse_verb(struct wire_msg *m)
 {
 	const char *p = m->body, *end = m->body + m->body_len;
 
@@ -345,14 +360,13 @@ enum wire_verdict wire_parse_body(struct wire_msg *m)
 		return is_sender(m, p, end) ? WIRE_OK : WIRE_BAD_BODY;
 	}
 	if (take_literal(&p, end, "cluster", 7) == 0) {
-		struct wire_entry e;
-
 		m->verb = WIRE_CLUSTER;
 		m->nentries = 0;
 		if (p == end)
 			return WIRE_BAD_BODY;
 		while (p < end) {
-			if (*p != ' ' || (p = parse_entry(p + 1, end, &e)) == NULL)
+			if (*p != ' ' || m->nentries == WIRE_MAX_ENTRIES ||
+			    (p = parse_entry(p + 1, end, &m->entries[m->nentries])) == NULL)
 				return WIRE_BAD_BODY;
 			m->nentries++;
 		}
@@ -360,24 +374,6 @@ enum wire_verdict wire_parse_body(struct wire_msg *m)
 	}
 	m->verb = WIRE_VERB_NONE;
 	return WIRE_BAD_BODY;
-}
-
-enum wire_verdict wire_receive(const struct keyring *kr, const uint8_t *buf, size_t len,
-                               uint64_t now, uint64_t window, struct replay_state *rs,
-                               struct wire_msg *msg)
-{
-	enum wire_verdict v = wire_verify(kr, buf, len, now, window, msg);
-
-	if (v != WIRE_OK)
-		return v;
-	if (rs && !replay_check(rs, msg->incarnation, msg->counter))
-		return WIRE_REPLAY;
-	v = wire_parse_body(msg);
-	if (v != WIRE_OK)
-		return v;
-	if (rs)
-		replay_update(rs, msg->incarnation, msg->counter);
-	return WIRE_OK;
 }
 
 size_t wire_overhead(const char *sender, uint64_t timestamp, uint16_t key_id,

@@ -4,6 +4,8 @@
 #include <arpa/inet.h>
 
 #include "daemon.h"
+#include "daemon_fixture.h"
+#include "util.h"
 
 #define NOW_MS 5000000u
 #define NOW_S 1764172800u
@@ -11,25 +13,64 @@
 static struct daemon d;
 static char logbuf[8192];
 
+/* The send seam: every line the daemon sends, parsed, with its destination. */
+#define MAX_SENT 64
+static struct sent {
+	char line[WIRE_MAX_DATAGRAM + 2];
+	struct wire_msg msg;
+	int to_all;
+	struct member_addr to;
+} sent[MAX_SENT];
+static size_t nsent;
+
+static int capture_send(struct daemon *dd, const struct member_addr *to, const void *line,
+                        size_t len)
+{
+	struct sent *s;
+
+	assert_true(nsent < MAX_SENT);
+	assert_true(len < sizeof(s->line));
+	s = &sent[nsent++];
+	memcpy(s->line, line, len);
+	s->line[len] = '\0';
+	s->to_all = to == NULL;
+	if (to)
+		s->to = *to;
+	assert_int_equal(wire_verify(dd->kr, (uint8_t *)s->line, len, now_real_s(), 30, &s->msg),
+	                 WIRE_OK);
+	assert_int_equal(wire_parse_body(&s->msg, 30), WIRE_OK);
+	return 0;
+}
+
+/* How many lines of VERB were sent since index FROM. */
+static size_t sent_of(enum wire_verb verb, size_t from)
+{
+	size_t n = 0;
+
+	for (size_t i = from; i < nsent; i++)
+		n += sent[i].msg.verb == verb;
+	return n;
+}
+
 static void capture(enum log_level level, const char *msg, void *arg)
 {
 	(void)level;
 	(void)arg;
-	strncat(logbuf, msg, sizeof(logbuf) - strlen(logbuf) - 2);
-	strcat(logbuf, "\n");
+	size_t used = strlen(logbuf);
+
+	if (used + 2 < sizeof(logbuf))
+		snprintf(logbuf + used, sizeof(logbuf) - used, "%s\n", msg);
 }
 
 static int setup(void **state)
 {
 	(void)state;
 	assert_true(sodium_init() >= 0);
-	memset(&d, 0, sizeof(d));
-	config_defaults(&d.cfg);
-	snprintf(d.cfg.name, sizeof(d.cfg.name), "self");
-	d.kr = tu_vector_keyring();
-	d.net.fd = -1; /* sends fail quietly: we test the receive path */
-	d.incarnation = 1000;
-	daemon_init(&d, NOW_MS, NOW_S);
+	/* started 10 s before NOW_S, our address 10.0.0.1 */
+	fixture_daemon_init(&d, tu_vector_keyring(), "self", capture_send, NOW_MS, NOW_S);
+	d.self_addr.family = AF_INET;
+	inet_pton(AF_INET, "10.0.0.1", &d.self_addr.a.v4);
+	nsent = 0;
 	logbuf[0] = '\0';
 	log_set_hook(capture, NULL);
 	return 0;
@@ -39,7 +80,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	log_set_hook(NULL, NULL);
-	members_free(d.members);
+	fixture_daemon_free(&d);
 	keyring_free(d.kr);
 	return 0;
 }
@@ -61,15 +102,16 @@ static void rx(const char *sender, const char *body, uint64_t inc, uint64_t ctr,
 	                  sizeof(line));
 
 	assert_true(n > 0);
-	daemon_receive(&d, (uint8_t *)line, n, &a, now_ms, NOW_S);
+	daemon_receive(&d, (uint8_t *)line, (size_t)n, &a, now_ms, NOW_S);
 }
 
-static void test_own_line_teaches_our_address(void **state)
+/* Finding 3: our own line, even from elsewhere, never rewrites our entry. */
+static void test_own_line_changes_nothing(void **state)
 {
 	char buf[WIRE_ADDR_MAX];
 
 	(void)state;
-	rx("self", "alive self 1764172800", 1000, 1, NOW_S, "10.0.0.1", NOW_MS);
+	rx("self", "alive self 1764172800", d.incarnation, 1, NOW_S, "10.0.0.99", NOW_MS);
 	assert_int_equal(d.stats.own_lines, 1);
 	assert_int_equal(members_size(d.members), 0);
 	addr_str(&d.self_addr, buf, sizeof(buf));
@@ -83,6 +125,31 @@ static void test_our_name_other_incarnation_is_a_conflict(void **state)
 	assert_int_equal(d.stats.name_conflicts, 1);
 	assert_int_equal(members_size(d.members), 0);
 	assert_non_null(strstr(logbuf, "another node at 10.0.0.9 also calls itself self"));
+}
+
+/* Finding 3: our line of an earlier run, replayed after our restart, is not a conflict. */
+static void test_our_old_line_replayed_is_not_a_conflict(void **state)
+{
+	(void)state;
+	rx("self", "alive self 1764172780", d.incarnation - 20000000u, 77, NOW_S - 20, "10.0.0.1",
+	   NOW_MS);
+	assert_int_equal(d.stats.name_conflicts, 0);
+	assert_int_equal(d.stats.own_replays, 1);
+	assert_int_equal(d.stats.dropped[DROP_REPLAY], 1);
+	assert_string_equal(logbuf, "");
+}
+
+/* Finding 3: a replayed hour-old line of a known member is not a skewed clock. */
+static void test_stale_replay_is_not_a_skew(void **state)
+{
+	(void)state;
+	rx("node-b", "cjoin node-b", 5, 1, NOW_S, "10.0.0.2", NOW_MS);
+	rx("node-b", "alive node-b 1764172800", 5, 2, NOW_S, "10.0.0.2", NOW_MS + 50);
+	/* its line 1, recorded an hour ago (its timestamp says so) */
+	rx("node-b", "cjoin node-b", 5, 1, NOW_S - 3600, "10.0.0.2", NOW_MS + 100);
+	assert_int_equal(d.stats.dropped[DROP_STALE], 1);
+	assert_string_equal(d.rejected[0].name, ""); /* no "clock 3600 s behind" diagnosis */
+	assert_null(strstr(logbuf, "its clock is"));
 }
 
 static void test_stale_sender_is_named_and_kept_out(void **state)
@@ -105,8 +172,8 @@ static void test_oversize_and_garbage_are_counted(void **state)
 	memset(big, 'x', sizeof(big));
 	daemon_receive(&d, big, 65000, &a, NOW_MS, NOW_S);
 	daemon_receive(&d, big, 10, &a, NOW_MS, NOW_S);
-	assert_int_equal(d.stats.dropped[DROP_OVERSIZE], 1);
-	assert_int_equal(d.stats.dropped[DROP_BAD_FORMAT], 1);
+	assert_int_equal(d.stats.oversize, 1);
+	assert_int_equal(d.stats.dropped[DROP_BAD_FORMAT], 2); /* size is check 1 */
 	assert_int_equal(d.stats.top[0].total, 2);
 	assert_string_equal(logbuf, ""); /* never one log line per packet */
 	daemon_timers(&d, NOW_MS + 1000, NOW_S);
@@ -137,8 +204,8 @@ static void test_join_reply_suppressed_by_covering_answer(void **state)
 	assert_false(d.reply_pending);
 	assert_int_equal(d.replies_suppressed, 1);
 	daemon_timers(&d, NOW_MS + 1000, NOW_S);
-	/* one send attempt (no socket in the test): the heartbeat, no cluster reply */
-	assert_int_equal(d.stats.send_errors, 1);
+	assert_int_equal(sent_of(WIRE_ALIVE, 0), 1); /* the heartbeat ... */
+	assert_int_equal(sent_of(WIRE_CLUSTER, 0), 0); /* ... and no cluster reply */
 }
 
 static void test_join_reply_sent_when_view_differs(void **state)
@@ -148,16 +215,136 @@ static void test_join_reply_sent_when_view_differs(void **state)
 	rx("node-c", "cjoin node-c", 6, 1, NOW_S, "10.0.0.3", NOW_MS);
 	rx("node-b", "cluster node-b@10.0.0.2 self@10.0.0.1", 5, 2, NOW_S, "10.0.0.2", NOW_MS + 5);
 	assert_true(d.reply_pending); /* node-c missing from that answer */
-	d.stats.send_errors = 0;
 	daemon_timers(&d, d.reply_due_ms, NOW_S);
 	assert_false(d.reply_pending);
-	assert_true(d.stats.send_errors >= 1); /* it tried to send (no socket in the test) */
+	assert_int_equal(sent_of(WIRE_CLUSTER, 0), 1);
+	for (size_t i = 0; i < nsent; i++) {
+		struct wire_entry e;
+		size_t pos = 0, seen = 0;
+
+		if (sent[i].msg.verb != WIRE_CLUSTER)
+			continue;
+		/* to the joiner that asked first */
+		assert_false(sent[i].to_all);
+		assert_true(addr_same(&sent[i].to, &(struct member_addr){ .family = AF_INET,
+		                                         .a.v4.s_addr = htonl(0x0a000002) }));
+		while (wire_cluster_next(&sent[i].msg, &pos, &e))
+			seen |= strcmp(e.name, "self") == 0 ? 1 : strcmp(e.name, "node-b") == 0 ? 2
+			        : strcmp(e.name, "node-c") == 0 ? 4 : 8;
+		assert_int_equal(seen, 7);
+	}
+}
+
+/* Every row of v1.tsv through the daemon's one receive path, each into a fresh daemon. */
+static void test_v1_vectors_through_daemon_receive(void **state)
+{
+	size_t len, rows = 0;
+	char *text = tu_read_file(TU_VECTORS "/v1.tsv", &len), *cur = text, *line;
+
+	(void)state;
+	assert_non_null(text);
+	while ((line = strsep(&cur, "\n")) != NULL) {
+		char *verdict, *hex, *desc;
+		uint8_t buf[2048];
+		ssize_t n;
+		struct member_addr a = addr("10.0.0.2");
+		uint64_t total = 0;
+
+		if (*line == '\0' || *line == '#')
+			continue;
+		verdict = strsep(&line, "\t");
+		hex = strsep(&line, "\t");
+		desc = line;
+		n = tu_hex_decode(hex, strlen(hex), buf, sizeof(buf));
+		assert_true(n >= 0);
+		snprintf(d.cfg.name, sizeof(d.cfg.name), "receiver");
+		fixture_daemon_reset(&d, NOW_MS, NOW_S);
+		daemon_receive(&d, buf, (size_t)n, &a, NOW_MS, TU_VECTOR_NOW);
+		for (int v = 0; v < WIRE_NVERBS; v++)
+			total += d.stats.accepted[v];
+		if (strcmp(verdict, "accept") == 0) {
+			if (total != 1)
+				fail_msg("row \"%s\": not accepted", desc);
+		} else {
+			enum drop_reason r = DROP_NREASONS;
+
+			for (int i = 0; i < DROP_NREASONS; i++)
+				if (strcmp(stats_reason_name((enum drop_reason)i), verdict) == 0)
+					r = (enum drop_reason)i;
+			assert_true(r != DROP_NREASONS);
+			if (total != 0 || d.stats.dropped[r] != 1)
+				fail_msg("row \"%s\": want %s", desc, verdict);
+			assert_int_equal(members_size(d.members), 0);
+		}
+		rows++;
+	}
+	free(text);
+	assert_true(rows >= 49);
+}
+
+/* Finding 10: a wall clock step makes a new incarnation from the corrected clock. */
+static void test_clock_step_starts_new_incarnation(void **state)
+{
+	uint64_t mono = 7000000000u, real = (uint64_t)NOW_S * 1000000u, old = d.incarnation;
+
+	(void)state;
+	d.clock_offset_us = (int64_t)(real - mono);
+	/* drift below a second: nothing */
+	assert_int_equal(daemon_check_clock(&d, mono + 1000000, real + 1900000), 0);
+	assert_int_equal(daemon_check_clock(&d, mono + 2000000, real + 2000000), 0);
+	assert_int_equal(d.incarnation, old);
+	assert_int_equal(nsent, 0);
+	/* stepped back an hour (the clock was an hour ahead at start) */
+	assert_int_equal(daemon_check_clock(&d, mono + 3000000, real - 3600000000u + 3000000), 1);
+	assert_int_equal(d.incarnation, real - 3600000000u + 3000000);
+	assert_int_equal(sent_of(WIRE_CJOIN, 0), 1);
+	assert_int_equal(sent[0].msg.incarnation, d.incarnation);
+	assert_int_equal(sent[0].msg.counter, 1);
+	assert_non_null(strstr(logbuf, "stepped back by 3600.0 s"));
+	/* lines of the retired incarnation still in flight are ours, not a conflict */
+	rx("self", "alive self 1764172800", old, 9, NOW_S, "10.0.0.1", NOW_MS);
+	assert_int_equal(d.stats.name_conflicts, 0);
+	/* a small step forward (2 s) counts too */
+	assert_int_equal(daemon_check_clock(&d, mono + 4000000, real - 3600000000u + 6000000), 1);
+	assert_int_equal(sent_of(WIRE_CJOIN, 0), 2);
+}
+
+/* The heartbeat slows down gradually: a quarter more per line at most. */
+static void test_heartbeat_slows_gradually(void **state)
+{
+	uint64_t now = NOW_MS;
+	unsigned prev = d.heartbeat_ms;
+
+	(void)state;
+	/* a clean peer for a minute */
+	for (uint64_t c = 1; c < 600; c++) {
+		rx("node-b", c == 1 ? "cjoin node-b" : "alive node-b 1764172800", 5, c, NOW_S,
+		   "10.0.0.2", now);
+		rx("node-c", c == 1 ? "cjoin node-c" : "alive node-c 1764172800", 6, c, NOW_S,
+		   "10.0.0.3", now);
+		now += 100;
+		nsent = 0;
+		daemon_timers(&d, now, NOW_S);
+		assert_true(d.heartbeat_ms <= prev + prev / 4);
+		prev = d.heartbeat_ms;
+	}
+	assert_int_equal(members_count(d.members, MEMBER_ALIVE), 2);
+	assert_true(d.heartbeat_ms > 150 && d.heartbeat_ms <= 250);
+	/* pinned: always heartbeat_ms */
+	d.cfg.heartbeat_fixed = 1;
+	daemon_timers(&d, d.next_heartbeat_ms > now ? d.next_heartbeat_ms : now, NOW_S);
+	assert_int_equal(d.heartbeat_ms, d.cfg.heartbeat_ms);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_own_line_teaches_our_address, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_own_line_changes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_our_old_line_replayed_is_not_a_conflict, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_replay_is_not_a_skew, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v1_vectors_through_daemon_receive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clock_step_starts_new_incarnation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_heartbeat_slows_gradually, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_our_name_other_incarnation_is_a_conflict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_sender_is_named_and_kept_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversize_and_garbage_are_counted, setup, teardown),

@@ -60,8 +60,7 @@ static struct wire_msg make(const char *sender, const char *body, uint64_t inc, 
 
 	assert_true(n > 0);
 	assert_int_equal(wire_verify(ring, (uint8_t *)buf, (size_t)n, ts, 30, &msg), WIRE_OK);
-	assert_int_equal(wire_parse_body(&msg), WIRE_OK);
-	return msg;
+	return msg; /* members_receive parses the body */
 }
 
 static struct member_addr addr4(const char *s)
@@ -84,7 +83,7 @@ static enum members_result feed(struct members *t, const char *name, const char 
 	else
 		snprintf(body, sizeof(body), "%s %s", verb, name);
 	m = make(name, body, inc, ctr, T0_S);
-	return members_accept(t, &m, &a, now_ms, T0_S);
+	return members_receive(t, &m, &a, now_ms, T0_S, NULL);
 }
 
 static int setup(void **state)
@@ -136,7 +135,9 @@ static void test_leave_marks_left_and_replay_cannot_revive(void **state)
 	assert_int_equal(r.n[MEV_LEAVE], 1);
 	assert_string_equal(r.last_detail, "left the cluster");
 	old = make("node-b", "alive node-b 1764172800", 5, 2, T0_S);
-	assert_false(members_replay_ok(t, &old)); /* a recorded line cannot bring it back */
+	/* a recorded line cannot bring it back */
+	assert_int_equal(members_receive(t, &old, NULL, T0_MS + 100, T0_S, NULL), MEMBERS_REPLAY);
+	assert_int_equal(members_find(t, "node-b")->state, MEMBER_LEFT);
 	members_free(t);
 }
 
@@ -204,7 +205,7 @@ static void test_candidate_expires_unheard(void **state)
 	                         5, 1, T0_S);
 
 	(void)state;
-	members_accept(t, &m, &a, T0_MS, T0_S);
+	members_receive(t, &m, &a, T0_MS, T0_S, NULL);
 	assert_int_equal(members_find(t, "node-c")->state, MEMBER_CANDIDATE);
 	assert_null(members_find(t, "self"));
 	assert_int_equal(members_count(t, MEMBER_CANDIDATE), 1);
@@ -226,7 +227,7 @@ static void test_candidate_heard_directly_becomes_alive(void **state)
 	struct wire_msg m = make("node-b", "cluster node-b@10.0.0.2 node-c@10.0.0.3", 5, 1, T0_S);
 
 	(void)state;
-	members_accept(t, &m, &a, T0_MS, T0_S);
+	members_receive(t, &m, &a, T0_MS, T0_S, NULL);
 	feed(t, "node-c", "alive", 9, 1, T0_MS + 10);
 	assert_int_equal(members_find(t, "node-c")->state, MEMBER_ALIVE);
 	assert_int_equal(r.n[MEV_JOIN], 2);
@@ -244,7 +245,7 @@ static void test_report_does_not_revive_failed(void **state)
 	feed(t, "node-b", "cjoin", 5, 1, T0_MS);
 	members_tick(t, T0_MS + 5000, T0_S);
 	m = make("node-c", "cluster node-c@10.0.0.3 node-b@10.0.0.2", 8, 1, T0_S);
-	members_accept(t, &m, &a, T0_MS + 5001, T0_S);
+	members_receive(t, &m, &a, T0_MS + 5001, T0_S, NULL);
 	assert_int_equal(members_find(t, "node-b")->state, MEMBER_FAILED);
 	members_free(t);
 }
@@ -291,7 +292,8 @@ static void test_hash_table_many_members(void **state)
 	}
 	assert_null(members_find(t, "m3000"));
 	/* all fail, then are purged after the retention time; the index stays right */
-	members_tick(t, T0_MS + 10000, T0_S);
+	members_tick(t, T0_MS + 10000, T0_S); /* all quiet at once: held a while */
+	members_tick(t, T0_MS + 12000, T0_S);
 	assert_int_equal(members_count(t, MEMBER_FAILED), 3000);
 	members_tick(t, T0_MS + 3601u * 1000u, T0_S);
 	assert_int_equal(members_size(t), 0);
@@ -337,12 +339,12 @@ static void test_skew_is_measured_and_reported(void **state)
 	struct wire_msg m = make("node-b", "alive node-b 1764172810", 5, 1, T0_S + 10);
 
 	(void)state;
-	members_accept(t, &m, &a, T0_MS, T0_S);
+	members_receive(t, &m, &a, T0_MS, T0_S, NULL);
 	assert_int_equal(members_find(t, "node-b")->skew_s, 10);
 	assert_int_equal(r.n[MEV_SKEW], 1);
 	assert_non_null(strstr(r.last_detail, "ahead of ours by 10 s"));
 	m = make("node-b", "alive node-b 1764172810", 5, 2, T0_S + 10);
-	members_accept(t, &m, &a, T0_MS + 50, T0_S);
+	members_receive(t, &m, &a, T0_MS + 50, T0_S, NULL);
 	assert_int_equal(r.n[MEV_SKEW], 1); /* reported once, not per line */
 	members_free(t);
 }
@@ -352,6 +354,7 @@ static void test_reply_covered_only_by_full_view(void **state)
 	struct recorder r;
 	struct members *t = new_table(&r, NULL);
 	struct wire_msg partial, rest;
+	struct member_addr a = addr4("10.0.0.2");
 
 	(void)state;
 	feed(t, "node-b", "cjoin", 5, 1, T0_MS);
@@ -359,13 +362,255 @@ static void test_reply_covered_only_by_full_view(void **state)
 	feed(t, "node-d", "cjoin", 7, 1, T0_MS);
 	members_reply_round_start(t);
 	partial = make("node-b", "cluster node-b@10.0.0.2 self@10.0.0.1 node-c@10.0.0.3", 5, 2, T0_S);
-	assert_false(members_reply_covered(t, &partial));
+	assert_int_equal(members_receive(t, &partial, &a, T0_MS + 10, T0_S, NULL), MEMBERS_OK);
+	assert_false(members_reply_covered(t));
 	/* the second line of a split reply completes the view */
 	rest = make("node-b", "cluster node-d@10.0.0.4", 5, 3, T0_S);
-	assert_true(members_reply_covered(t, &rest));
+	assert_int_equal(members_receive(t, &rest, &a, T0_MS + 20, T0_S, NULL), MEMBERS_OK);
+	assert_true(members_reply_covered(t));
 	/* a new round starts from nothing */
 	members_reply_round_start(t);
-	assert_false(members_reply_covered(t, &rest));
+	assert_false(members_reply_covered(t));
+	/* and a closed round covers nothing */
+	members_reply_round_end(t);
+	rest = make("node-b", "cluster node-b@10.0.0.2 self@10.0.0.1 node-c@10.0.0.3 node-d@10.0.0.4",
+	            5, 4, T0_S);
+	members_receive(t, &rest, &a, T0_MS + 30, T0_S, NULL);
+	assert_false(members_reply_covered(t));
+	members_free(t);
+}
+
+
+/* Finding 1: a late line (inside the window, never seen) after a leave sets its bit only. */
+static void test_late_line_after_leave_changes_nothing(void **state)
+{
+	struct recorder r;
+	struct members *t = new_table(&r, NULL);
+	struct member_addr other = addr4("10.9.9.9");
+	struct wire_msg late;
+	struct member *m;
+
+	(void)state;
+	feed(t, "node-b", "cjoin", 5, 1, T0_MS);
+	/* counter 2 is lost on the way; 3 is the leave */
+	feed(t, "node-b", "leave", 5, 3, T0_MS + 100);
+	assert_int_equal(r.n[MEV_LEAVE], 1);
+	late = make("node-b", "alive node-b 1764172800", 5, 2, T0_S);
+	assert_int_equal(members_receive(t, &late, &other, T0_MS + 200, T0_S, NULL), MEMBERS_LATE);
+	m = members_find(t, "node-b");
+	assert_int_equal(m->state, MEMBER_LEFT);
+	assert_int_equal(r.n[MEV_JOIN], 1); /* no "rejoined after leaving" */
+	assert_true(addr_same(&m->addr, &(struct member_addr){ .family = AF_INET,
+	                                                       .a.v4.s_addr = htonl(0x0a000002) }));
+	assert_int_equal(m->last_heard_ms, T0_MS + 100);
+	/* the bit is set: the same line again is a replay */
+	late = make("node-b", "alive node-b 1764172800", 5, 2, T0_S);
+	assert_int_equal(members_receive(t, &late, &other, T0_MS + 300, T0_S, NULL), MEMBERS_REPLAY);
+	/* a late line of a failed member does not revive it either */
+	feed(t, "node-c", "cjoin", 6, 1, T0_MS);
+	feed(t, "node-c", "alive", 6, 5, T0_MS + 50);
+	members_tick(t, T0_MS + 5000, T0_S);
+	assert_int_equal(members_find(t, "node-c")->state, MEMBER_FAILED);
+	late = make("node-c", "alive node-c 1764172800", 6, 3, T0_S);
+	assert_int_equal(members_receive(t, &late, &other, T0_MS + 5100, T0_S, NULL), MEMBERS_LATE);
+	assert_int_equal(members_find(t, "node-c")->state, MEMBER_FAILED);
+	members_free(t);
+}
+
+/* Finding 2: an incarnation past (timestamp + window) * 10^6 is bad_body and locks nothing. */
+static void test_future_incarnation_is_bad_body(void **state)
+{
+	struct recorder r;
+	struct members *t = new_table(&r, NULL);
+	struct member_addr a = addr4("10.0.0.2");
+	struct wire_msg m = make("node-b", "alive node-b 1764172800", UINT64_MAX, 1, T0_S);
+
+	(void)state;
+	assert_int_equal(members_receive(t, &m, &a, T0_MS, T0_S, NULL), MEMBERS_BAD_BODY);
+	assert_null(members_find(t, "node-b"));
+	m = make("node-b", "alive node-b 1764172800", (T0_S + 30) * 1000000ull + 1, 1, T0_S);
+	assert_int_equal(members_receive(t, &m, &a, T0_MS, T0_S, NULL), MEMBERS_BAD_BODY);
+	m = make("node-b", "alive node-b 1764172800", (T0_S + 30) * 1000000ull, 1, T0_S);
+	assert_int_equal(members_receive(t, &m, &a, T0_MS, T0_S, NULL), MEMBERS_OK);
+	members_free(t);
+}
+
+/* Clock steps: a failed member's state expires after twice the window; then a
+ * lower incarnation (its clock was wrong at start) is admitted. */
+static void test_expired_state_admits_lower_incarnation(void **state)
+{
+	struct recorder r;
+	struct members *t = new_table(&r, NULL);
+	uint64_t future = (T0_S + 20) * 1000000ull;
+
+	(void)state;
+	feed(t, "node-b", "cjoin", future, 1, T0_MS);
+	members_tick(t, T0_MS + 2000, T0_S);
+	assert_int_equal(members_find(t, "node-b")->state, MEMBER_FAILED);
+	/* within twice the window: a lower incarnation is a replay */
+	assert_int_equal(feed(t, "node-b", "cjoin", T0_S * 1000000ull, 1, T0_MS + 59000),
+	                 MEMBERS_REPLAY);
+	assert_int_equal(members_find(t, "node-b")->state, MEMBER_FAILED);
+	/* past it, the state is gone: admitted afresh, reported as a restart */
+	assert_int_equal(feed(t, "node-b", "cjoin", T0_S * 1000000ull, 1, T0_MS + 60001),
+	                 MEMBERS_REPLY);
+	assert_int_equal(members_find(t, "node-b")->state, MEMBER_ALIVE);
+	assert_int_equal(members_find(t, "node-b")->incarnation, T0_S * 1000000ull);
+	assert_int_equal(r.n[MEV_RESTART], 1);
+	/* an alive member's state never expires */
+	feed(t, "node-c", "cjoin", 9, 1, T0_MS);
+	for (uint64_t c = 2, now = T0_MS; now < T0_MS + 70000; c++, now += 500)
+		feed(t, "node-c", "alive", 9, c, now);
+	assert_int_equal(feed(t, "node-c", "alive", 8, 1, T0_MS + 70000), MEMBERS_REPLAY);
+	members_free(t);
+}
+
+/* Two paths: the same line seen moments ago is a duplicate, not a replay. */
+static void test_duplicates_counted_when_two_paths(void **state)
+{
+	struct members_params p = params;
+	struct recorder r;
+	struct members *t;
+
+	(void)state;
+	p.count_duplicates = 1;
+	t = new_table(&r, &p);
+	feed(t, "node-b", "cjoin", 5, 1, T0_MS);
+	assert_int_equal(feed(t, "node-b", "cjoin", 5, 1, T0_MS + 3), MEMBERS_DUPLICATE);
+	/* long after, the same line is a replay */
+	assert_int_equal(feed(t, "node-b", "cjoin", 5, 1, T0_MS + 2500), MEMBERS_REPLAY);
+	members_free(t);
+	t = new_table(&r, NULL); /* one path: always a replay */
+	feed(t, "node-b", "cjoin", 5, 1, T0_MS);
+	assert_int_equal(feed(t, "node-b", "cjoin", 5, 1, T0_MS + 3), MEMBERS_REPLAY);
+	members_free(t);
+}
+
+static void heartbeat_all(struct members *t, const char *const *names, size_t n, uint64_t *ctr,
+                          uint64_t from, uint64_t to, uint64_t step)
+{
+	for (uint64_t now = from; now < to; now += step, (*ctr)++)
+		for (size_t i = 0; i < n; i++)
+			feed(t, names[i], *ctr == 1 ? "cjoin" : "alive", 10 + i, *ctr, now);
+}
+
+/* Local health: every peer quiet at once holds the verdicts and loses quorum. */
+static void test_local_blackout_holds_verdicts(void **state)
+{
+	static const char *const names[] = { "a", "b", "c", "d" };
+	struct recorder r;
+	struct members *t = new_table(&r, NULL);
+	struct members_quorum q;
+	uint64_t ctr = 1, now = T0_MS;
+
+	(void)state;
+	heartbeat_all(t, names, 4, &ctr, now, now + 5000, 50);
+	now += 5000;
+	/* our input blacks out for 0.9 s: all four overdue at 0.75 s */
+	for (uint64_t x = now; x <= now + 900; x += 25)
+		members_tick(t, x, T0_S);
+	assert_int_equal(r.n[MEV_FAILED], 0);
+	assert_int_equal(r.n[MEV_QUORUM_LOST], 1);
+	members_quorum(t, &q);
+	assert_int_equal(q.known, 5);
+	assert_int_equal(q.reachable, 1);
+	assert_false(q.has_quorum);
+	/* input back: every peer heard, quorum regained, nobody failed */
+	ctr += 18; /* the lines sent during the blackout were lost */
+	heartbeat_all(t, names, 4, &ctr, now + 900, now + 1000, 50);
+	members_tick(t, now + 1000, T0_S);
+	assert_int_equal(r.n[MEV_QUORUM_REGAINED], 1);
+	assert_int_equal(r.n[MEV_FAILED], 0);
+	/* the burst was learned: a gap of 18 lines counts 18 losses */
+	assert_true(members_loss(members_find(t, "a")) > 0.05);
+	assert_true(members_find(t, "a")->timeout_ms > 750);
+	/* a blackout that lasts: after the grace, they fail */
+	now += 1000;
+	for (uint64_t x = now; x <= now + 6000; x += 25)
+		members_tick(t, x, T0_S);
+	assert_int_equal(r.n[MEV_FAILED], 4);
+	members_quorum(t, &q);
+	assert_false(q.has_quorum);
+	members_free(t);
+}
+
+/* One peer crashing is failed at its timeout, with no hold; quorum kept. */
+static void test_single_crash_is_not_held(void **state)
+{
+	static const char *const names[] = { "a", "b", "c", "d" };
+	struct recorder r;
+	struct members *t = new_table(&r, NULL);
+	struct members_quorum q;
+	uint64_t ctr = 1, now = T0_MS, c2;
+
+	(void)state;
+	heartbeat_all(t, names, 4, &ctr, now, now + 5000, 50);
+	now += 5000;
+	c2 = ctr;
+	heartbeat_all(t, names, 3, &ctr, now, now + 1000, 50); /* d is silent */
+	members_tick(t, now + 760, T0_S);
+	assert_int_equal(r.n[MEV_FAILED], 1);
+	assert_string_equal(r.last_name, "d");
+	members_quorum(t, &q);
+	assert_true(q.has_quorum);
+	assert_int_equal(q.reachable, 4);
+	assert_int_equal(r.n[MEV_QUORUM_LOST], 0);
+	(void)c2;
+	members_free(t);
+}
+
+/* The heartbeat slows down on a clean network, speeds up under loss, and
+ * respects the line budget as the cluster grows. */
+static void test_heartbeat_adapts(void **state)
+{
+	static const char *const names[] = { "a", "b", "c", "d" };
+	struct recorder r;
+	struct members *t = new_table(&r, NULL);
+	uint64_t ctr = 1, now = T0_MS;
+	unsigned clean, lossy;
+	char name[16];
+
+	(void)state;
+	assert_int_equal(members_heartbeat_ms(t, 50), 50); /* alone */
+	heartbeat_all(t, names, 4, &ctr, now, now + 60000, 200);
+	clean = members_heartbeat_ms(t, 50);
+	assert_true(clean >= 150 && clean <= 250);
+	/* one in two lines of "a" lost */
+	for (now += 60000; now < T0_MS + 120000; now += 100, ctr += 2)
+		feed(t, "a", "alive", 10, ctr, now);
+	lossy = members_heartbeat_ms(t, 50);
+	assert_int_equal(lossy, 50);
+	members_free(t);
+	/* 1000 members: at most MEMBERS_LINE_BUDGET lines per second in all */
+	t = new_table(&r, NULL);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(name, sizeof(name), "m%d", i);
+		feed(t, name, "cjoin", 1, 1, T0_MS);
+	}
+	assert_true(members_heartbeat_ms(t, 50) >= 1000 * 1000 / MEMBERS_LINE_BUDGET);
+	members_free(t);
+}
+
+/* A sender slowing down: the receiver's timeout follows the last interval. */
+static void test_timeout_follows_slower_sender(void **state)
+{
+	struct recorder r;
+	struct members *t = new_table(&r, NULL);
+	uint64_t now = T0_MS, ctr = 1;
+	double iv = 50;
+
+	(void)state;
+	for (int i = 0; i < 400; i++, ctr++, now += 50)
+		feed(t, "node-b", i ? "alive" : "cjoin", 5, ctr, now);
+	/* slower by a quarter a line up to 1 s: never failed on the way */
+	while (iv < 1000) {
+		iv *= 1.25;
+		now += (uint64_t)iv;
+		members_tick(t, now - 1, T0_S);
+		feed(t, "node-b", "alive", 5, ctr++, now);
+	}
+	assert_int_equal(r.n[MEV_FAILED], 0);
+	assert_true(members_find(t, "node-b")->timeout_ms >= 1000);
 	members_free(t);
 }
 
@@ -373,6 +618,14 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cjoin_adds_member_and_asks_reply),
+		cmocka_unit_test(test_late_line_after_leave_changes_nothing),
+		cmocka_unit_test(test_future_incarnation_is_bad_body),
+		cmocka_unit_test(test_expired_state_admits_lower_incarnation),
+		cmocka_unit_test(test_duplicates_counted_when_two_paths),
+		cmocka_unit_test(test_local_blackout_holds_verdicts),
+		cmocka_unit_test(test_single_crash_is_not_held),
+		cmocka_unit_test(test_heartbeat_adapts),
+		cmocka_unit_test(test_timeout_follows_slower_sender),
 		cmocka_unit_test(test_leave_marks_left_and_replay_cannot_revive),
 		cmocka_unit_test(test_silence_fails_member_at_timeout),
 		cmocka_unit_test(test_failed_member_heard_again_rejoins),
