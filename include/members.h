@@ -60,6 +60,8 @@ struct member {
 	int64_t skew_s;         /* its timestamps minus our clock, last line */
 	float loss_lost;        /* exponentially weighted counts of lost ... */
 	float loss_total;       /* ... and expected lines */
+	float fast_lost;        /* the same over a short memory, to react */
+	float fast_total;       /* at once when loss starts */
 	float interval_ms;      /* smoothed time per counter step */
 	float last_step_ms;     /* time per counter step, last line */
 	float jitter_ms;        /* smoothed deviation of arrivals */

@@ -12,6 +12,7 @@
 
 #define NIL UINT32_MAX
 #define LOSS_SAMPLES 128.0f      /* effective memory of the loss estimate */
+#define FAST_SAMPLES 16.0f       /* and of the one that reacts when loss starts */
 #define SMOOTH 16.0f             /* smoothing of interval and jitter */
 #define FALSE_FAILURE_ODDS 1e-6  /* per heartbeat, at the (pessimistic) measured loss */
 #define RETAIN_MS (3600u * 1000u) /* failed/left members stay listed this long */
@@ -245,19 +246,33 @@ static void detector_reset(struct members *t, struct member *m)
 {
 	m->loss_lost = 0;
 	m->loss_total = 0;
+	m->fast_lost = 0;
+	m->fast_total = 0;
 	m->interval_ms = (float)t->p.heartbeat_ms;
 	m->last_step_ms = (float)t->p.heartbeat_ms;
 	m->jitter_ms = (float)t->p.heartbeat_ms / 4;
 	m->burst_ms = 0;
 }
 
-/* Pessimistic loss rate: the estimate plus two standard errors. */
+static double upper(double lost, double total)
+{
+	double n = total + 8.0;
+	double p = (lost + 0.5) / n;
+
+	return p + 2.0 * sqrt(p * (1.0 - p) / n);
+}
+
+/*
+ * Pessimistic loss rate: the estimate plus two standard errors, over the
+ * long memory; once a line was lost lately, over the short one too, so
+ * that loss starting on a clean network is answered within a few lines.
+ */
 static double loss_upper(const struct member *m)
 {
-	double n = (double)m->loss_total + 8.0;
-	double p = ((double)m->loss_lost + 0.5) / n;
-	double p_up = p + 2.0 * sqrt(p * (1.0 - p) / n);
+	double p_up = upper((double)m->loss_lost, (double)m->loss_total);
 
+	if (m->fast_lost >= 0.5f)
+		p_up = fmax(p_up, upper((double)m->fast_lost, (double)m->fast_total));
 	return p_up > 0.95 ? 0.95 : p_up;
 }
 
@@ -300,6 +315,11 @@ static void detector_update(struct members *t, struct member *m, uint64_t gap, u
 
 	m->loss_lost = m->loss_lost * decay + (steps - 1.0f);
 	m->loss_total = m->loss_total * decay + steps;
+	/* the short memory sees scattered loss; a long gap is a burst, which
+	 * burst_ms answers without making every later line look lost */
+	decay = steps >= FAST_SAMPLES ? 0.0f : 1.0f - steps / FAST_SAMPLES;
+	m->fast_lost = m->fast_lost * decay + fminf(steps - 1.0f, 2.0f);
+	m->fast_total = m->fast_total * decay + fminf(steps, 3.0f);
 	m->last_step_ms = dt / steps;
 	m->interval_ms += (m->last_step_ms - m->interval_ms) / SMOOTH;
 	dev = fabsf(dt - steps * m->interval_ms);
