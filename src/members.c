@@ -553,18 +553,20 @@ static void follow_quorum(struct members *t)
 }
 
 /*
- * Local health: when every peer (two or more) is overdue at the same time,
- * our own input is the likelier fault.  Their verdicts are held (they are
- * suspects, not reachable for the quorum) for local_grace_ms; returns 1
- * while the hold lasts.
+ * Local health: when two or more peers are alive and every one of them has
+ * gone quiet (longer than two of its intervals and half its timeout) while
+ * at least one is overdue, our own input is the likelier fault.  Their
+ * verdicts are held (they are suspects, not reachable for the quorum) for
+ * local_grace_ms; returns 1 while the hold lasts.
  */
-static int local_hold(struct members *t, size_t overdue, uint64_t now_ms)
+static int local_hold(struct members *t, size_t overdue, size_t silent, uint64_t now_ms)
 {
 	size_t alive = t->count[MEMBER_ALIVE];
 
-	if (overdue < 2 || overdue < alive) {
+	if (alive < 2 || overdue == 0 || silent < alive) {
 		if (t->hold_since_ms)
-			log_info("local hold over: %zu of %zu peers overdue", overdue, alive);
+			log_info("local hold over: %zu of %zu peers overdue, %zu quiet", overdue, alive,
+			         silent);
 		t->hold_since_ms = 0;
 		return 0;
 	}
@@ -575,6 +577,14 @@ static int local_hold(struct members *t, size_t overdue, uint64_t now_ms)
 		          alive, t->p.local_grace_ms);
 	}
 	return now_ms - t->hold_since_ms < t->p.local_grace_ms;
+}
+
+/* Not heard for longer than two of its intervals and half its timeout. */
+static int is_silent(const struct member *m, uint64_t quiet)
+{
+	double gap = fmax(2.0 * (double)fmax(m->interval_ms, m->last_step_ms), m->timeout_ms / 2.0);
+
+	return (double)quiet > gap;
 }
 
 static void fail_member(struct members *t, struct member *m, uint64_t quiet, uint64_t now_ms,
@@ -591,17 +601,18 @@ static void fail_member(struct members *t, struct member *m, uint64_t quiet, uin
 
 static size_t judge_alive(struct members *t, uint64_t now_ms, uint64_t now_s)
 {
-	size_t overdue = 0, changes = 0;
+	size_t overdue = 0, silent = 0, changes = 0;
 	int hold;
 
 	for (size_t i = 0; i < t->n; i++) {
 		struct member *m = &t->v[i];
+		uint64_t quiet = now_ms > m->last_heard_ms ? now_ms - m->last_heard_ms : 0;
 
-		m->suspect = m->state == MEMBER_ALIVE && now_ms > m->last_heard_ms &&
-		             now_ms - m->last_heard_ms > m->timeout_ms;
+		m->suspect = m->state == MEMBER_ALIVE && quiet > m->timeout_ms;
 		overdue += m->suspect;
+		silent += m->state == MEMBER_ALIVE && is_silent(m, quiet);
 	}
-	hold = local_hold(t, overdue, now_ms);
+	hold = local_hold(t, overdue, silent, now_ms);
 	follow_quorum(t);
 	if (hold)
 		return 0;

@@ -89,17 +89,17 @@ def quorum():
     check(lost, "quorum: %s did not report quorum_lost within 5 s" % victim.name)
     dt = lost[0][0] - t0
     failed_all = wait_until(lambda: len(events(ws[0], "failed", t0)) >= 4, 10)
-    others_failed = wait_until(
-        lambda: all(w.first("failed", victim.name, t0) for w in ws[1:]), 10)
     time.sleep(0.5)
+    # its output still works: the others keep hearing it, and keep quorum
     others_lost = [e for w in ws[1:] for _, e in events(w, "quorum_lost", t0)]
+    others_failed = [e for w in ws[1:] for _, e in events(w, "failed", t0)]
     print("quorum: %s's input dropped: it reported quorum_lost after %.3f s (%s), failed all 4 "
-          "peers: %s; the other four saw it failed: %s, lost quorum: %d times"
-          % (victim.name, dt, lost[0][1].get("detail"), bool(failed_all), bool(others_failed),
+          "peers after the hold: %s; the other four: %d failures, quorum lost %d times"
+          % (victim.name, dt, lost[0][1].get("detail"), bool(failed_all), len(others_failed),
              len(others_lost)))
     check(dt <= 1.5, "quorum: quorum_lost after %.3f s, more than the detection time" % dt)
     check(failed_all, "quorum: the cut-off host did not fail its peers after the hold")
-    check(others_failed, "quorum: the others did not see the cut-off host fail")
+    check(not others_failed, "quorum: the others failed someone: %s" % others_failed[:3])
     check(not others_lost, "quorum: a host of the majority said it lost quorum")
     nft_input_drop(victim, False)
     regained = wait_until(lambda: events(ws[0], "quorum_regained", t0), 5)
