@@ -54,7 +54,6 @@ struct member {
 	struct replay_state replay;
 	uint64_t incarnation;
 	uint64_t since_s;       /* UNIX time of the last state change */
-	uint64_t since_ms;      /* same, monotonic */
 	uint64_t last_heard_ms; /* newest line (candidates: when reported) */
 	uint64_t accepted;      /* lines accepted from it */
 	int64_t skew_s;         /* its timestamps minus our clock, last line */

@@ -226,13 +226,11 @@ static void emit(struct members *t, enum member_event ev, const struct member *m
 		t->event_fn(t->event_arg, ev, m, detail);
 }
 
-static void set_state(struct members *t, struct member *m, enum member_state s, uint64_t now_ms,
-                      uint64_t now_s)
+static void set_state(struct members *t, struct member *m, enum member_state s, uint64_t now_s)
 {
 	t->count[m->state]--;
 	t->count[s]++;
 	m->state = (uint8_t)s;
-	m->since_ms = now_ms;
 	m->since_s = now_s;
 }
 
@@ -421,18 +419,18 @@ static void record_line(struct members *t, struct member *m, enum freshness f,
 }
 
 static void mark_alive(struct members *t, struct member *m, enum member_state old, int had_state,
-                       uint64_t old_inc, uint64_t now_ms, uint64_t now_s)
+                       uint64_t old_inc, uint64_t now_s)
 {
 	char detail[96];
 
 	if (had_state && m->incarnation != old_inc) {
-		set_state(t, m, MEMBER_ALIVE, now_ms, now_s);
+		set_state(t, m, MEMBER_ALIVE, now_s);
 		snprintf(detail, sizeof(detail), "restarted: incarnation %llu, was %llu (%s)",
 		         (unsigned long long)m->incarnation, (unsigned long long)old_inc,
 		         members_state_name(old));
 		emit(t, MEV_RESTART, m, detail);
 	} else if (old != MEMBER_ALIVE) {
-		set_state(t, m, MEMBER_ALIVE, now_ms, now_s);
+		set_state(t, m, MEMBER_ALIVE, now_s);
 		emit(t, MEV_JOIN, m,
 		     old == MEMBER_FAILED ? "heard again after failure"
 		     : old == MEMBER_LEFT ? "rejoined after leaving"
@@ -468,7 +466,6 @@ static void apply_cluster(struct members *t, const struct wire_msg *msg, uint64_
 		c->addr.family = e->family;
 		memcpy(&c->addr.a, &e->a, sizeof(c->addr.a));
 		c->last_heard_ms = now_ms;
-		c->since_ms = now_ms;
 		log_debug("%s: candidate from %s's member list", e->name, msg->sender);
 	}
 }
@@ -485,13 +482,13 @@ static enum members_result apply(struct members *t, struct member *m, enum fresh
 	record_line(t, m, f, msg, src, now_ms);
 	if (msg->verb == WIRE_LEAVE) {
 		if (old != MEMBER_LEFT) {
-			set_state(t, m, MEMBER_LEFT, now_ms, now_s);
+			set_state(t, m, MEMBER_LEFT, now_s);
 			if (old == MEMBER_ALIVE || old == MEMBER_CANDIDATE)
 				emit(t, MEV_LEAVE, m, "left the cluster");
 		}
 		return MEMBERS_OK;
 	}
-	mark_alive(t, m, old, had_state, old_inc, now_ms, now_s);
+	mark_alive(t, m, old, had_state, old_inc, now_s);
 	note_skew(t, m, msg, now_s);
 	if (msg->verb == WIRE_CLUSTER)
 		apply_cluster(t, msg, now_ms);
@@ -587,13 +584,12 @@ static int is_silent(const struct member *m, uint64_t quiet)
 	return (double)quiet > gap;
 }
 
-static void fail_member(struct members *t, struct member *m, uint64_t quiet, uint64_t now_ms,
-                        uint64_t now_s)
+static void fail_member(struct members *t, struct member *m, uint64_t quiet, uint64_t now_s)
 {
 	char detail[128];
 
 	m->suspect = 0;
-	set_state(t, m, MEMBER_FAILED, now_ms, now_s);
+	set_state(t, m, MEMBER_FAILED, now_s);
 	snprintf(detail, sizeof(detail), "no line for %llu ms (timeout %u ms, loss %.0f%%)",
 	         (unsigned long long)quiet, m->timeout_ms, 100.0 * members_loss(m));
 	emit(t, MEV_FAILED, m, detail);
@@ -620,7 +616,7 @@ static size_t judge_alive(struct members *t, uint64_t now_ms, uint64_t now_s)
 		struct member *m = &t->v[i];
 
 		if (m->suspect) {
-			fail_member(t, m, now_ms - m->last_heard_ms, now_ms, now_s);
+			fail_member(t, m, now_ms - m->last_heard_ms, now_s);
 			changes++;
 		}
 	}
