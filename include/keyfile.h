@@ -1,9 +1,7 @@
 /*
- * keyfile: the files cmem-keygen writes and reads besides the keyring.
+ * keyfile: the files cmem-keygen writes and reads besides the keyring
+ * (all read and written through privfile: atomic, private where secret).
  *
- * - private files (keyrings, secret keys): written atomically (a temporary
- *   file in the same directory, created O_EXCL mode 0600, written, synced,
- *   renamed, directory synced), read only if private to their owner;
  * - host keypairs (crypto_box, X25519): DIR/host.key and DIR/host.pub;
  * - administrator keypairs (crypto_sign, Ed25519): DIR/admin.key and
  *   DIR/admin.pub;
@@ -42,6 +40,8 @@
 #include <stdint.h>
 #include <sodium.h>
 
+#include "privfile.h"
+
 struct keyring;
 
 #define KEYFILE_ERRLEN 512
@@ -63,26 +63,37 @@ struct keyfile_pair {
 };
 
 /*
- * Write data to path atomically.  A new file gets mode 0600.  Without
- * replace, an existing path is refused ("already exists") and left alone;
- * with replace, the file is swapped in one rename and keeps the owner
- * permission bits, owner and group of the file it replaces.
+ * The file functions of privfile under their earlier names, for the
+ * callers (cmemctl's keyring updates) written before that module existed.
  */
-int keyfile_write_private(const char *path, const void *data, size_t len, int replace,
-                          char *err, size_t errlen);
-/* Same for a file that holds no secret: mode 0644. */
-int keyfile_write_public(const char *path, const void *data, size_t len, int replace,
-                         char *err, size_t errlen);
-/*
- * Read a private file (no symlink, regular, no group/other access, owned
- * by us or root, at most cap bytes) into buf; *len gets its length.
- */
-int keyfile_read_private(const char *path, void *buf, size_t cap, size_t *len, char *err,
-                         size_t errlen);
-/* Read any file of at most max bytes: malloc'd, NUL-terminated; NULL on error. */
-char *keyfile_read(const char *path, size_t max, size_t *len, char *err, size_t errlen);
-/* 1 if path exists (a dangling symlink included), 0 if not. */
-int keyfile_exists(const char *path);
+static inline int keyfile_write_private(const char *path, const void *data, size_t len,
+                                        int replace, char *err, size_t errlen)
+{
+	return privfile_write(path, data, len, replace, err, errlen);
+}
+
+static inline int keyfile_write_public(const char *path, const void *data, size_t len,
+                                       int replace, char *err, size_t errlen)
+{
+	return privfile_write_public(path, data, len, replace, err, errlen);
+}
+
+static inline int keyfile_read_private(const char *path, void *buf, size_t cap, size_t *len,
+                                       char *err, size_t errlen)
+{
+	return privfile_read(path, buf, cap, len, err, errlen);
+}
+
+static inline char *keyfile_read(const char *path, size_t max, size_t *len, char *err,
+                                 size_t errlen)
+{
+	return privfile_read_public(path, max, len, err, errlen);
+}
+
+static inline int keyfile_exists(const char *path)
+{
+	return privfile_exists(path);
+}
 
 const char *keyfile_kind_name(enum keyfile_kind kind); /* "host" | "admin" */
 

@@ -1,19 +1,18 @@
 /*
- * keyfile: atomic private files, host and administrator keypairs, and
- * signed sealed bundles (formats in keyfile.h).
+ * keyfile: host and administrator keypairs, public key lines, signed
+ * sealed bundles and hosts files (formats in keyfile.h); the files
+ * themselves are read and written by privfile.
  */
 #include "keyfile.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "keyring.h"
+#include "privfile.h"
 #include "util.h"
 
 #define B64 sodium_base64_VARIANT_ORIGINAL
@@ -26,251 +25,6 @@ _Static_assert(crypto_sign_PUBLICKEYBYTES == KEYFILE_PK_BYTES, "Ed25519 public k
 _Static_assert(crypto_box_SECRETKEYBYTES <= KEYFILE_SK_MAX, "X25519 secret key size");
 _Static_assert(sodium_base64_ENCODED_LEN(KEYFILE_PK_BYTES, B64) == KEYFILE_PK_B64_LEN + 1,
                "base64 public key length");
-
-/* ---- files ---- */
-
-int keyfile_exists(const char *path)
-{
-	struct stat st;
-
-	return lstat(path, &st) == 0;
-}
-
-/* The directory of path into buf: "." when path names no directory. */
-static int dir_of(const char *path, char *buf, size_t size)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (slash == NULL)
-		return xsnprintf(buf, size, ".") < 0 ? -1 : 0;
-	if (slash == path)
-		return xsnprintf(buf, size, "/") < 0 ? -1 : 0;
-	return xsnprintf(buf, size, "%.*s", (int)(slash - path), path) < 0 ? -1 : 0;
-}
-
-/* Make a committed rename durable. */
-static int sync_dir(const char *path)
-{
-	char dir[PATH_MAX];
-	int fd, rc;
-
-	if (dir_of(path, dir, sizeof(dir)) == -1) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd == -1)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/*
- * Create tmp (a mkostemp template: O_EXCL, 0600), give it mode and owner,
- * write data and sync it.  On failure tmp does not exist.
- */
-static int write_tmp(const char *path, char *tmp, const void *data, size_t len, mode_t mode,
-                     const struct stat *old, char *err, size_t errlen)
-{
-	int fd = mkostemp(tmp, O_CLOEXEC);
-
-	if (fd == -1) {
-		seterr(err, errlen, "%s: cannot create a temporary file beside it: %s", path,
-		       strerror(errno));
-		return -1;
-	}
-	/* mkostemp's 0600 went through the umask: set the mode we mean */
-	if (fchmod(fd, mode) == -1 ||
-	    (old && (old->st_uid != geteuid() || old->st_gid != getegid()) &&
-	     fchown(fd, old->st_uid, old->st_gid) == -1 && errno != EPERM) ||
-	    write_all(fd, data, len) == -1 || fsync(fd) == -1) {
-		seterr(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(errno));
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	if (close(fd) == -1) {
-		seterr(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
-
-/* rename that refuses to replace an existing to. */
-static int rename_noreplace(const char *from, const char *to)
-{
-	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS)
-		return -1;
-	/* a file system without RENAME_NOREPLACE: link() never replaces either */
-	if (link(from, to) == -1)
-		return -1;
-	unlink(from);
-	return 0;
-}
-
-static int write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-                        mode_t keep, int replace, char *err, size_t errlen)
-{
-	char tmp[PATH_MAX];
-	struct stat st;
-	int have_old = replace && lstat(path, &st) == 0 && S_ISREG(st.st_mode);
-
-	if (xsnprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) < 0) {
-		seterr(err, errlen, "%s: file name too long", path);
-		return -1;
-	}
-	if (!replace && keyfile_exists(path)) {
-		seterr(err, errlen, "%s: already exists; refusing to overwrite it", path);
-		return -1;
-	}
-	if (have_old) /* keep the mode, never adding group or other access */
-		mode = (st.st_mode & keep) | S_IRUSR;
-	if (write_tmp(path, tmp, data, len, mode, have_old ? &st : NULL, err, errlen) == -1)
-		return -1;
-	if ((replace ? rename(tmp, path) : rename_noreplace(tmp, path)) == -1) {
-		if (errno == EEXIST)
-			seterr(err, errlen, "%s: already exists; refusing to overwrite it", path);
-		else
-			seterr(err, errlen, "%s: cannot rename %s to it: %s", path, tmp,
-			       strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	if (sync_dir(path) == -1) {
-		seterr(err, errlen, "%s: written, but its directory cannot be synced: %s", path,
-		       strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-int keyfile_write_private(const char *path, const void *data, size_t len, int replace,
-                          char *err, size_t errlen)
-{
-	return write_atomic(path, data, len, 0600, S_IRWXU, replace, err, errlen);
-}
-
-int keyfile_write_public(const char *path, const void *data, size_t len, int replace,
-                         char *err, size_t errlen)
-{
-	return write_atomic(path, data, len, 0644, 0777, replace, err, errlen);
-}
-
-/* Read fd to its end into buf: 0, -1 (errno), or 1 if it holds more than cap. */
-static int read_all(int fd, char *buf, size_t cap, size_t *len)
-{
-	char extra;
-	ssize_t n;
-
-	*len = 0;
-	while (*len < cap) {
-		n = read(fd, buf + *len, cap - *len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		if (n == 0)
-			return 0;
-		*len += (size_t)n;
-	}
-	while ((n = read(fd, &extra, 1)) == -1 && errno == EINTR)
-		;
-	return n == -1 ? -1 : n > 0;
-}
-
-/* Open path and check it is a regular file private to us (or root). */
-static int open_private(const char *path, char *err, size_t errlen)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-
-	if (fd == -1) {
-		if (errno == ELOOP)
-			seterr(err, errlen, "%s: is a symbolic link; refusing to follow it", path);
-		else
-			seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) == -1)
-		seterr(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
-	else if (!S_ISREG(st.st_mode))
-		seterr(err, errlen, "%s: not a regular file", path);
-	else if (st.st_mode & (S_IRWXG | S_IRWXO))
-		seterr(err, errlen,
-		       "%s: permissions %04o are too open: group and others must have no access "
-		       "(chmod 600)",
-		       path, (unsigned)(st.st_mode & 07777));
-	else if (st.st_uid != 0 && st.st_uid != geteuid())
-		seterr(err, errlen, "%s: owned by uid %u, not by uid %u or root", path,
-		       (unsigned)st.st_uid, (unsigned)geteuid());
-	else
-		return fd;
-	close(fd);
-	return -1;
-}
-
-int keyfile_read_private(const char *path, void *buf, size_t cap, size_t *len, char *err,
-                         size_t errlen)
-{
-	int fd = open_private(path, err, errlen), rc;
-
-	if (fd == -1)
-		return -1;
-	rc = read_all(fd, buf, cap, len);
-	close(fd);
-	if (rc == -1)
-		seterr(err, errlen, "%s: read error: %s", path, strerror(errno));
-	else if (rc == 1)
-		seterr(err, errlen, "%s: larger than %zu bytes", path, cap);
-	if (rc != 0)
-		sodium_memzero(buf, cap);
-	return rc == 0 ? 0 : -1;
-}
-
-char *keyfile_read(const char *path, size_t max, size_t *len, char *err, size_t errlen)
-{
-	int fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC), rc;
-	char *buf;
-
-	if (fd == -1) {
-		seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		return NULL;
-	}
-	buf = xmalloc(max + 1);
-	rc = read_all(fd, buf, max, len);
-	close(fd);
-	if (rc == 0) {
-		buf[*len] = '\0';
-		return buf;
-	}
-	if (rc == -1)
-		seterr(err, errlen, "%s: read error: %s", path, strerror(errno));
-	else
-		seterr(err, errlen, "%s: larger than %zu bytes", path, max);
-	free(buf);
-	return NULL;
-}
 
 /* ---- keypairs and public key lines ---- */
 
@@ -440,23 +194,23 @@ int keyfile_pair_save(const struct keyfile_pair *p, const char *dir, char *err, 
 	if (pair_path(key, sizeof(key), dir, p->kind, "key", err, errlen) == -1 ||
 	    pair_path(pub, sizeof(pub), dir, p->kind, "pub", err, errlen) == -1)
 		return -1;
-	if (keyfile_exists(key) || keyfile_exists(pub)) {
+	if (privfile_exists(key) || privfile_exists(pub)) {
 		seterr(err, errlen, "%s: already exists; refusing to overwrite a %s key",
-		       keyfile_exists(key) ? key : pub, keyfile_kind_name(p->kind));
+		       privfile_exists(key) ? key : pub, keyfile_kind_name(p->kind));
 		return -1;
 	}
 	if ((text = secret_text(p, &len)) == NULL) {
 		seterr(err, errlen, "%s: out of secure memory", key);
 		return -1;
 	}
-	rc = keyfile_write_private(key, text, len, 0, err, errlen);
+	rc = privfile_write(key, text, len, 0, err, errlen);
 	sodium_free(text);
 	if (rc == -1)
 		return -1;
 	keyfile_pub_format(p->kind, p->pk, line);
 	len = strlen(line);
 	line[len++] = '\n';
-	if (keyfile_write_public(pub, line, len, 0, err, errlen) == -1) {
+	if (privfile_write_public(pub, line, len, 0, err, errlen) == -1) {
 		unlink(key); /* all or nothing */
 		return -1;
 	}
@@ -468,30 +222,28 @@ struct keyfile_pair *keyfile_pair_load(enum keyfile_kind kind, const char *dir, 
 {
 	char path[PATH_MAX];
 	struct keyfile_pair *p;
-	char *buf;
+	char *text;
 	size_t len = 0;
 
 	if (pair_path(path, sizeof(path), dir, kind, "key", err, errlen) == -1)
 		return NULL;
-	p = pair_new(kind);
-	buf = sodium_malloc(KEYFILE_SECRET_MAX);
-	if (p == NULL || buf == NULL) {
+	if ((p = pair_new(kind)) == NULL) {
 		seterr(err, errlen, "%s: out of secure memory", path);
-		goto fail;
+		return NULL;
 	}
-	if (keyfile_read_private(path, buf, KEYFILE_SECRET_MAX, &len, err, errlen) == -1 ||
-	    parse_tagged(path, key_tags[kind], buf, len, p->sk, sk_len(kind), err, errlen) == -1)
+	text = privfile_load(path, KEYFILE_SECRET_MAX, &len, err, errlen);
+	if (text == NULL ||
+	    parse_tagged(path, key_tags[kind], text, len, p->sk, sk_len(kind), err, errlen) == -1)
 		goto fail;
 	if (derive_pk(p) == -1) {
 		seterr(err, errlen, "%s: damaged: its public half does not match its secret seed",
 		       path);
 		goto fail;
 	}
-	sodium_free(buf);
+	privfile_free(text);
 	return p;
 fail:
-	if (buf)
-		sodium_free(buf);
+	privfile_free(text);
 	keyfile_pair_free(p);
 	return NULL;
 }
@@ -515,7 +267,7 @@ int keyfile_pub_load(enum keyfile_kind kind, const char *path, uint8_t pk[KEYFIL
                      char *err, size_t errlen)
 {
 	size_t len = 0;
-	char *text = keyfile_read(path, 4096, &len, err, errlen);
+	char *text = privfile_read_public(path, 4096, &len, err, errlen);
 	int rc;
 
 	if (text == NULL)
