@@ -5,10 +5,14 @@
  */
 #include "keyfile.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "keyring.h"
@@ -17,7 +21,9 @@
 
 #define B64 sodium_base64_VARIANT_ORIGINAL
 #define B64_WRAP 64
-#define BUNDLE_SIGCTX "cmem-bundle-v1 signature" /* signed with its NUL */
+/* what a signature is for, signed with its NUL: one per format version */
+#define BUNDLE_SIGCTX_V1 "cmem-bundle-v1 signature"
+#define BUNDLE_SIGCTX_V2 "cmem-bundle-v2 signature"
 #define KEYFILE_SECRET_MAX 256                   /* a secret key file */
 
 _Static_assert(crypto_box_PUBLICKEYBYTES == KEYFILE_PK_BYTES, "X25519 public key size");
@@ -78,8 +84,8 @@ static const char *line_kind(const char *s, size_t len)
 		return "a host secret key";
 	if (has_tag(s, len, key_tags[KEYFILE_ADMIN]))
 		return "an administrator secret key";
-	if (len >= strlen(KEYFILE_BUNDLE_MAGIC) &&
-	    memcmp(s, KEYFILE_BUNDLE_MAGIC, strlen(KEYFILE_BUNDLE_MAGIC)) == 0)
+	if (len >= strlen(KEYFILE_BUNDLE_PREFIX) &&
+	    memcmp(s, KEYFILE_BUNDLE_PREFIX, strlen(KEYFILE_BUNDLE_PREFIX)) == 0)
 		return "a bundle";
 	return NULL;
 }
@@ -217,6 +223,26 @@ int keyfile_pair_save(const struct keyfile_pair *p, const char *dir, char *err, 
 	return 0;
 }
 
+int keyfile_pair_create(enum keyfile_kind kind, const char *dir,
+                        uint8_t pk[KEYFILE_PK_BYTES], char *err, size_t errlen)
+{
+	struct keyfile_pair *p;
+	int rc;
+
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		seterr(err, errlen, "%s: cannot create the directory: %s", dir, strerror(errno));
+		return -1;
+	}
+	if ((p = keyfile_pair_generate(kind)) == NULL) {
+		seterr(err, errlen, "%s: out of secure memory", dir);
+		return -1;
+	}
+	rc = keyfile_pair_save(p, dir, err, errlen);
+	memcpy(pk, p->pk, KEYFILE_PK_BYTES);
+	keyfile_pair_free(p);
+	return rc;
+}
+
 struct keyfile_pair *keyfile_pair_load(enum keyfile_kind kind, const char *dir, char *err,
                                        size_t errlen)
 {
@@ -284,33 +310,111 @@ static void pk_b64(const uint8_t pk[KEYFILE_PK_BYTES], char out[KEYFILE_PK_B64_L
 	sodium_bin2base64(out, KEYFILE_PK_B64_LEN + 1, pk, KEYFILE_PK_BYTES, B64);
 }
 
-/* What the administrator signs: context, recipient, ciphertext. */
+static void put_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+/*
+ * What the administrator signs: the context of the format version, the
+ * recipient, (v2) the serial and the creation time, and the ciphertext.
+ * The contexts differ, so a signature never passes for another version.
+ */
 static uint8_t *signed_message(const struct keyfile_bundle *b, size_t *len)
 {
-	size_t ctx = sizeof(BUNDLE_SIGCTX); /* the NUL included */
-	uint8_t *m = xmalloc(ctx + sizeof(b->recipient) + b->sealed_len);
+	const char *ctx = b->version == 1 ? BUNDLE_SIGCTX_V1 : BUNDLE_SIGCTX_V2;
+	size_t clen = strlen(ctx) + 1, off = 0; /* the NUL included */
+	uint8_t *m = xmalloc(clen + sizeof(b->recipient) + 16 + b->sealed_len);
 
-	memcpy(m, BUNDLE_SIGCTX, ctx);
-	memcpy(m + ctx, b->recipient, sizeof(b->recipient));
-	memcpy(m + ctx + sizeof(b->recipient), b->sealed, b->sealed_len);
-	*len = ctx + sizeof(b->recipient) + b->sealed_len;
+	memcpy(m, ctx, clen);
+	off += clen;
+	memcpy(m + off, b->recipient, sizeof(b->recipient));
+	off += sizeof(b->recipient);
+	if (b->version != 1) {
+		put_be64(m + off, b->serial);
+		put_be64(m + off + 8, (uint64_t)b->created);
+		off += 16;
+	}
+	memcpy(m + off, b->sealed, b->sealed_len);
+	*len = off + b->sealed_len;
 	return m;
+}
+
+int keyfile_time_format(int64_t t, char out[KEYFILE_TIME_LEN])
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (t < 0 || t > KEYFILE_TIME_MAX || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(out, KEYFILE_TIME_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm) != KEYFILE_TIME_LEN - 1) {
+		snprintf(out, KEYFILE_TIME_LEN, "(bad time)");
+		return -1;
+	}
+	return 0;
+}
+
+/* Two digits at s into *v. */
+static int two_digits(const char *s, int *v)
+{
+	if (s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9')
+		return -1;
+	*v = (s[0] - '0') * 10 + (s[1] - '0');
+	return 0;
+}
+
+int keyfile_time_parse(const char *s, size_t len, int64_t *t)
+{
+	char again[KEYFILE_TIME_LEN];
+	struct tm tm = { .tm_isdst = 0 };
+	int cc, yy;
+	time_t tt;
+
+	/* exactly YYYY-MM-DDTHH:MM:SSZ; formatting back rejects a 31st of June */
+	if (len != KEYFILE_TIME_LEN - 1 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
+	    s[13] != ':' || s[16] != ':' || s[19] != 'Z' || two_digits(s, &cc) == -1 ||
+	    two_digits(s + 2, &yy) == -1 || two_digits(s + 5, &tm.tm_mon) == -1 ||
+	    two_digits(s + 8, &tm.tm_mday) == -1 || two_digits(s + 11, &tm.tm_hour) == -1 ||
+	    two_digits(s + 14, &tm.tm_min) == -1 || two_digits(s + 17, &tm.tm_sec) == -1 ||
+	    tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_hour > 23 ||
+	    tm.tm_min > 59 || tm.tm_sec > 59)
+		return -1;
+	tm.tm_year = cc * 100 + yy - 1900;
+	tm.tm_mon--;
+	tt = timegm(&tm);
+	if (tt == (time_t)-1 || keyfile_time_format((int64_t)tt, again) == -1 ||
+	    memcmp(again, s, len) != 0)
+		return -1;
+	*t = (int64_t)tt;
+	return 0;
 }
 
 int keyfile_bundle_seal(struct keyfile_bundle *b, const char *text, size_t len,
                         const uint8_t recipient[KEYFILE_PK_BYTES],
-                        const struct keyfile_pair *admin, char *err, size_t errlen)
+                        const struct keyfile_pair *admin, uint64_t serial, int64_t created,
+                        char *err, size_t errlen)
 {
 	uint8_t *m;
 	size_t mlen;
 
 	memset(b, 0, sizeof(*b));
-	if (admin->kind != KEYFILE_ADMIN || len > KEYRING_MAX_FILE) {
-		seterr(err, errlen, "cannot seal: %s", admin->kind != KEYFILE_ADMIN
-		                                           ? "the signing key is not an admin key"
-		                                           : "the keyring is too large");
+	if (admin->kind != KEYFILE_ADMIN) {
+		seterr(err, errlen, "cannot seal: the signing key is not an admin key");
 		return -1;
 	}
+	if (len > KEYRING_MAX_FILE) {
+		seterr(err, errlen, "cannot seal: the keyring is too large");
+		return -1;
+	}
+	if (serial == 0 || created < 0 || created > KEYFILE_TIME_MAX) {
+		seterr(err, errlen, "cannot seal: serial %" PRIu64 " or time %" PRId64
+		                    " out of range (serial >= 1, time 1970..9999)",
+		       serial, created);
+		return -1;
+	}
+	b->version = 2;
+	b->serial = serial;
+	b->created = created;
 	b->sealed_len = len + crypto_box_SEALBYTES;
 	b->sealed = xmalloc(b->sealed_len);
 	if (crypto_box_seal(b->sealed, (const uint8_t *)text, len, recipient) != 0) {
@@ -332,9 +436,21 @@ void keyfile_bundle_clear(struct keyfile_bundle *b)
 	memset(b, 0, sizeof(*b));
 }
 
+/* "serial N\ncreated TIME\n" of a v2 bundle, "" for v1. */
+static void v2_fields(const struct keyfile_bundle *b, char *out, size_t size)
+{
+	char when[KEYFILE_TIME_LEN];
+
+	out[0] = '\0';
+	if (b->version == 1)
+		return;
+	keyfile_time_format(b->created, when);
+	snprintf(out, size, "serial %" PRIu64 "\ncreated %s\n", b->serial, when);
+}
+
 char *keyfile_bundle_format(const struct keyfile_bundle *b, size_t *len)
 {
-	char signer[KEYFILE_PK_B64_LEN + 1], recipient[KEYFILE_PK_B64_LEN + 1];
+	char signer[KEYFILE_PK_B64_LEN + 1], recipient[KEYFILE_PK_B64_LEN + 1], v2[96];
 	char sig[sodium_base64_ENCODED_LEN(crypto_sign_BYTES, B64)];
 	size_t b64len = sodium_base64_ENCODED_LEN(b->sealed_len, B64);
 	size_t cap = 512 + b64len + b64len / B64_WRAP + 1, off;
@@ -344,8 +460,10 @@ char *keyfile_bundle_format(const struct keyfile_bundle *b, size_t *len)
 	pk_b64(b->recipient, recipient);
 	sodium_bin2base64(sig, sizeof(sig), b->sig, sizeof(b->sig), B64);
 	sodium_bin2base64(b64, b64len, b->sealed, b->sealed_len, B64);
-	off = (size_t)snprintf(out, cap, "%s\nsigner %s\nrecipient %s\nsignature %s\nsealed\n",
-	                       KEYFILE_BUNDLE_MAGIC, signer, recipient, sig);
+	v2_fields(b, v2, sizeof(v2));
+	off = (size_t)snprintf(out, cap, "%s\nsigner %s\nrecipient %s\n%ssignature %s\nsealed\n",
+	                       b->version == 1 ? KEYFILE_BUNDLE_MAGIC_V1 : KEYFILE_BUNDLE_MAGIC,
+	                       signer, recipient, v2, sig);
 	for (size_t i = 0; i + 1 < b64len; i += B64_WRAP) {
 		size_t n = b64len - 1 - i < B64_WRAP ? b64len - 1 - i : B64_WRAP;
 
@@ -386,30 +504,74 @@ static int next_line(struct cursor *c, const char **line, size_t *llen)
 	return 0;
 }
 
-/* "LABEL BASE64" holding exactly n bytes. */
-static int take_field(struct cursor *c, const char *label, uint8_t *out, size_t n)
+/* The next line, which must be "LABEL VALUE": the value in *val. */
+static int take_labelled(struct cursor *c, const char *label, const char *what,
+                         const char **val, size_t *vlen)
 {
-	const char *line, *end = NULL;
-	size_t llen, lab = strlen(label), got = 0;
+	const char *line;
+	size_t llen, lab = strlen(label);
 
 	if (next_line(c, &line, &llen) == -1) {
 		seterr(c->err, c->errlen, "%s: truncated: no \"%s\" line", c->name, label);
 		return -1;
 	}
-	if (llen > lab && memcmp(line, label, lab) == 0 && line[lab] == ' ' &&
-	    sodium_base642bin(out, n, line + lab + 1, llen - lab - 1, NULL, &got, &end, B64) == 0 &&
-	    end == line + llen && got == n)
+	if (llen > lab + 1 && memcmp(line, label, lab) == 0 && line[lab] == ' ') {
+		*val = line + lab + 1;
+		*vlen = llen - lab - 1;
 		return 0;
+	}
 	if (c->cut)
 		seterr(c->err, c->errlen, "%s: truncated: line %u (%s) is cut short", c->name,
 		       c->lineno, label);
-	else if (llen <= lab || memcmp(line, label, lab) != 0 || line[lab] != ' ')
-		seterr(c->err, c->errlen, "%s: line %u: expected \"%s BASE64\"", c->name, c->lineno,
-		       label);
 	else
-		seterr(c->err, c->errlen, "%s: line %u: the %s is not %zu bytes of base64", c->name,
-		       c->lineno, label, n);
+		seterr(c->err, c->errlen, "%s: line %u: expected \"%s %s\"", c->name, c->lineno,
+		       label, what);
 	return -1;
+}
+
+/* A value that does not parse: cut short, or wrong. */
+static int bad_value(struct cursor *c, const char *label, const char *should)
+{
+	if (c->cut)
+		seterr(c->err, c->errlen, "%s: truncated: line %u (%s) is cut short", c->name,
+		       c->lineno, label);
+	else
+		seterr(c->err, c->errlen, "%s: line %u: the %s is not %s", c->name, c->lineno, label,
+		       should);
+	return -1;
+}
+
+/* "LABEL BASE64" holding exactly n bytes. */
+static int take_field(struct cursor *c, const char *label, uint8_t *out, size_t n)
+{
+	const char *val, *end = NULL;
+	size_t vlen, got = 0;
+	char should[64];
+
+	if (take_labelled(c, label, "BASE64", &val, &vlen) == -1)
+		return -1;
+	if (sodium_base642bin(out, n, val, vlen, NULL, &got, &end, B64) == 0 &&
+	    end == val + vlen && got == n)
+		return 0;
+	snprintf(should, sizeof(should), "%zu bytes of base64", n);
+	return bad_value(c, label, should);
+}
+
+/* v2: "serial N" (1 or more) and "created YYYY-MM-DDTHH:MM:SSZ". */
+static int take_v2_fields(struct cursor *c, struct keyfile_bundle *b)
+{
+	const char *val;
+	size_t vlen;
+
+	if (take_labelled(c, "serial", "NUMBER", &val, &vlen) == -1)
+		return -1;
+	if (parse_u64(val, vlen, &b->serial) == -1 || b->serial == 0)
+		return bad_value(c, "serial", "a number in 1..18446744073709551615");
+	if (take_labelled(c, "created", "YYYY-MM-DDTHH:MM:SSZ", &val, &vlen) == -1)
+		return -1;
+	if (keyfile_time_parse(val, vlen, &b->created) == -1)
+		return bad_value(c, "created time", "a UTC time YYYY-MM-DDTHH:MM:SSZ");
+	return 0;
 }
 
 /* The base64 between start and stop, CR and LF ignored, into b->sealed. */
@@ -488,21 +650,30 @@ static int check_bytes(const char *name, const char *text, size_t len, char *err
 	return 0;
 }
 
-static int take_magic(struct cursor *c)
+/* The first line: the format version into *version. */
+static int take_magic(struct cursor *c, int *version)
 {
 	const char *line = "";
-	size_t llen = 0, mlen = strlen(KEYFILE_BUNDLE_MAGIC);
+	size_t llen = 0, mlen = strlen(KEYFILE_BUNDLE_MAGIC), plen = strlen(KEYFILE_BUNDLE_PREFIX);
 
 	next_line(c, &line, &llen);
+	/* both versions have the same length: only the last digit differs */
 	if (llen == mlen && memcmp(line, KEYFILE_BUNDLE_MAGIC, mlen) == 0)
+		*version = 2;
+	else if (llen == mlen && memcmp(line, KEYFILE_BUNDLE_MAGIC_V1, mlen) == 0)
+		*version = 1;
+	else
+		*version = 0;
+	if (*version)
 		return 0;
 	if (c->p == c->end && llen < mlen && memcmp(line, KEYFILE_BUNDLE_MAGIC, llen) == 0)
 		seterr(c->err, c->errlen, "%s: truncated: %s", c->name,
 		       llen ? "the first line is cut short" : "empty file");
-	else if (llen > 12 && memcmp(line, "cmem-bundle-", 12) == 0)
+	else if (llen > plen && memcmp(line, KEYFILE_BUNDLE_PREFIX, plen) == 0)
 		seterr(c->err, c->errlen,
-		       "%s: unsupported bundle format \"%.*s\" (this program reads %s)", c->name,
-		       (int)(llen > 32 ? 32 : llen), line, KEYFILE_BUNDLE_MAGIC);
+		       "%s: unsupported bundle format \"%.*s\" (this program reads %s and %s)",
+		       c->name, (int)(llen > 32 ? 32 : llen), line, KEYFILE_BUNDLE_MAGIC_V1,
+		       KEYFILE_BUNDLE_MAGIC);
 	else
 		seterr(c->err, c->errlen, "%s: not a cmem bundle (the first line is not \"%s\")",
 		       c->name, KEYFILE_BUNDLE_MAGIC);
@@ -519,9 +690,10 @@ int keyfile_bundle_parse(struct keyfile_bundle *b, const char *name, const char 
 		seterr(err, errlen, "%s: larger than %d bytes", name, KEYFILE_BUNDLE_MAX);
 		return -1;
 	}
-	if (check_bytes(name, text, len, err, errlen) == -1 || take_magic(&c) == -1 ||
+	if (check_bytes(name, text, len, err, errlen) == -1 || take_magic(&c, &b->version) == -1 ||
 	    take_field(&c, "signer", b->signer, sizeof(b->signer)) == -1 ||
 	    take_field(&c, "recipient", b->recipient, sizeof(b->recipient)) == -1 ||
+	    (b->version != 1 && take_v2_fields(&c, b) == -1) ||
 	    take_field(&c, "signature", b->sig, sizeof(b->sig)) == -1 || take_sealed(&c, b) == -1) {
 		keyfile_bundle_clear(b);
 		return -1;

@@ -140,7 +140,7 @@ expect 0 "$kg" admin-init adm2
 # ---- seal and unseal
 expect 0 "$kg" seal ring --to h1/host.pub --sign-with adm -o b1
 says out "cmem-keygen unseal"
-head -n 1 b1 | grep -qx 'cmem-bundle-v1' || fail "b1 is not a cmem-bundle-v1"
+head -n 1 b1 | grep -qx 'cmem-bundle-v2' || fail "b1 is not a cmem-bundle-v2"
 no_secret_in ring b1
 expect 1 "$kg" seal ring --to h1/host.pub --sign-with adm -o b1
 says err "already exists"
@@ -166,8 +166,8 @@ expect 1 "$kg" unseal b1 --host-key h2 --trust adm/admin.pub -o k2
 says err "sealed for another host"
 expect 1 "$kg" unseal b1 --host-key h1 --trust adm2/admin.pub -o k2
 says err "not by the trusted key"
-# another first base64 digit of the sealed data (line 6)
-awk 'NR == 6 { $0 = (substr($0, 1, 1) == "A" ? "B" : "A") substr($0, 2) } { print }' b1 >b1.tampered
+# another first base64 digit of the sealed data (line 8)
+awk 'NR == 8 { $0 = (substr($0, 1, 1) == "A" ? "B" : "A") substr($0, 2) } { print }' b1 >b1.tampered
 cmp -s b1 b1.tampered && fail "could not tamper with b1"
 expect 1 "$kg" unseal b1.tampered --host-key h1 --trust adm/admin.pub -o k2
 says err "bad signature"

@@ -13,6 +13,9 @@
 #include "keyfile.h"
 #include "util.h"
 
+#define SERIAL UINT64_C(1764682714)
+#define CREATED INT64_C(1764682714) /* 2025-12-02T13:38:34Z */
+
 struct fixture {
 	char dir[256];
 	char path[512]; /* dir/ring, not created yet */
@@ -107,7 +110,8 @@ static char *make_bundle(struct fixture *f, const uint8_t *pk, const struct keyf
 	struct keyfile_bundle b;
 	char *text;
 
-	if (keyfile_bundle_seal(&b, f->ring, f->ringlen, pk, admin, f->err, sizeof(f->err)) == -1)
+	if (keyfile_bundle_seal(&b, f->ring, f->ringlen, pk, admin, SERIAL, CREATED, f->err,
+	                        sizeof(f->err)) == -1)
 		fail_msg("seal: %s", f->err);
 	text = keyfile_bundle_format(&b, len);
 	keyfile_bundle_clear(&b);
@@ -348,7 +352,7 @@ static void test_seal_and_open(void **state)
 	char *text = make_bundle(f, f->host->pk, f->admin, &len);
 	struct keyring *kr;
 
-	assert_true(strncmp(text, "cmem-bundle-v1\nsigner ", 22) == 0);
+	assert_true(strncmp(text, "cmem-bundle-v2\nsigner ", 22) == 0);
 	assert_true(len > 5 && strcmp(text + len - 5, "\nend\n") == 0);
 	assert_null(strstr(text, TU_KEY1_HEX)); /* sealed: no secret in sight */
 	assert_int_equal(try_unseal(f, text, len, f->host, f->admin->pk), 0);
@@ -469,7 +473,7 @@ static void test_signature_binds_recipient(void **state)
 
 	/* the recipient line swapped for this host's key, signature kept */
 	assert_int_equal(keyfile_bundle_seal(&b, f->ring, f->ringlen, f->host2->pk, f->admin,
-	                                     f->err, sizeof(f->err)),
+	                                     SERIAL, CREATED, f->err, sizeof(f->err)),
 	                 0);
 	memcpy(b.recipient, f->host->pk, KEYFILE_PK_BYTES);
 	kr = keyfile_bundle_open(&b, "x", f->admin->pk, f->host, f->err, sizeof(f->err));
@@ -489,8 +493,8 @@ static void test_sealed_content_must_be_a_keyring(void **state)
 	struct keyfile_bundle b;
 	static const char junk[] = "1 nothex primary\n";
 
-	assert_int_equal(keyfile_bundle_seal(&b, junk, strlen(junk), f->host->pk, f->admin, f->err,
-	                                     sizeof(f->err)),
+	assert_int_equal(keyfile_bundle_seal(&b, junk, strlen(junk), f->host->pk, f->admin, SERIAL,
+	                                     CREATED, f->err, sizeof(f->err)),
 	                 0);
 	assert_null(keyfile_bundle_open(&b, "x", f->admin->pk, f->host, f->err, sizeof(f->err)));
 	assert_err(f, "x (sealed content)");
@@ -504,7 +508,7 @@ static void test_garbled_bundles(void **state)
 		const char *text, *problem;
 	} cases[] = {
 		{ "hello\n", "not a cmem bundle" },
-		{ "cmem-bundle-v2\n", "unsupported bundle format" },
+		{ "cmem-bundle-v3\n", "unsupported bundle format" },
 		{ "cmem-bundle-v1\nsigner AAAA\n", "the signer is not 32 bytes" },
 		{ "cmem-bundle-v1\nrecipient AAAA\n", "expected \"signer BASE64\"" },
 		{ "cmem-bundle-v1\n\xc3\xa9\n", "byte 0xc3" },
