@@ -181,6 +181,41 @@ expect 1 "$kg" unseal b1 --host-key h1 --trust h1/host.pub -o k2
 says err "is a host public key"
 absent k2
 
+# ---- rollback (issue 10 item 7): an older bundle never replaces a newer one
+expect 0 "$kg" new -o r1
+expect 0 "$kg" seal r1 --to h1/host.pub --sign-with adm -o bA
+serialA=$(awk '$1 == "serial" { print $2 }' bA)
+cp r1 r12
+expect 0 "$kg" add r12 --primary
+expect 0 "$kg" seal r12 --to h1/host.pub --sign-with adm -o bB
+serialB=$(awk '$1 == "serial" { print $2 }' bB)
+[ -n "$serialA" ] && [ -n "$serialB" ] && [ "$serialB" -gt "$serialA" ] ||
+	fail "the second bundle's serial ($serialB) is not above the first's ($serialA)"
+expect 0 "$kg" unseal bB --host-key h1 --trust adm/admin.pub -o kB
+says out "serial $serialB"
+mode_is h1/bundle.state 600
+grep -qx "serial $serialB" h1/bundle.state || fail "h1/bundle.state lacks serial $serialB: $(cat h1/bundle.state)"
+cp kB kB.orig
+for force in "" --force; do
+	# shellcheck disable=SC2086 # an empty $force is no argument
+	expect 1 "$kg" unseal bA --host-key h1 --trust adm/admin.pub -o kB $force
+	says err "bA: refusing an older bundle"
+	says err "serial $serialA"
+	says err "serial $serialB"
+	cmp -s kB kB.orig || fail "an older bundle (unseal $force) replaced the newer keyring"
+done
+grep -qx "serial $serialB" h1/bundle.state || fail "a refused unseal changed h1/bundle.state"
+# the same bundle again is not older
+expect 0 "$kg" unseal bB --host-key h1 --trust adm/admin.pub -o kB --force
+# a serial changed by hand breaks the signature
+sed "s/^serial .*/serial $((serialB + 100))/" bA >bA.bumped
+expect 1 "$kg" unseal bA.bumped --host-key h1 --trust adm/admin.pub -o kA
+says err "bad signature"
+absent kA
+# another host has its own record: h2 never unsealed anything
+expect 0 "$kg" seal r1 --to h2/host.pub --sign-with adm -o bA2
+expect 0 "$kg" unseal bA2 --host-key h2 --trust adm/admin.pub -o kA2
+
 # ---- provision a cluster of two hosts, unseal on each
 {
 	echo "# hostname, then the line host-init printed"
