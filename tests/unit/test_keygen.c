@@ -1,9 +1,8 @@
 /*
- * test_keygen: the keyfile module behind cmem-keygen.  Private files are
- * written atomically with the right mode whatever the umask, never over an
- * existing file unless asked; bundles open only for their host, only when
- * signed by the trusted administrator, and any damage is refused without
- * writing anything.
+ * test_keygen: the keyfile module behind cmem-keygen (the files themselves:
+ * test_privfile).  Keypairs and public key lines round-trip; bundles open
+ * only for their host, only when signed by the trusted administrator, and
+ * any damage is refused without writing anything.
  */
 #include "testutil.h"
 
@@ -11,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "keyfile.h"
+#include "privfile.h"
 #include "util.h"
 
 #define SERIAL UINT64_C(1764682714)
@@ -138,7 +138,7 @@ static int try_unseal(struct fixture *f, const char *text, size_t len,
 	}
 	if (kr != NULL) {
 		out = keyring_format(kr, &outlen);
-		rc = keyfile_write_private(f->out, out, outlen, 0, f->err, sizeof(f->err));
+		rc = privfile_write(f->out, out, outlen, 0, f->err, sizeof(f->err));
 		sodium_free(out);
 		keyring_free(kr);
 	}
@@ -156,7 +156,7 @@ static void test_keyring_round_trip(void **state)
 	struct fixture *f = *state;
 	struct keyring *kr;
 
-	assert_int_equal(keyfile_write_private(f->path, f->ring, f->ringlen, 0, f->err,
+	assert_int_equal(privfile_write(f->path, f->ring, f->ringlen, 0, f->err,
 	                                       sizeof(f->err)),
 	                 0);
 	kr = keyring_load(f->path, f->err, sizeof(f->err));
@@ -165,93 +165,6 @@ static void test_keyring_round_trip(void **state)
 	assert_same_ring(kr, f->kr);
 	keyring_free(kr);
 	assert_int_equal(count_entries(f->dir), 1);
-}
-
-static void test_mode_whatever_the_umask(void **state)
-{
-	struct fixture *f = *state;
-	mode_t old = umask(0);
-	char pub[512];
-
-	tu_path(pub, sizeof(pub), f->dir, "pub");
-	assert_int_equal(keyfile_write_private(f->path, "x\n", 2, 0, f->err, sizeof(f->err)), 0);
-	assert_int_equal(keyfile_write_public(pub, "y\n", 2, 0, f->err, sizeof(f->err)), 0);
-	umask(0277); /* would leave the owner read-only */
-	assert_int_equal(keyfile_write_private(f->out, "z\n", 2, 0, f->err, sizeof(f->err)), 0);
-	umask(old);
-	assert_int_equal(mode_of(f->path), 0600);
-	assert_int_equal(mode_of(pub), 0644);
-	assert_int_equal(mode_of(f->out), 0600);
-}
-
-static void test_refuses_to_overwrite(void **state)
-{
-	struct fixture *f = *state;
-	size_t len = 0;
-	char *text;
-
-	assert_int_equal(keyfile_write_private(f->path, "old\n", 4, 0, f->err, sizeof(f->err)), 0);
-	assert_int_equal(keyfile_write_private(f->path, "new\n", 4, 0, f->err, sizeof(f->err)), -1);
-	assert_err(f, f->path);
-	assert_err(f, "already exists");
-	text = tu_read_file(f->path, &len);
-	assert_string_equal(text, "old\n");
-	free(text);
-	/* a dangling symbolic link is not followed to create its target */
-	assert_int_equal(symlink("nowhere", f->out), 0);
-	assert_int_equal(keyfile_write_private(f->out, "new\n", 4, 0, f->err, sizeof(f->err)), -1);
-	assert_err(f, "already exists");
-	assert_int_equal(count_entries(f->dir), 2);
-}
-
-static void test_replace_is_atomic_and_keeps_mode(void **state)
-{
-	struct fixture *f = *state;
-	struct stat before, after;
-	mode_t old = umask(0);
-	char *text;
-
-	assert_int_equal(keyfile_write_private(f->path, "old\n", 4, 0, f->err, sizeof(f->err)), 0);
-	assert_int_equal(chmod(f->path, 0400), 0);
-	assert_int_equal(stat(f->path, &before), 0);
-	assert_int_equal(keyfile_write_private(f->path, "new\n", 4, 1, f->err, sizeof(f->err)), 0);
-	assert_int_equal(stat(f->path, &after), 0);
-	assert_true(before.st_ino != after.st_ino); /* a new file renamed over, not rewritten */
-	assert_int_equal(mode_of(f->path), 0400);
-	text = tu_read_file(f->path, NULL);
-	assert_string_equal(text, "new\n");
-	free(text);
-	/* a private file never keeps group or other access */
-	assert_int_equal(chmod(f->path, 0644), 0);
-	assert_int_equal(keyfile_write_private(f->path, "3\n", 2, 1, f->err, sizeof(f->err)), 0);
-	assert_int_equal(mode_of(f->path), 0600);
-	umask(old);
-	assert_int_equal(count_entries(f->dir), 1);
-}
-
-static void test_read_private_refusals(void **state)
-{
-	struct fixture *f = *state;
-	char buf[64];
-	size_t len = 0;
-
-	assert_int_equal(tu_write_file(f->path, "secret\n", 7, 0640), 0);
-	assert_int_equal(keyfile_read_private(f->path, buf, sizeof(buf), &len, f->err,
-	                                      sizeof(f->err)),
-	                 -1);
-	assert_err(f, "too open");
-	assert_int_equal(chmod(f->path, 0600), 0);
-	assert_int_equal(symlink(f->path, f->out), 0);
-	assert_int_equal(keyfile_read_private(f->out, buf, sizeof(buf), &len, f->err,
-	                                      sizeof(f->err)),
-	                 -1);
-	assert_err(f, "symbolic link");
-	assert_int_equal(keyfile_read_private(f->path, buf, 4, &len, f->err, sizeof(f->err)), -1);
-	assert_err(f, "larger than");
-	assert_int_equal(keyfile_read_private(f->path, buf, sizeof(buf), &len, f->err,
-	                                      sizeof(f->err)),
-	                 0);
-	assert_int_equal(len, 7);
 }
 
 /* ---- keypairs ---- */
@@ -568,10 +481,6 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_keyring_round_trip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mode_whatever_the_umask, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refuses_to_overwrite, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_replace_is_atomic_and_keeps_mode, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_read_private_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keypair_save_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_admin_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_public_key_lines, setup, teardown),
