@@ -74,6 +74,11 @@ struct provision_result {
 	size_t nhosts;
 };
 
+/*
+ * Each fills in r from scratch, so free a previous provision_hosts result
+ * first.  Only provision_hosts allocates in r (the hosts): free it with
+ * provision_result_free, success or not.
+ */
 int provision_seal(const struct provision_args *a, struct provision_result *r, char *err,
                    size_t errlen);
 int provision_unseal(const struct provision_args *a, struct provision_result *r, char *err,

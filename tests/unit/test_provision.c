@@ -115,6 +115,7 @@ static int seal(struct fixture *f, const char *ring, const char *pub, const char
 		.now = now,
 	};
 
+	provision_result_free(&f->r);
 	f->err[0] = '\0';
 	return provision_seal(&a, &f->r, f->err, sizeof(f->err));
 }
@@ -133,6 +134,7 @@ static int unseal(struct fixture *f, const char *name, const char *host_dir, con
 		.now = 0, /* unseal reads no clock */
 	};
 
+	provision_result_free(&f->r);
 	f->err[0] = '\0';
 	return provision_unseal(&a, &f->r, f->err, sizeof(f->err));
 }
