@@ -415,6 +415,9 @@ static void test_sealed_content_must_be_a_keyring(void **state)
 	keyfile_bundle_clear(&b);
 }
 
+#define PK_B64 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+#define V2_HEAD "cmem-bundle-v2\nsigner " PK_B64 "\nrecipient " PK_B64 "\n"
+
 static void test_garbled_bundles(void **state)
 {
 	static const struct {
@@ -425,6 +428,15 @@ static void test_garbled_bundles(void **state)
 		{ "cmem-bundle-v1\nsigner AAAA\n", "the signer is not 32 bytes" },
 		{ "cmem-bundle-v1\nrecipient AAAA\n", "expected \"signer BASE64\"" },
 		{ "cmem-bundle-v1\n\xc3\xa9\n", "byte 0xc3" },
+		{ V2_HEAD "signature AAAA\n", "line 4: expected \"serial NUMBER\"" },
+		{ V2_HEAD "serial 01\n", "line 4: the serial is not a number in 1.." },
+		{ V2_HEAD "serial 0\n", "line 4: the serial is not a number in 1.." },
+		{ V2_HEAD "serial 18446744073709551616\n", "the serial is not a number" },
+		{ V2_HEAD "serial 7\nsignature AAAA\n", "line 5: expected \"created YYYY" },
+		{ V2_HEAD "serial 7\ncreated 2025-13-01T00:00:00Z\n", "the created time is not" },
+		{ V2_HEAD "serial 7\ncreated 2025-12-0", "truncated: line 5 (created time) is cut short" },
+		{ V2_HEAD "serial 7\ncreated 2025-12-02T13:38:34Z\nsealed\n",
+		  "line 6: expected \"signature BASE64\"" },
 	};
 	struct fixture *f = *state;
 
@@ -434,6 +446,66 @@ static void test_garbled_bundles(void **state)
 		                 -1);
 		assert_err(f, cases[i].problem);
 	}
+}
+
+/* Bundle times: exactly YYYY-MM-DDTHH:MM:SSZ, a real date, both ways. */
+static void test_times(void **state)
+{
+	static const char *const bad[] = {
+		"2025-12-02T13:38:34",  "2025-12-02 13:38:34Z", "2025-02-29T00:00:00Z",
+		"2025-12-02T24:00:00Z", "2025-00-02T13:38:34Z", "2025-12-02T13:60:34Z",
+		"+025-12-02T13:38:34Z", "2025-12-02T13:38:34z", "20251202T133834Z",
+	};
+	char out[KEYFILE_TIME_LEN];
+	int64_t t = 0;
+
+	(void)state;
+	assert_int_equal(keyfile_time_format(CREATED, out), 0);
+	assert_string_equal(out, "2025-12-02T13:38:34Z");
+	assert_int_equal(keyfile_time_parse(out, strlen(out), &t), 0);
+	assert_int_equal(t, CREATED);
+	assert_int_equal(keyfile_time_parse("2024-02-29T00:00:00Z", 20, &t), 0);
+	assert_int_equal(keyfile_time_parse("9999-12-31T23:59:59Z", 20, &t), 0);
+	assert_int_equal(t, KEYFILE_TIME_MAX);
+	assert_int_equal(keyfile_time_format(KEYFILE_TIME_MAX + 1, out), -1);
+	assert_int_equal(keyfile_time_format(-1, out), -1);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		if (keyfile_time_parse(bad[i], strlen(bad[i]), &t) == 0)
+			fail_msg("\"%s\" was accepted", bad[i]);
+}
+
+/* Serial and time are signed: seal refuses what it could not write. */
+static void test_seal_checks_serial_and_time(void **state)
+{
+	struct fixture *f = *state;
+	struct keyfile_bundle b;
+	size_t len = 0;
+	char *text;
+
+	assert_int_equal(keyfile_bundle_seal(&b, f->ring, f->ringlen, f->host->pk, f->admin, 0,
+	                                     CREATED, f->err, sizeof(f->err)),
+	                 -1);
+	assert_err(f, "serial 0");
+	assert_int_equal(keyfile_bundle_seal(&b, f->ring, f->ringlen, f->host->pk, f->admin, 1,
+	                                     KEYFILE_TIME_MAX + 1, f->err, sizeof(f->err)),
+	                 -1);
+	assert_int_equal(keyfile_bundle_seal(&b, f->ring, f->ringlen, f->host->pk, f->host, 1,
+	                                     CREATED, f->err, sizeof(f->err)),
+	                 -1);
+	assert_err(f, "not an admin key");
+	/* the largest serial round-trips */
+	assert_int_equal(keyfile_bundle_seal(&b, f->ring, f->ringlen, f->host->pk, f->admin,
+	                                     UINT64_MAX, CREATED, f->err, sizeof(f->err)),
+	                 0);
+	text = keyfile_bundle_format(&b, &len);
+	keyfile_bundle_clear(&b);
+	assert_non_null(strstr(text, "\nserial 18446744073709551615\ncreated 2025-12-02T13:38:34Z\n"));
+	assert_int_equal(keyfile_bundle_parse(&b, "x", text, len, f->err, sizeof(f->err)), 0);
+	assert_int_equal(b.version, 2);
+	assert_true(b.serial == UINT64_MAX);
+	assert_int_equal(b.created, CREATED);
+	keyfile_bundle_clear(&b);
+	free(text);
 }
 
 /* ---- hosts file ---- */
@@ -494,6 +566,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_signature_binds_recipient, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sealed_content_must_be_a_keyring, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbled_bundles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_times, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seal_checks_serial_and_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hosts_file, setup, teardown),
 	};
 
