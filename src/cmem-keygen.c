@@ -80,6 +80,8 @@ static void usage(FILE *f)
 	        "bundles (a keyring only one host can open, signed by an administrator):\n"
 	        "  seal KEYRING --to HOST.pub --sign-with ADMIN_DIR -o BUNDLE [--force]\n"
 	        "  unseal BUNDLE --host-key DIR --trust ADMIN.pub -o KEYRING [--force]\n"
+	        "            refuses a bundle older than the newest unsealed with DIR (its serial\n"
+	        "            is kept in DIR/bundle.state), --force or not\n"
 	        "  provision --hosts HOSTS_FILE --sign-with ADMIN_DIR [--keyring FILE] -o OUTDIR\n"
 	        "            [--force]   one OUTDIR/NAME.bundle per line \"NAME cmem-host-pub-v1 KEY\"\n"
 	        "            of HOSTS_FILE; without --keyring a new ring, saved as OUTDIR/cluster.keys\n"

@@ -269,9 +269,9 @@ static int check_rollback(const char *bundle, const char *state,
 	provision_state_describe(&r->bundle, got, sizeof(got));
 	provision_state_describe(&r->prev, newest, sizeof(newest));
 	seterr(err, errlen,
-	       "%s: refusing an older bundle: it has %s, but this host already unsealed %s "
-	       "(recorded in %s), and an older bundle can bring back a key retired since; "
-	       "--force does not change this: unseal a bundle at least as new",
+	       "%s: refusing an older bundle: it has %s, but this host has already unsealed "
+	       "one with %s, as %s records; an older bundle can bring back a key retired "
+	       "since, so --force does not override this: unseal one sealed later",
 	       bundle, got, newest, state);
 	return -1;
 }
