@@ -189,7 +189,7 @@ cp r1 r12
 expect 0 "$kg" add r12 --primary
 expect 0 "$kg" seal r12 --to h1/host.pub --sign-with adm -o bB
 serialB=$(awk '$1 == "serial" { print $2 }' bB)
-[ -n "$serialA" ] && [ -n "$serialB" ] && [ "$serialB" -gt "$serialA" ] ||
+{ [ -n "$serialA" ] && [ -n "$serialB" ] && [ "$serialB" -gt "$serialA" ]; } ||
 	fail "the second bundle's serial ($serialB) is not above the first's ($serialA)"
 expect 0 "$kg" unseal bB --host-key h1 --trust adm/admin.pub -o kB
 says out "serial $serialB"
