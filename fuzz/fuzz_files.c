@@ -1,8 +1,10 @@
 /*
  * fuzz_files: the parsers of files an operator is handed: keyrings
- * (keyring_parse), sealed bundles (keyfile_bundle_parse) and hosts files
- * (keyfile_hosts_parse).  The first byte chooses the parser, the rest is
- * the file.
+ * (keyring_parse), sealed bundles of both versions (keyfile_bundle_parse),
+ * hosts files (keyfile_hosts_parse) and bundle serial state files
+ * (provision_state_parse).  The first byte chooses the parser, modulo 4,
+ * so that the seeds in corpus/fuzz_files start with a readable digit:
+ * '0' keyring, '1' bundle, '2' hosts, '3' state; the rest is the file.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 
 #include "keyfile.h"
 #include "keyring.h"
+#include "provision.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -48,13 +51,28 @@ static void keyring_case(const char *text, size_t len)
 	keyring_free(kr);
 }
 
+/* An accepted bundle formats back to text that parses to the same bundle. */
 static void bundle_case(const char *text, size_t len)
 {
-	struct keyfile_bundle b;
+	struct keyfile_bundle b, again;
 	char err[512];
+	size_t flen = 0;
+	char *f;
 
-	if (keyfile_bundle_parse(&b, "fuzz", text, len, err, sizeof(err)) == 0)
-		keyfile_bundle_clear(&b);
+	if (keyfile_bundle_parse(&b, "fuzz", text, len, err, sizeof(err)) == -1)
+		return;
+	if ((b.version == 1) != (b.serial == 0))
+		abort();
+	f = keyfile_bundle_format(&b, &flen);
+	if (keyfile_bundle_parse(&again, "again", f, flen, err, sizeof(err)) == -1 ||
+	    again.version != b.version || again.serial != b.serial ||
+	    again.created != b.created || again.sealed_len != b.sealed_len ||
+	    memcmp(again.sealed, b.sealed, b.sealed_len) != 0 ||
+	    memcmp(again.sig, b.sig, sizeof(b.sig)) != 0)
+		abort();
+	keyfile_bundle_clear(&again);
+	keyfile_bundle_clear(&b);
+	free(f);
 }
 
 static void hosts_case(const char *text, size_t len)
@@ -70,16 +88,26 @@ static void hosts_case(const char *text, size_t len)
 	}
 }
 
+static void state_case(const char *text, size_t len)
+{
+	struct provision_state st;
+	char err[512], desc[128];
+
+	if (provision_state_parse("fuzz", text, len, &st, err, sizeof(err)) == 0)
+		provision_state_describe(&st, desc, sizeof(desc));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *text = (const char *)data + 1;
 
 	if (size == 0)
 		return 0;
-	switch (data[0] % 3) {
+	switch (data[0] % 4) {
 	case 0: keyring_case(text, size - 1); break;
 	case 1: bundle_case(text, size - 1); break;
-	default: hosts_case(text, size - 1); break;
+	case 2: hosts_case(text, size - 1); break;
+	default: state_case(text, size - 1); break;
 	}
 	return 0;
 }

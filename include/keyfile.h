@@ -1,9 +1,7 @@
 /*
- * keyfile: the files cmem-keygen writes and reads besides the keyring.
+ * keyfile: the files cmem-keygen writes and reads besides the keyring
+ * (all read and written through privfile: atomic, private where secret).
  *
- * - private files (keyrings, secret keys): written atomically (a temporary
- *   file in the same directory, created O_EXCL mode 0600, written, synced,
- *   renamed, directory synced), read only if private to their owner;
  * - host keypairs (crypto_box, X25519): DIR/host.key and DIR/host.pub;
  * - administrator keypairs (crypto_sign, Ed25519): DIR/admin.key and
  *   DIR/admin.pub;
@@ -23,17 +21,27 @@
  *
  * Bundle (BASE64 is standard base64 with padding, LF or CRLF line ends):
  *
- *	cmem-bundle-v1
+ *	cmem-bundle-v2
  *	signer BASE64(admin Ed25519 public key)
  *	recipient BASE64(host X25519 public key)
+ *	serial N                       decimal, 1..2^64-1, no leading zero
+ *	created YYYY-MM-DDTHH:MM:SSZ   the sealing time, UTC
  *	signature BASE64(Ed25519 signature, 64 bytes)
  *	sealed
  *	BASE64(crypto_box_seal(keyring text, recipient)), 64 columns per line
  *	end
  *
- * The signature covers "cmem-bundle-v1 signature" NUL || recipient ||
- * sealed: a signature made for anything else, or for another host, never
- * verifies here.
+ * The signature covers "cmem-bundle-v2 signature" NUL || recipient ||
+ * serial (8 bytes, big-endian) || created (8 bytes, big-endian, seconds
+ * since 1970) || sealed: a signature made for anything else, for another
+ * host or with another serial or time never verifies here.  The serial
+ * orders bundles: a host refuses one older than the newest it unsealed
+ * (provision.h).
+ *
+ * cmem-bundle-v1 (the first format) has no serial and no created line and
+ * signs "cmem-bundle-v1 signature" NUL || recipient || sealed.  It is
+ * still read, as serial 0: older than every v2 bundle.  Only v2 is
+ * written.
  */
 #ifndef CMEM_KEYFILE_H
 #define CMEM_KEYFILE_H
@@ -42,6 +50,8 @@
 #include <stdint.h>
 #include <sodium.h>
 
+#include "privfile.h"
+
 struct keyring;
 
 #define KEYFILE_ERRLEN 512
@@ -49,7 +59,11 @@ struct keyring;
 #define KEYFILE_SK_MAX crypto_sign_SECRETKEYBYTES    /* 64: the larger kind */
 #define KEYFILE_PK_B64_LEN 44                        /* base64 of 32 bytes */
 #define KEYFILE_PUB_LINE_MAX 96                      /* tag, space, base64, NUL */
-#define KEYFILE_BUNDLE_MAGIC "cmem-bundle-v1"
+#define KEYFILE_BUNDLE_PREFIX "cmem-bundle-"
+#define KEYFILE_BUNDLE_MAGIC "cmem-bundle-v2"    /* what is written */
+#define KEYFILE_BUNDLE_MAGIC_V1 "cmem-bundle-v1" /* still read */
+#define KEYFILE_TIME_LEN 21                      /* "YYYY-MM-DDTHH:MM:SSZ" + NUL */
+#define KEYFILE_TIME_MAX INT64_C(253402300799)   /* 9999-12-31T23:59:59Z */
 #define KEYFILE_BUNDLE_MAX (256 * 1024)
 #define KEYFILE_NAME_MAX 64                          /* host names in a hosts file */
 
@@ -63,26 +77,37 @@ struct keyfile_pair {
 };
 
 /*
- * Write data to path atomically.  A new file gets mode 0600.  Without
- * replace, an existing path is refused ("already exists") and left alone;
- * with replace, the file is swapped in one rename and keeps the owner
- * permission bits, owner and group of the file it replaces.
+ * The file functions of privfile under their earlier names, for the
+ * callers (cmemctl's keyring updates) written before that module existed.
  */
-int keyfile_write_private(const char *path, const void *data, size_t len, int replace,
-                          char *err, size_t errlen);
-/* Same for a file that holds no secret: mode 0644. */
-int keyfile_write_public(const char *path, const void *data, size_t len, int replace,
-                         char *err, size_t errlen);
-/*
- * Read a private file (no symlink, regular, no group/other access, owned
- * by us or root, at most cap bytes) into buf; *len gets its length.
- */
-int keyfile_read_private(const char *path, void *buf, size_t cap, size_t *len, char *err,
-                         size_t errlen);
-/* Read any file of at most max bytes: malloc'd, NUL-terminated; NULL on error. */
-char *keyfile_read(const char *path, size_t max, size_t *len, char *err, size_t errlen);
-/* 1 if path exists (a dangling symlink included), 0 if not. */
-int keyfile_exists(const char *path);
+static inline int keyfile_write_private(const char *path, const void *data, size_t len,
+                                        int replace, char *err, size_t errlen)
+{
+	return privfile_write(path, data, len, replace, err, errlen);
+}
+
+static inline int keyfile_write_public(const char *path, const void *data, size_t len,
+                                       int replace, char *err, size_t errlen)
+{
+	return privfile_write_public(path, data, len, replace, err, errlen);
+}
+
+static inline int keyfile_read_private(const char *path, void *buf, size_t cap, size_t *len,
+                                       char *err, size_t errlen)
+{
+	return privfile_read(path, buf, cap, len, err, errlen);
+}
+
+static inline char *keyfile_read(const char *path, size_t max, size_t *len, char *err,
+                                 size_t errlen)
+{
+	return privfile_read_public(path, max, len, err, errlen);
+}
+
+static inline int keyfile_exists(const char *path)
+{
+	return privfile_exists(path);
+}
 
 const char *keyfile_kind_name(enum keyfile_kind kind); /* "host" | "admin" */
 
@@ -91,6 +116,12 @@ struct keyfile_pair *keyfile_pair_generate(enum keyfile_kind kind);
 void keyfile_pair_free(struct keyfile_pair *p);
 /* DIR/KIND.key (0600) and DIR/KIND.pub (0644); refuses if either exists. */
 int keyfile_pair_save(const struct keyfile_pair *p, const char *dir, char *err, size_t errlen);
+/*
+ * A new keypair saved in DIR (made, mode 0700, if missing): the public key
+ * in pk.
+ */
+int keyfile_pair_create(enum keyfile_kind kind, const char *dir,
+                        uint8_t pk[KEYFILE_PK_BYTES], char *err, size_t errlen);
 /* DIR/KIND.key, checked like a keyring. */
 struct keyfile_pair *keyfile_pair_load(enum keyfile_kind kind, const char *dir, char *err,
                                        size_t errlen);
@@ -105,6 +136,9 @@ int keyfile_pub_load(enum keyfile_kind kind, const char *path, uint8_t pk[KEYFIL
                      char *err, size_t errlen);
 
 struct keyfile_bundle {
+	int version;      /* 1 or 2 (the format line) */
+	uint64_t serial;  /* v2: 1 or more; v1: 0 */
+	int64_t created;  /* v2: sealing time, seconds since 1970 UTC; v1: 0 */
 	uint8_t signer[crypto_sign_PUBLICKEYBYTES];
 	uint8_t recipient[crypto_box_PUBLICKEYBYTES];
 	uint8_t sig[crypto_sign_BYTES];
@@ -112,11 +146,16 @@ struct keyfile_bundle {
 	size_t sealed_len;
 };
 
-/* Seal text to recipient and sign with admin; b is filled in. */
+/*
+ * Seal text to recipient and sign it, with serial (>= 1) and created
+ * (seconds since 1970, up to KEYFILE_TIME_MAX), with admin: b is filled
+ * in as a v2 bundle.
+ */
 int keyfile_bundle_seal(struct keyfile_bundle *b, const char *text, size_t len,
                         const uint8_t recipient[KEYFILE_PK_BYTES],
-                        const struct keyfile_pair *admin, char *err, size_t errlen);
-/* The text form above: malloc'd, *len without the NUL. */
+                        const struct keyfile_pair *admin, uint64_t serial, int64_t created,
+                        char *err, size_t errlen);
+/* The text form above (of b's version): malloc'd, *len without the NUL. */
 char *keyfile_bundle_format(const struct keyfile_bundle *b, size_t *len);
 /* Strict parse of the text form; on failure b holds nothing to free. */
 int keyfile_bundle_parse(struct keyfile_bundle *b, const char *name, const char *text,
@@ -129,6 +168,14 @@ struct keyring *keyfile_bundle_open(const struct keyfile_bundle *b, const char *
                                     const uint8_t trusted[KEYFILE_PK_BYTES],
                                     const struct keyfile_pair *host, char *err, size_t errlen);
 void keyfile_bundle_clear(struct keyfile_bundle *b);
+
+/*
+ * Times as bundles write them, "YYYY-MM-DDTHH:MM:SSZ" (UTC).  Format: -1
+ * (and "(bad time)") outside 0..KEYFILE_TIME_MAX.  Parse: exactly that
+ * form, a real date; 0 or -1.
+ */
+int keyfile_time_format(int64_t t, char out[KEYFILE_TIME_LEN]);
+int keyfile_time_parse(const char *s, size_t len, int64_t *t);
 
 /* One line of a hosts file: "NAME cmem-host-pub-v1 BASE64". */
 struct keyfile_host_entry {

@@ -43,8 +43,24 @@ struct keyring *keyring_load(const char *path, char *err, size_t errlen);
 struct keyring *keyring_parse(const char *name, const char *text, size_t len, char *err,
                               size_t errlen);
 
+/*
+ * Write kr to path atomically, mode 0600 (privfile_write: without replace
+ * an existing path is refused).
+ */
+int keyring_save(const struct keyring *kr, const char *path, int replace, char *err,
+                 size_t errlen);
+
 /* An empty ring (for tools that build one). */
 struct keyring *keyring_new(void);
+/* A ring of one random key, id 1, primary; NULL if out of secure memory. */
+struct keyring *keyring_generate(void);
+/*
+ * Add a random key with the next id (the highest id plus one), primary if
+ * asked; its id in *id.  -1 with a message naming NAME if the ring is full
+ * or id 65535 is taken.
+ */
+int keyring_add_random(struct keyring *kr, int primary, uint16_t *id, const char *name,
+                       char *err, size_t errlen);
 /* Add a key; returns 0, or -1 if the id exists or the ring is full. */
 int keyring_add(struct keyring *kr, uint16_t id, const uint8_t secret[KEYRING_KEY_BYTES],
                 int primary);

@@ -1,28 +1,26 @@
 /*
  * cmem-keygen: make and edit cluster keyrings, host and administrator
  * keys, and the sealed, signed bundles that carry a keyring to each host
- * (formats in keyring.h and keyfile.h).
- * Results and the next step to stdout, diagnostics to stderr.
+ * (formats in keyring.h and keyfile.h).  Argument parsing and printing
+ * only: the work is done by keyring, keyfile and provision, which the unit
+ * tests drive.  Results and the next step to stdout, diagnostics to stderr.
  * Exit: 0 ok, 1 error, 2 usage error.
  */
-#include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "keyfile.h"
 #include "keyring.h"
+#include "provision.h"
 #include "util.h"
 
 #define KEYGEN_VERSION "0.1.0"
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
-#define HOSTS_MAX (1024 * 1024)
 #define INSTALLED "/etc/cmem/cluster.keys"
 
 enum {
@@ -82,6 +80,8 @@ static void usage(FILE *f)
 	        "bundles (a keyring only one host can open, signed by an administrator):\n"
 	        "  seal KEYRING --to HOST.pub --sign-with ADMIN_DIR -o BUNDLE [--force]\n"
 	        "  unseal BUNDLE --host-key DIR --trust ADMIN.pub -o KEYRING [--force]\n"
+	        "            refuses a bundle older than the newest unsealed with DIR (its serial\n"
+	        "            is kept in DIR/bundle.state), --force or not\n"
 	        "  provision --hosts HOSTS_FILE --sign-with ADMIN_DIR [--keyring FILE] -o OUTDIR\n"
 	        "            [--force]   one OUTDIR/NAME.bundle per line \"NAME cmem-host-pub-v1 KEY\"\n"
 	        "            of HOSTS_FILE; without --keyring a new ring, saved as OUTDIR/cluster.keys\n"
@@ -171,48 +171,6 @@ static struct keyring *load_ring(const char *path)
 	return kr;
 }
 
-static int save_ring(const struct keyring *kr, const char *path, int replace, char *err,
-                     size_t errlen)
-{
-	size_t len = 0;
-	char *text = keyring_format(kr, &len);
-	int rc;
-
-	if (text == NULL) {
-		msgf(err, errlen, "%s: out of secure memory", path);
-		return -1;
-	}
-	rc = keyfile_write_private(path, text, len, replace, err, errlen);
-	sodium_free(text);
-	return rc;
-}
-
-/* Add a key of 32 random bytes; 0 or -1. */
-static int add_random_key(struct keyring *kr, uint16_t id, int primary)
-{
-	uint8_t *secret = sodium_malloc(KEYRING_KEY_BYTES);
-	int rc;
-
-	if (secret == NULL)
-		return -1;
-	randombytes_buf(secret, KEYRING_KEY_BYTES);
-	rc = keyring_add(kr, id, secret, primary);
-	sodium_free(secret);
-	return rc;
-}
-
-/* A ring with one random key, id 1, primary; NULL if out of secure memory. */
-static struct keyring *new_ring(void)
-{
-	struct keyring *kr = keyring_new();
-
-	if (kr && add_random_key(kr, 1, 1) == -1) {
-		keyring_free(kr);
-		return NULL;
-	}
-	return kr;
-}
-
 static const char *fingerprint(const struct keyring *kr, uint16_t id,
                                char out[KEYRING_FPR_LEN])
 {
@@ -225,12 +183,12 @@ static const char *fingerprint(const struct keyring *kr, uint16_t id,
 static int cmd_new(const struct opts *o)
 {
 	char err[KEYFILE_ERRLEN], fpr[KEYRING_FPR_LEN];
-	struct keyring *kr = new_ring();
+	struct keyring *kr = keyring_generate();
 	int rc;
 
 	if (kr == NULL)
 		return fail("out of secure memory");
-	rc = save_ring(kr, o->output, (o->set & O_FORCE) != 0, err, sizeof(err));
+	rc = keyring_save(kr, o->output, (o->set & O_FORCE) != 0, err, sizeof(err));
 	if (rc == 0) {
 		printf("%s: new keyring: key 1 (fingerprint %s), primary\n", o->output,
 		       fingerprint(kr, 1, fpr));
@@ -249,23 +207,13 @@ static int cmd_add(const struct opts *o)
 	const char *path = o->args[0];
 	struct keyring *kr = load_ring(path);
 	uint16_t id = 0, old;
-	int primary = (o->set & O_PRIMARY) != 0, rc = EXIT_FAIL;
+	int primary = (o->set & O_PRIMARY) != 0;
 
 	if (kr == NULL)
 		return EXIT_FAIL;
 	old = keyring_primary(kr)->id;
-	for (size_t i = 0; i < kr->nkeys; i++)
-		id = kr->keys[i].id > id ? kr->keys[i].id : id;
-	if (id == 65535)
-		msgf(err, sizeof(err), "%s: key id 65535 is taken: there is no next id", path);
-	else if (kr->nkeys >= KEYRING_MAX_KEYS)
-		msgf(err, sizeof(err), "%s: already holds %d keys; remove one first", path,
-		         KEYRING_MAX_KEYS);
-	else if (add_random_key(kr, ++id, primary) == -1)
-		msgf(err, sizeof(err), "%s: out of secure memory", path);
-	else if (save_ring(kr, path, 1, err, sizeof(err)) == 0)
-		rc = 0;
-	if (rc != 0) {
+	if (keyring_add_random(kr, primary, &id, path, err, sizeof(err)) == -1 ||
+	    keyring_save(kr, path, 1, err, sizeof(err)) == -1) {
 		keyring_free(kr);
 		return fail(err);
 	}
@@ -324,7 +272,7 @@ static int cmd_primary(const struct opts *o)
 		return 0;
 	}
 	keyring_set_primary(kr, id);
-	if (save_ring(kr, path, 1, err, sizeof(err)) == -1) {
+	if (keyring_save(kr, path, 1, err, sizeof(err)) == -1) {
 		keyring_free(kr);
 		return fail(err);
 	}
@@ -352,7 +300,7 @@ static int cmd_remove(const struct opts *o)
 		         "%s: key %u is the primary key; refusing to remove it (make another key "
 		         "primary first: cmem-keygen primary %s ID)",
 		         path, id, path);
-	else if (keyring_remove(kr, id) == 0 && save_ring(kr, path, 1, err, sizeof(err)) == 0)
+	else if (keyring_remove(kr, id) == 0 && keyring_save(kr, path, 1, err, sizeof(err)) == 0)
 		rc = 0;
 	keyring_free(kr);
 	if (rc != 0)
@@ -386,20 +334,11 @@ static int cmd_init(const struct opts *o, enum keyfile_kind kind)
 {
 	char err[KEYFILE_ERRLEN], line[KEYFILE_PUB_LINE_MAX], host[256] = "HOSTNAME";
 	const char *dir = o->args[0], *name = keyfile_kind_name(kind);
-	struct keyfile_pair *p;
-	int rc;
+	uint8_t pk[KEYFILE_PK_BYTES];
 
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
-		msgf(err, sizeof(err), "%s: cannot create the directory: %s", dir, strerror(errno));
+	if (keyfile_pair_create(kind, dir, pk, err, sizeof(err)) == -1)
 		return fail(err);
-	}
-	if ((p = keyfile_pair_generate(kind)) == NULL)
-		return fail("out of secure memory");
-	rc = keyfile_pair_save(p, dir, err, sizeof(err));
-	keyfile_pub_format(kind, p->pk, line);
-	keyfile_pair_free(p);
-	if (rc == -1)
-		return fail(err);
+	keyfile_pub_format(kind, pk, line);
 	printf("%s\n", line);
 	printf("wrote %s/%s.key (secret, mode 0600%s) and %s/%s.pub\n", dir, name,
 	       kind == KEYFILE_HOST ? ": it never leaves this host" : "", dir, name);
@@ -428,254 +367,91 @@ static int cmd_admin_init(const struct opts *o)
 
 /* ---- bundles ---- */
 
-/* Seal ring text for one host and write the bundle to path. */
-static int seal_to(const char *text, size_t len, const uint8_t pk[KEYFILE_PK_BYTES],
-                   const struct keyfile_pair *admin, const char *path, int replace, char *err,
-                   size_t errlen)
+/* The provision arguments of the command line. */
+static struct provision_args pargs(const struct opts *o)
 {
-	struct keyfile_bundle b;
-	char *out;
-	size_t outlen = 0;
-	int rc;
+	struct provision_args a = {
+		.keyring = o->keyring,
+		.to = o->to,
+		.sign_with = o->sign_with,
+		.hosts = o->hosts,
+		.host_key = o->host_key,
+		.trust = o->trust,
+		.output = o->output,
+		.force = (o->set & O_FORCE) != 0,
+		.now = (int64_t)now_real_s(),
+	};
 
-	if (keyfile_bundle_seal(&b, text, len, pk, admin, err, errlen) == -1)
-		return -1;
-	out = keyfile_bundle_format(&b, &outlen);
-	rc = keyfile_write_public(path, out, outlen, replace, err, errlen);
-	free(out);
-	keyfile_bundle_clear(&b);
-	return rc;
+	return a;
 }
 
 static int cmd_seal(const struct opts *o)
 {
-	char err[KEYFILE_ERRLEN];
-	uint8_t pk[KEYFILE_PK_BYTES];
-	struct keyfile_pair *admin = NULL;
-	struct keyring *kr = load_ring(o->args[0]);
-	char *text = NULL;
-	size_t len = 0;
-	int rc = -1;
+	char err[PROVISION_ERRLEN], serial[128];
+	struct provision_args a = pargs(o);
+	struct provision_result r;
 
-	if (kr == NULL)
-		return EXIT_FAIL;
-	if (keyfile_pub_load(KEYFILE_HOST, o->to, pk, err, sizeof(err)) == 0 &&
-	    (admin = keyfile_pair_load(KEYFILE_ADMIN, o->sign_with, err, sizeof(err))) != NULL) {
-		if ((text = keyring_format(kr, &len)) == NULL)
-			msgf(err, sizeof(err), "%s: out of secure memory", o->args[0]);
-		else
-			rc = seal_to(text, len, pk, admin, o->output, (o->set & O_FORCE) != 0, err,
-			             sizeof(err));
-	}
-	if (rc == 0) {
-		printf("%s: keyring %s (%zu key%s, primary key %u) sealed for the host of %s, "
-		       "signed with %s/admin.key\n",
-		       o->output, o->args[0], kr->nkeys, kr->nkeys == 1 ? "" : "s",
-		       keyring_primary(kr)->id, o->to, o->sign_with);
-		printf("next: send %s to that host (any channel will do), and there run `cmem-keygen "
-		       "unseal %s --host-key DIR --trust admin.pub -o %s`\n",
-		       o->output, o->output, INSTALLED);
-	}
-	if (text)
-		sodium_free(text);
-	keyfile_pair_free(admin);
-	keyring_free(kr);
-	return rc == 0 ? 0 : fail_write(err, 1);
-}
-
-/* Read, check and open the bundle o->args[0]; NULL after a message. */
-static struct keyring *unseal_ring(const struct opts *o)
-{
-	char err[KEYFILE_ERRLEN];
-	uint8_t trusted[KEYFILE_PK_BYTES];
-	struct keyfile_bundle b = { .sealed = NULL };
-	struct keyfile_pair *host = NULL;
-	struct keyring *kr = NULL;
-	size_t len = 0;
-	char *text = keyfile_read(o->args[0], KEYFILE_BUNDLE_MAX, &len, err, sizeof(err));
-
-	if (text != NULL && keyfile_bundle_parse(&b, o->args[0], text, len, err, sizeof(err)) == 0 &&
-	    keyfile_pub_load(KEYFILE_ADMIN, o->trust, trusted, err, sizeof(err)) == 0 &&
-	    (host = keyfile_pair_load(KEYFILE_HOST, o->host_key, err, sizeof(err))) != NULL)
-		kr = keyfile_bundle_open(&b, o->args[0], trusted, host, err, sizeof(err));
-	if (kr == NULL)
-		fail(err);
-	keyfile_pair_free(host);
-	keyfile_bundle_clear(&b);
-	free(text);
-	return kr;
+	a.keyring = o->args[0];
+	if (provision_seal(&a, &r, err, sizeof(err)) == -1)
+		return fail_write(err, 1);
+	provision_state_describe(&r.bundle, serial, sizeof(serial));
+	printf("%s: keyring %s (%zu key%s, primary key %u) sealed for the host of %s, "
+	       "signed with %s/admin.key, %s\n",
+	       o->output, o->args[0], r.nkeys, r.nkeys == 1 ? "" : "s", r.primary, o->to,
+	       o->sign_with, serial);
+	printf("next: send %s to that host (any channel will do), and there run `cmem-keygen "
+	       "unseal %s --host-key DIR --trust admin.pub -o %s`\n",
+	       o->output, o->output, INSTALLED);
+	return 0;
 }
 
 static int cmd_unseal(const struct opts *o)
 {
-	char err[KEYFILE_ERRLEN];
-	struct keyring *kr = unseal_ring(o);
+	char err[PROVISION_ERRLEN], serial[128];
+	struct provision_args a = pargs(o);
+	struct provision_result r;
 
-	if (kr == NULL)
-		return EXIT_FAIL;
-	if (save_ring(kr, o->output, (o->set & O_FORCE) != 0, err, sizeof(err)) == -1) {
-		keyring_free(kr);
+	a.bundle = o->args[0];
+	if (provision_unseal(&a, &r, err, sizeof(err)) == -1)
 		return fail_write(err, 1);
-	}
+	provision_state_describe(&r.bundle, serial, sizeof(serial));
 	printf("%s: keyring from %s (%zu key%s, primary key %u), signed by the trusted "
-	       "administrator\n",
-	       o->output, o->args[0], kr->nkeys, kr->nkeys == 1 ? "" : "s",
-	       keyring_primary(kr)->id);
+	       "administrator, %s\n",
+	       o->output, o->args[0], r.nkeys, r.nkeys == 1 ? "" : "s", r.primary, serial);
+	if (r.version == 1)
+		printf("warning: %s is a cmem-bundle-v1 bundle, which has no serial: ask for a "
+		       "bundle made by a newer cmem-keygen, so that older ones are refused here\n",
+		       o->args[0]);
 	printf("next: name it in cmemd.conf (keyring = \"%s\") before starting cmemd, or give it "
 	       "to the running daemon with `cmemctl keys install %s`\n",
 	       o->output, o->output);
-	keyring_free(kr);
 	return 0;
-}
-
-/* ---- provision: one bundle per host ---- */
-
-struct provision {
-	struct keyfile_host_entry *hosts;
-	size_t nhosts;
-	struct keyfile_pair *admin;
-	struct keyring *kr;
-	int generated; /* kr is new: saved as OUTDIR/cluster.keys */
-	char err[KEYFILE_ERRLEN];
-};
-
-/* The hosts, the administrator's key and the ring; 0, or -1 with p->err. */
-static int provision_load(const struct opts *o, struct provision *p)
-{
-	size_t len = 0;
-	char *text = keyfile_read(o->hosts, HOSTS_MAX, &len, p->err, sizeof(p->err));
-	int rc;
-
-	if (text == NULL)
-		return -1;
-	rc = keyfile_hosts_parse(o->hosts, text, len, &p->hosts, &p->nhosts, p->err,
-	                         sizeof(p->err));
-	free(text);
-	if (rc == -1 ||
-	    (p->admin = keyfile_pair_load(KEYFILE_ADMIN, o->sign_with, p->err, sizeof(p->err))) ==
-	        NULL)
-		return -1;
-	if (o->keyring) {
-		p->kr = keyring_load(o->keyring, p->err, sizeof(p->err));
-		return p->kr ? 0 : -1;
-	}
-	p->generated = 1;
-	if ((p->kr = new_ring()) == NULL) {
-		msgf(p->err, sizeof(p->err), "out of secure memory");
-		return -1;
-	}
-	return 0;
-}
-
-/* OUTDIR/NAME.bundle, or OUTDIR/cluster.keys for name NULL. */
-static const char *out_path(char *buf, size_t size, const char *dir, const char *name)
-{
-	if (xsnprintf(buf, size, "%s/%s%s", dir, name ? name : "cluster.keys",
-	              name ? ".bundle" : "") < 0)
-		return NULL;
-	return buf;
-}
-
-/* Without --force, refuse before writing anything if any output exists. */
-static int provision_check(const struct opts *o, struct provision *p)
-{
-	char path[PATH_MAX];
-
-	if (mkdir(o->output, 0700) == -1 && errno != EEXIST) {
-		msgf(p->err, sizeof(p->err), "%s: cannot create the directory: %s", o->output,
-		         strerror(errno));
-		return -1;
-	}
-	for (size_t i = 0; i <= p->nhosts; i++) {
-		const char *name = i < p->nhosts ? p->hosts[i].name : NULL;
-
-		if (name == NULL && !p->generated)
-			break;
-		if (out_path(path, sizeof(path), o->output, name) == NULL) {
-			msgf(p->err, sizeof(p->err), "%s: directory name too long", o->output);
-			return -1;
-		}
-		if (!(o->set & O_FORCE) && keyfile_exists(path)) {
-			msgf(p->err, sizeof(p->err), "%s: already exists; refusing to overwrite it",
-			         path);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* Remove the first n bundles (and a new cluster.keys) after a failure. */
-static void provision_undo(const struct opts *o, const struct provision *p, size_t n)
-{
-	char path[PATH_MAX];
-
-	if (o->set & O_FORCE)
-		return; /* they replaced older files: leave what is there */
-	for (size_t i = 0; i < n; i++)
-		unlink(out_path(path, sizeof(path), o->output, p->hosts[i].name));
-	if (p->generated)
-		unlink(out_path(path, sizeof(path), o->output, NULL));
-}
-
-static int provision_write(const struct opts *o, struct provision *p)
-{
-	char path[PATH_MAX], *text;
-	int replace = (o->set & O_FORCE) != 0;
-	size_t len = 0, i;
-
-	out_path(path, sizeof(path), o->output, NULL);
-	if (p->generated && save_ring(p->kr, path, replace, p->err, sizeof(p->err)) == -1)
-		return -1;
-	if ((text = keyring_format(p->kr, &len)) == NULL) {
-		msgf(p->err, sizeof(p->err), "out of secure memory");
-		provision_undo(o, p, 0);
-		return -1;
-	}
-	for (i = 0; i < p->nhosts; i++) {
-		out_path(path, sizeof(path), o->output, p->hosts[i].name);
-		if (seal_to(text, len, p->hosts[i].pk, p->admin, path, replace, p->err,
-		            sizeof(p->err)) == -1)
-			break;
-	}
-	sodium_free(text);
-	if (i < p->nhosts) {
-		provision_undo(o, p, i);
-		return -1;
-	}
-	return 0;
-}
-
-static void provision_report(const struct opts *o, const struct provision *p)
-{
-	char fpr[KEYRING_FPR_LEN];
-
-	if (p->generated)
-		printf("%s/cluster.keys: new keyring: key 1 (fingerprint %s), primary; keep it for "
-		       "later changes (mode 0600)\n",
-		       o->output, fingerprint(p->kr, 1, fpr));
-	for (size_t i = 0; i < p->nhosts; i++)
-		printf("%s/%s.bundle: for host %s\n", o->output, p->hosts[i].name, p->hosts[i].name);
-	printf("next: send each NAME.bundle to its host (any channel will do) and there run "
-	       "`cmem-keygen unseal NAME.bundle --host-key DIR --trust admin.pub -o %s`, "
-	       "admin.pub being a copy of %s/admin.pub\n",
-	       INSTALLED, o->sign_with);
 }
 
 static int cmd_provision(const struct opts *o)
 {
-	struct provision p = { .hosts = NULL };
-	int rc = EXIT_FAIL;
+	char err[PROVISION_ERRLEN], serial[128];
+	struct provision_args a = pargs(o);
+	struct provision_result r;
 
-	if (provision_load(o, &p) == 0 && provision_check(o, &p) == 0 &&
-	    provision_write(o, &p) == 0) {
-		provision_report(o, &p);
-		rc = 0;
-	} else
-		fail_write(p.err, 1);
-	free(p.hosts);
-	keyfile_pair_free(p.admin);
-	keyring_free(p.kr);
-	return rc;
+	if (provision_hosts(&a, &r, err, sizeof(err)) == -1) {
+		provision_result_free(&r);
+		return fail_write(err, 1);
+	}
+	if (r.generated)
+		printf("%s/%s: new keyring: key %u (fingerprint %s), primary; keep it for later "
+		       "changes (mode 0600)\n",
+		       o->output, PROVISION_RING_FILE, r.primary, r.fpr);
+	provision_state_describe(&r.bundle, serial, sizeof(serial));
+	for (size_t i = 0; i < r.nhosts; i++)
+		printf("%s/%s.bundle: for host %s, %s\n", o->output, r.hosts[i].name,
+		       r.hosts[i].name, serial);
+	printf("next: send each NAME.bundle to its host (any channel will do) and there run "
+	       "`cmem-keygen unseal NAME.bundle --host-key DIR --trust admin.pub -o %s`, "
+	       "admin.pub being a copy of %s/admin.pub\n",
+	       INSTALLED, o->sign_with);
+	provision_result_free(&r);
+	return 0;
 }
 
 /* ---- main ---- */

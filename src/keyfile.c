@@ -1,24 +1,29 @@
 /*
- * keyfile: atomic private files, host and administrator keypairs, and
- * signed sealed bundles (formats in keyfile.h).
+ * keyfile: host and administrator keypairs, public key lines, signed
+ * sealed bundles and hosts files (formats in keyfile.h); the files
+ * themselves are read and written by privfile.
  */
 #include "keyfile.h"
 
 #include <errno.h>
-#include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "keyring.h"
+#include "privfile.h"
 #include "util.h"
 
 #define B64 sodium_base64_VARIANT_ORIGINAL
 #define B64_WRAP 64
-#define BUNDLE_SIGCTX "cmem-bundle-v1 signature" /* signed with its NUL */
+/* what a signature is for, signed with its NUL: one per format version */
+#define BUNDLE_SIGCTX_V1 "cmem-bundle-v1 signature"
+#define BUNDLE_SIGCTX_V2 "cmem-bundle-v2 signature"
 #define KEYFILE_SECRET_MAX 256                   /* a secret key file */
 
 _Static_assert(crypto_box_PUBLICKEYBYTES == KEYFILE_PK_BYTES, "X25519 public key size");
@@ -26,251 +31,6 @@ _Static_assert(crypto_sign_PUBLICKEYBYTES == KEYFILE_PK_BYTES, "Ed25519 public k
 _Static_assert(crypto_box_SECRETKEYBYTES <= KEYFILE_SK_MAX, "X25519 secret key size");
 _Static_assert(sodium_base64_ENCODED_LEN(KEYFILE_PK_BYTES, B64) == KEYFILE_PK_B64_LEN + 1,
                "base64 public key length");
-
-/* ---- files ---- */
-
-int keyfile_exists(const char *path)
-{
-	struct stat st;
-
-	return lstat(path, &st) == 0;
-}
-
-/* The directory of path into buf: "." when path names no directory. */
-static int dir_of(const char *path, char *buf, size_t size)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (slash == NULL)
-		return xsnprintf(buf, size, ".") < 0 ? -1 : 0;
-	if (slash == path)
-		return xsnprintf(buf, size, "/") < 0 ? -1 : 0;
-	return xsnprintf(buf, size, "%.*s", (int)(slash - path), path) < 0 ? -1 : 0;
-}
-
-/* Make a committed rename durable. */
-static int sync_dir(const char *path)
-{
-	char dir[PATH_MAX];
-	int fd, rc;
-
-	if (dir_of(path, dir, sizeof(dir)) == -1) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd == -1)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/*
- * Create tmp (a mkostemp template: O_EXCL, 0600), give it mode and owner,
- * write data and sync it.  On failure tmp does not exist.
- */
-static int write_tmp(const char *path, char *tmp, const void *data, size_t len, mode_t mode,
-                     const struct stat *old, char *err, size_t errlen)
-{
-	int fd = mkostemp(tmp, O_CLOEXEC);
-
-	if (fd == -1) {
-		seterr(err, errlen, "%s: cannot create a temporary file beside it: %s", path,
-		       strerror(errno));
-		return -1;
-	}
-	/* mkostemp's 0600 went through the umask: set the mode we mean */
-	if (fchmod(fd, mode) == -1 ||
-	    (old && (old->st_uid != geteuid() || old->st_gid != getegid()) &&
-	     fchown(fd, old->st_uid, old->st_gid) == -1 && errno != EPERM) ||
-	    write_all(fd, data, len) == -1 || fsync(fd) == -1) {
-		seterr(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(errno));
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	if (close(fd) == -1) {
-		seterr(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
-
-/* rename that refuses to replace an existing to. */
-static int rename_noreplace(const char *from, const char *to)
-{
-	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS)
-		return -1;
-	/* a file system without RENAME_NOREPLACE: link() never replaces either */
-	if (link(from, to) == -1)
-		return -1;
-	unlink(from);
-	return 0;
-}
-
-static int write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-                        mode_t keep, int replace, char *err, size_t errlen)
-{
-	char tmp[PATH_MAX];
-	struct stat st;
-	int have_old = replace && lstat(path, &st) == 0 && S_ISREG(st.st_mode);
-
-	if (xsnprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) < 0) {
-		seterr(err, errlen, "%s: file name too long", path);
-		return -1;
-	}
-	if (!replace && keyfile_exists(path)) {
-		seterr(err, errlen, "%s: already exists; refusing to overwrite it", path);
-		return -1;
-	}
-	if (have_old) /* keep the mode, never adding group or other access */
-		mode = (st.st_mode & keep) | S_IRUSR;
-	if (write_tmp(path, tmp, data, len, mode, have_old ? &st : NULL, err, errlen) == -1)
-		return -1;
-	if ((replace ? rename(tmp, path) : rename_noreplace(tmp, path)) == -1) {
-		if (errno == EEXIST)
-			seterr(err, errlen, "%s: already exists; refusing to overwrite it", path);
-		else
-			seterr(err, errlen, "%s: cannot rename %s to it: %s", path, tmp,
-			       strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	if (sync_dir(path) == -1) {
-		seterr(err, errlen, "%s: written, but its directory cannot be synced: %s", path,
-		       strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-int keyfile_write_private(const char *path, const void *data, size_t len, int replace,
-                          char *err, size_t errlen)
-{
-	return write_atomic(path, data, len, 0600, S_IRWXU, replace, err, errlen);
-}
-
-int keyfile_write_public(const char *path, const void *data, size_t len, int replace,
-                         char *err, size_t errlen)
-{
-	return write_atomic(path, data, len, 0644, 0777, replace, err, errlen);
-}
-
-/* Read fd to its end into buf: 0, -1 (errno), or 1 if it holds more than cap. */
-static int read_all(int fd, char *buf, size_t cap, size_t *len)
-{
-	char extra;
-	ssize_t n;
-
-	*len = 0;
-	while (*len < cap) {
-		n = read(fd, buf + *len, cap - *len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		if (n == 0)
-			return 0;
-		*len += (size_t)n;
-	}
-	while ((n = read(fd, &extra, 1)) == -1 && errno == EINTR)
-		;
-	return n == -1 ? -1 : n > 0;
-}
-
-/* Open path and check it is a regular file private to us (or root). */
-static int open_private(const char *path, char *err, size_t errlen)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-
-	if (fd == -1) {
-		if (errno == ELOOP)
-			seterr(err, errlen, "%s: is a symbolic link; refusing to follow it", path);
-		else
-			seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) == -1)
-		seterr(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
-	else if (!S_ISREG(st.st_mode))
-		seterr(err, errlen, "%s: not a regular file", path);
-	else if (st.st_mode & (S_IRWXG | S_IRWXO))
-		seterr(err, errlen,
-		       "%s: permissions %04o are too open: group and others must have no access "
-		       "(chmod 600)",
-		       path, (unsigned)(st.st_mode & 07777));
-	else if (st.st_uid != 0 && st.st_uid != geteuid())
-		seterr(err, errlen, "%s: owned by uid %u, not by uid %u or root", path,
-		       (unsigned)st.st_uid, (unsigned)geteuid());
-	else
-		return fd;
-	close(fd);
-	return -1;
-}
-
-int keyfile_read_private(const char *path, void *buf, size_t cap, size_t *len, char *err,
-                         size_t errlen)
-{
-	int fd = open_private(path, err, errlen), rc;
-
-	if (fd == -1)
-		return -1;
-	rc = read_all(fd, buf, cap, len);
-	close(fd);
-	if (rc == -1)
-		seterr(err, errlen, "%s: read error: %s", path, strerror(errno));
-	else if (rc == 1)
-		seterr(err, errlen, "%s: larger than %zu bytes", path, cap);
-	if (rc != 0)
-		sodium_memzero(buf, cap);
-	return rc == 0 ? 0 : -1;
-}
-
-char *keyfile_read(const char *path, size_t max, size_t *len, char *err, size_t errlen)
-{
-	int fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC), rc;
-	char *buf;
-
-	if (fd == -1) {
-		seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		return NULL;
-	}
-	buf = xmalloc(max + 1);
-	rc = read_all(fd, buf, max, len);
-	close(fd);
-	if (rc == 0) {
-		buf[*len] = '\0';
-		return buf;
-	}
-	if (rc == -1)
-		seterr(err, errlen, "%s: read error: %s", path, strerror(errno));
-	else
-		seterr(err, errlen, "%s: larger than %zu bytes", path, max);
-	free(buf);
-	return NULL;
-}
 
 /* ---- keypairs and public key lines ---- */
 
@@ -324,8 +84,8 @@ static const char *line_kind(const char *s, size_t len)
 		return "a host secret key";
 	if (has_tag(s, len, key_tags[KEYFILE_ADMIN]))
 		return "an administrator secret key";
-	if (len >= strlen(KEYFILE_BUNDLE_MAGIC) &&
-	    memcmp(s, KEYFILE_BUNDLE_MAGIC, strlen(KEYFILE_BUNDLE_MAGIC)) == 0)
+	if (len >= strlen(KEYFILE_BUNDLE_PREFIX) &&
+	    memcmp(s, KEYFILE_BUNDLE_PREFIX, strlen(KEYFILE_BUNDLE_PREFIX)) == 0)
 		return "a bundle";
 	return NULL;
 }
@@ -440,27 +200,47 @@ int keyfile_pair_save(const struct keyfile_pair *p, const char *dir, char *err, 
 	if (pair_path(key, sizeof(key), dir, p->kind, "key", err, errlen) == -1 ||
 	    pair_path(pub, sizeof(pub), dir, p->kind, "pub", err, errlen) == -1)
 		return -1;
-	if (keyfile_exists(key) || keyfile_exists(pub)) {
+	if (privfile_exists(key) || privfile_exists(pub)) {
 		seterr(err, errlen, "%s: already exists; refusing to overwrite a %s key",
-		       keyfile_exists(key) ? key : pub, keyfile_kind_name(p->kind));
+		       privfile_exists(key) ? key : pub, keyfile_kind_name(p->kind));
 		return -1;
 	}
 	if ((text = secret_text(p, &len)) == NULL) {
 		seterr(err, errlen, "%s: out of secure memory", key);
 		return -1;
 	}
-	rc = keyfile_write_private(key, text, len, 0, err, errlen);
+	rc = privfile_write(key, text, len, 0, err, errlen);
 	sodium_free(text);
 	if (rc == -1)
 		return -1;
 	keyfile_pub_format(p->kind, p->pk, line);
 	len = strlen(line);
 	line[len++] = '\n';
-	if (keyfile_write_public(pub, line, len, 0, err, errlen) == -1) {
+	if (privfile_write_public(pub, line, len, 0, err, errlen) == -1) {
 		unlink(key); /* all or nothing */
 		return -1;
 	}
 	return 0;
+}
+
+int keyfile_pair_create(enum keyfile_kind kind, const char *dir,
+                        uint8_t pk[KEYFILE_PK_BYTES], char *err, size_t errlen)
+{
+	struct keyfile_pair *p;
+	int rc;
+
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		seterr(err, errlen, "%s: cannot create the directory: %s", dir, strerror(errno));
+		return -1;
+	}
+	if ((p = keyfile_pair_generate(kind)) == NULL) {
+		seterr(err, errlen, "%s: out of secure memory", dir);
+		return -1;
+	}
+	rc = keyfile_pair_save(p, dir, err, errlen);
+	memcpy(pk, p->pk, KEYFILE_PK_BYTES);
+	keyfile_pair_free(p);
+	return rc;
 }
 
 struct keyfile_pair *keyfile_pair_load(enum keyfile_kind kind, const char *dir, char *err,
@@ -468,30 +248,28 @@ struct keyfile_pair *keyfile_pair_load(enum keyfile_kind kind, const char *dir, 
 {
 	char path[PATH_MAX];
 	struct keyfile_pair *p;
-	char *buf;
+	char *text;
 	size_t len = 0;
 
 	if (pair_path(path, sizeof(path), dir, kind, "key", err, errlen) == -1)
 		return NULL;
-	p = pair_new(kind);
-	buf = sodium_malloc(KEYFILE_SECRET_MAX);
-	if (p == NULL || buf == NULL) {
+	if ((p = pair_new(kind)) == NULL) {
 		seterr(err, errlen, "%s: out of secure memory", path);
-		goto fail;
+		return NULL;
 	}
-	if (keyfile_read_private(path, buf, KEYFILE_SECRET_MAX, &len, err, errlen) == -1 ||
-	    parse_tagged(path, key_tags[kind], buf, len, p->sk, sk_len(kind), err, errlen) == -1)
+	text = privfile_load(path, KEYFILE_SECRET_MAX, &len, err, errlen);
+	if (text == NULL ||
+	    parse_tagged(path, key_tags[kind], text, len, p->sk, sk_len(kind), err, errlen) == -1)
 		goto fail;
 	if (derive_pk(p) == -1) {
 		seterr(err, errlen, "%s: damaged: its public half does not match its secret seed",
 		       path);
 		goto fail;
 	}
-	sodium_free(buf);
+	privfile_free(text);
 	return p;
 fail:
-	if (buf)
-		sodium_free(buf);
+	privfile_free(text);
 	keyfile_pair_free(p);
 	return NULL;
 }
@@ -515,7 +293,7 @@ int keyfile_pub_load(enum keyfile_kind kind, const char *path, uint8_t pk[KEYFIL
                      char *err, size_t errlen)
 {
 	size_t len = 0;
-	char *text = keyfile_read(path, 4096, &len, err, errlen);
+	char *text = privfile_read_public(path, 4096, &len, err, errlen);
 	int rc;
 
 	if (text == NULL)
@@ -532,33 +310,111 @@ static void pk_b64(const uint8_t pk[KEYFILE_PK_BYTES], char out[KEYFILE_PK_B64_L
 	sodium_bin2base64(out, KEYFILE_PK_B64_LEN + 1, pk, KEYFILE_PK_BYTES, B64);
 }
 
-/* What the administrator signs: context, recipient, ciphertext. */
+static void put_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+/*
+ * What the administrator signs: the context of the format version, the
+ * recipient, (v2) the serial and the creation time, and the ciphertext.
+ * The contexts differ, so a signature never passes for another version.
+ */
 static uint8_t *signed_message(const struct keyfile_bundle *b, size_t *len)
 {
-	size_t ctx = sizeof(BUNDLE_SIGCTX); /* the NUL included */
-	uint8_t *m = xmalloc(ctx + sizeof(b->recipient) + b->sealed_len);
+	const char *ctx = b->version == 1 ? BUNDLE_SIGCTX_V1 : BUNDLE_SIGCTX_V2;
+	size_t clen = strlen(ctx) + 1, off = 0; /* the NUL included */
+	uint8_t *m = xmalloc(clen + sizeof(b->recipient) + 16 + b->sealed_len);
 
-	memcpy(m, BUNDLE_SIGCTX, ctx);
-	memcpy(m + ctx, b->recipient, sizeof(b->recipient));
-	memcpy(m + ctx + sizeof(b->recipient), b->sealed, b->sealed_len);
-	*len = ctx + sizeof(b->recipient) + b->sealed_len;
+	memcpy(m, ctx, clen);
+	off += clen;
+	memcpy(m + off, b->recipient, sizeof(b->recipient));
+	off += sizeof(b->recipient);
+	if (b->version != 1) {
+		put_be64(m + off, b->serial);
+		put_be64(m + off + 8, (uint64_t)b->created);
+		off += 16;
+	}
+	memcpy(m + off, b->sealed, b->sealed_len);
+	*len = off + b->sealed_len;
 	return m;
+}
+
+int keyfile_time_format(int64_t t, char out[KEYFILE_TIME_LEN])
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (t < 0 || t > KEYFILE_TIME_MAX || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(out, KEYFILE_TIME_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm) != KEYFILE_TIME_LEN - 1) {
+		snprintf(out, KEYFILE_TIME_LEN, "(bad time)");
+		return -1;
+	}
+	return 0;
+}
+
+/* Two digits at s into *v. */
+static int two_digits(const char *s, int *v)
+{
+	if (s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9')
+		return -1;
+	*v = (s[0] - '0') * 10 + (s[1] - '0');
+	return 0;
+}
+
+int keyfile_time_parse(const char *s, size_t len, int64_t *t)
+{
+	char again[KEYFILE_TIME_LEN];
+	struct tm tm = { .tm_isdst = 0 };
+	int cc, yy;
+	time_t tt;
+
+	/* exactly YYYY-MM-DDTHH:MM:SSZ; formatting back rejects a 31st of June */
+	if (len != KEYFILE_TIME_LEN - 1 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
+	    s[13] != ':' || s[16] != ':' || s[19] != 'Z' || two_digits(s, &cc) == -1 ||
+	    two_digits(s + 2, &yy) == -1 || two_digits(s + 5, &tm.tm_mon) == -1 ||
+	    two_digits(s + 8, &tm.tm_mday) == -1 || two_digits(s + 11, &tm.tm_hour) == -1 ||
+	    two_digits(s + 14, &tm.tm_min) == -1 || two_digits(s + 17, &tm.tm_sec) == -1 ||
+	    tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_hour > 23 ||
+	    tm.tm_min > 59 || tm.tm_sec > 59)
+		return -1;
+	tm.tm_year = cc * 100 + yy - 1900;
+	tm.tm_mon--;
+	tt = timegm(&tm);
+	if (tt == (time_t)-1 || keyfile_time_format((int64_t)tt, again) == -1 ||
+	    memcmp(again, s, len) != 0)
+		return -1;
+	*t = (int64_t)tt;
+	return 0;
 }
 
 int keyfile_bundle_seal(struct keyfile_bundle *b, const char *text, size_t len,
                         const uint8_t recipient[KEYFILE_PK_BYTES],
-                        const struct keyfile_pair *admin, char *err, size_t errlen)
+                        const struct keyfile_pair *admin, uint64_t serial, int64_t created,
+                        char *err, size_t errlen)
 {
 	uint8_t *m;
 	size_t mlen;
 
 	memset(b, 0, sizeof(*b));
-	if (admin->kind != KEYFILE_ADMIN || len > KEYRING_MAX_FILE) {
-		seterr(err, errlen, "cannot seal: %s", admin->kind != KEYFILE_ADMIN
-		                                           ? "the signing key is not an admin key"
-		                                           : "the keyring is too large");
+	if (admin->kind != KEYFILE_ADMIN) {
+		seterr(err, errlen, "cannot seal: the signing key is not an admin key");
 		return -1;
 	}
+	if (len > KEYRING_MAX_FILE) {
+		seterr(err, errlen, "cannot seal: the keyring is too large");
+		return -1;
+	}
+	if (serial == 0 || created < 0 || created > KEYFILE_TIME_MAX) {
+		seterr(err, errlen, "cannot seal: serial %" PRIu64 " or time %" PRId64
+		                    " out of range (serial >= 1, time 1970..9999)",
+		       serial, created);
+		return -1;
+	}
+	b->version = 2;
+	b->serial = serial;
+	b->created = created;
 	b->sealed_len = len + crypto_box_SEALBYTES;
 	b->sealed = xmalloc(b->sealed_len);
 	if (crypto_box_seal(b->sealed, (const uint8_t *)text, len, recipient) != 0) {
@@ -580,9 +436,21 @@ void keyfile_bundle_clear(struct keyfile_bundle *b)
 	memset(b, 0, sizeof(*b));
 }
 
+/* "serial N\ncreated TIME\n" of a v2 bundle, "" for v1. */
+static void v2_fields(const struct keyfile_bundle *b, char *out, size_t size)
+{
+	char when[KEYFILE_TIME_LEN];
+
+	out[0] = '\0';
+	if (b->version == 1)
+		return;
+	keyfile_time_format(b->created, when);
+	snprintf(out, size, "serial %" PRIu64 "\ncreated %s\n", b->serial, when);
+}
+
 char *keyfile_bundle_format(const struct keyfile_bundle *b, size_t *len)
 {
-	char signer[KEYFILE_PK_B64_LEN + 1], recipient[KEYFILE_PK_B64_LEN + 1];
+	char signer[KEYFILE_PK_B64_LEN + 1], recipient[KEYFILE_PK_B64_LEN + 1], v2[96];
 	char sig[sodium_base64_ENCODED_LEN(crypto_sign_BYTES, B64)];
 	size_t b64len = sodium_base64_ENCODED_LEN(b->sealed_len, B64);
 	size_t cap = 512 + b64len + b64len / B64_WRAP + 1, off;
@@ -592,8 +460,10 @@ char *keyfile_bundle_format(const struct keyfile_bundle *b, size_t *len)
 	pk_b64(b->recipient, recipient);
 	sodium_bin2base64(sig, sizeof(sig), b->sig, sizeof(b->sig), B64);
 	sodium_bin2base64(b64, b64len, b->sealed, b->sealed_len, B64);
-	off = (size_t)snprintf(out, cap, "%s\nsigner %s\nrecipient %s\nsignature %s\nsealed\n",
-	                       KEYFILE_BUNDLE_MAGIC, signer, recipient, sig);
+	v2_fields(b, v2, sizeof(v2));
+	off = (size_t)snprintf(out, cap, "%s\nsigner %s\nrecipient %s\n%ssignature %s\nsealed\n",
+	                       b->version == 1 ? KEYFILE_BUNDLE_MAGIC_V1 : KEYFILE_BUNDLE_MAGIC,
+	                       signer, recipient, v2, sig);
 	for (size_t i = 0; i + 1 < b64len; i += B64_WRAP) {
 		size_t n = b64len - 1 - i < B64_WRAP ? b64len - 1 - i : B64_WRAP;
 
@@ -634,30 +504,74 @@ static int next_line(struct cursor *c, const char **line, size_t *llen)
 	return 0;
 }
 
-/* "LABEL BASE64" holding exactly n bytes. */
-static int take_field(struct cursor *c, const char *label, uint8_t *out, size_t n)
+/* The next line, which must be "LABEL VALUE": the value in *val. */
+static int take_labelled(struct cursor *c, const char *label, const char *what,
+                         const char **val, size_t *vlen)
 {
-	const char *line, *end = NULL;
-	size_t llen, lab = strlen(label), got = 0;
+	const char *line;
+	size_t llen, lab = strlen(label);
 
 	if (next_line(c, &line, &llen) == -1) {
 		seterr(c->err, c->errlen, "%s: truncated: no \"%s\" line", c->name, label);
 		return -1;
 	}
-	if (llen > lab && memcmp(line, label, lab) == 0 && line[lab] == ' ' &&
-	    sodium_base642bin(out, n, line + lab + 1, llen - lab - 1, NULL, &got, &end, B64) == 0 &&
-	    end == line + llen && got == n)
+	if (llen > lab + 1 && memcmp(line, label, lab) == 0 && line[lab] == ' ') {
+		*val = line + lab + 1;
+		*vlen = llen - lab - 1;
 		return 0;
+	}
 	if (c->cut)
 		seterr(c->err, c->errlen, "%s: truncated: line %u (%s) is cut short", c->name,
 		       c->lineno, label);
-	else if (llen <= lab || memcmp(line, label, lab) != 0 || line[lab] != ' ')
-		seterr(c->err, c->errlen, "%s: line %u: expected \"%s BASE64\"", c->name, c->lineno,
-		       label);
 	else
-		seterr(c->err, c->errlen, "%s: line %u: the %s is not %zu bytes of base64", c->name,
-		       c->lineno, label, n);
+		seterr(c->err, c->errlen, "%s: line %u: expected \"%s %s\"", c->name, c->lineno,
+		       label, what);
 	return -1;
+}
+
+/* A value that does not parse: cut short, or wrong. */
+static int bad_value(struct cursor *c, const char *label, const char *should)
+{
+	if (c->cut)
+		seterr(c->err, c->errlen, "%s: truncated: line %u (%s) is cut short", c->name,
+		       c->lineno, label);
+	else
+		seterr(c->err, c->errlen, "%s: line %u: the %s is not %s", c->name, c->lineno, label,
+		       should);
+	return -1;
+}
+
+/* "LABEL BASE64" holding exactly n bytes. */
+static int take_field(struct cursor *c, const char *label, uint8_t *out, size_t n)
+{
+	const char *val, *end = NULL;
+	size_t vlen, got = 0;
+	char should[64];
+
+	if (take_labelled(c, label, "BASE64", &val, &vlen) == -1)
+		return -1;
+	if (sodium_base642bin(out, n, val, vlen, NULL, &got, &end, B64) == 0 &&
+	    end == val + vlen && got == n)
+		return 0;
+	snprintf(should, sizeof(should), "%zu bytes of base64", n);
+	return bad_value(c, label, should);
+}
+
+/* v2: "serial N" (1 or more) and "created YYYY-MM-DDTHH:MM:SSZ". */
+static int take_v2_fields(struct cursor *c, struct keyfile_bundle *b)
+{
+	const char *val;
+	size_t vlen;
+
+	if (take_labelled(c, "serial", "NUMBER", &val, &vlen) == -1)
+		return -1;
+	if (parse_u64(val, vlen, &b->serial) == -1 || b->serial == 0)
+		return bad_value(c, "serial", "a number in 1..18446744073709551615");
+	if (take_labelled(c, "created", "YYYY-MM-DDTHH:MM:SSZ", &val, &vlen) == -1)
+		return -1;
+	if (keyfile_time_parse(val, vlen, &b->created) == -1)
+		return bad_value(c, "created time", "a UTC time YYYY-MM-DDTHH:MM:SSZ");
+	return 0;
 }
 
 /* The base64 between start and stop, CR and LF ignored, into b->sealed. */
@@ -736,21 +650,30 @@ static int check_bytes(const char *name, const char *text, size_t len, char *err
 	return 0;
 }
 
-static int take_magic(struct cursor *c)
+/* The first line: the format version into *version. */
+static int take_magic(struct cursor *c, int *version)
 {
 	const char *line = "";
-	size_t llen = 0, mlen = strlen(KEYFILE_BUNDLE_MAGIC);
+	size_t llen = 0, mlen = strlen(KEYFILE_BUNDLE_MAGIC), plen = strlen(KEYFILE_BUNDLE_PREFIX);
 
 	next_line(c, &line, &llen);
+	/* both versions have the same length: only the last digit differs */
 	if (llen == mlen && memcmp(line, KEYFILE_BUNDLE_MAGIC, mlen) == 0)
+		*version = 2;
+	else if (llen == mlen && memcmp(line, KEYFILE_BUNDLE_MAGIC_V1, mlen) == 0)
+		*version = 1;
+	else
+		*version = 0;
+	if (*version)
 		return 0;
 	if (c->p == c->end && llen < mlen && memcmp(line, KEYFILE_BUNDLE_MAGIC, llen) == 0)
 		seterr(c->err, c->errlen, "%s: truncated: %s", c->name,
 		       llen ? "the first line is cut short" : "empty file");
-	else if (llen > 12 && memcmp(line, "cmem-bundle-", 12) == 0)
+	else if (llen > plen && memcmp(line, KEYFILE_BUNDLE_PREFIX, plen) == 0)
 		seterr(c->err, c->errlen,
-		       "%s: unsupported bundle format \"%.*s\" (this program reads %s)", c->name,
-		       (int)(llen > 32 ? 32 : llen), line, KEYFILE_BUNDLE_MAGIC);
+		       "%s: unsupported bundle format \"%.*s\" (this program reads %s and %s)",
+		       c->name, (int)(llen > 32 ? 32 : llen), line, KEYFILE_BUNDLE_MAGIC_V1,
+		       KEYFILE_BUNDLE_MAGIC);
 	else
 		seterr(c->err, c->errlen, "%s: not a cmem bundle (the first line is not \"%s\")",
 		       c->name, KEYFILE_BUNDLE_MAGIC);
@@ -767,9 +690,10 @@ int keyfile_bundle_parse(struct keyfile_bundle *b, const char *name, const char 
 		seterr(err, errlen, "%s: larger than %d bytes", name, KEYFILE_BUNDLE_MAX);
 		return -1;
 	}
-	if (check_bytes(name, text, len, err, errlen) == -1 || take_magic(&c) == -1 ||
+	if (check_bytes(name, text, len, err, errlen) == -1 || take_magic(&c, &b->version) == -1 ||
 	    take_field(&c, "signer", b->signer, sizeof(b->signer)) == -1 ||
 	    take_field(&c, "recipient", b->recipient, sizeof(b->recipient)) == -1 ||
+	    (b->version != 1 && take_v2_fields(&c, b) == -1) ||
 	    take_field(&c, "signature", b->sig, sizeof(b->sig)) == -1 || take_sealed(&c, b) == -1) {
 		keyfile_bundle_clear(b);
 		return -1;

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "keyfile.h"
+#include "privfile.h"
 #include "util.h"
 
 struct keyring *keyring_new(void)
@@ -14,6 +14,18 @@ struct keyring *keyring_new(void)
 	if (kr == NULL)
 		return NULL;
 	sodium_memzero(kr, sizeof(*kr));
+	return kr;
+}
+
+struct keyring *keyring_generate(void)
+{
+	struct keyring *kr = keyring_new();
+	uint16_t id;
+
+	if (kr && keyring_add_random(kr, 1, &id, "new keyring", NULL, 0) == -1) {
+		keyring_free(kr);
+		return NULL;
+	}
 	return kr;
 }
 
@@ -52,6 +64,36 @@ int keyring_add(struct keyring *kr, uint16_t id, const uint8_t secret[KEYRING_KE
 	if (primary || kr->nkeys == 1)
 		keyring_set_primary(kr, id);
 	return 0;
+}
+
+int keyring_add_random(struct keyring *kr, int primary, uint16_t *id, const char *name,
+                       char *err, size_t errlen)
+{
+	uint8_t *secret;
+	uint16_t top = 0;
+	int rc;
+
+	for (size_t i = 0; i < kr->nkeys; i++)
+		top = kr->keys[i].id > top ? kr->keys[i].id : top;
+	if (top == 65535) {
+		seterr(err, errlen, "%s: key id 65535 is taken: there is no next id", name);
+		return -1;
+	}
+	if (kr->nkeys >= KEYRING_MAX_KEYS) {
+		seterr(err, errlen, "%s: already holds %d keys; remove one first", name,
+		       KEYRING_MAX_KEYS);
+		return -1;
+	}
+	/* secure memory: the secret never sits on the stack */
+	if ((secret = sodium_malloc(KEYRING_KEY_BYTES)) == NULL) {
+		seterr(err, errlen, "%s: out of secure memory", name);
+		return -1;
+	}
+	randombytes_buf(secret, KEYRING_KEY_BYTES);
+	*id = (uint16_t)(top + 1);
+	rc = keyring_add(kr, *id, secret, primary);
+	sodium_free(secret);
+	return rc;
 }
 
 int keyring_set_primary(struct keyring *kr, uint16_t id)
@@ -229,20 +271,17 @@ fail:
 struct keyring *keyring_load(const char *path, char *err, size_t errlen)
 {
 	char why[KEYRING_ERRLEN];
-	struct keyring *kr = NULL;
+	struct keyring *kr;
 	size_t len = 0;
-	char *buf = sodium_malloc(KEYRING_MAX_FILE);
+	/* refuses symlinks, non-regular files, group/other access, foreign owners */
+	char *text = privfile_load(path, KEYRING_MAX_FILE, &len, why, sizeof(why));
 
-	if (buf == NULL) {
-		seterr(err, errlen, "keyring %s: out of secure memory", path);
+	if (text == NULL) {
+		seterr(err, errlen, "keyring %s", why);
 		return NULL;
 	}
-	/* refuses symlinks, non-regular files, group/other access, foreign owners */
-	if (keyfile_read_private(path, buf, KEYRING_MAX_FILE, &len, why, sizeof(why)) == -1)
-		seterr(err, errlen, "keyring %s", why);
-	else
-		kr = keyring_parse(path, buf, len, err, errlen);
-	sodium_free(buf);
+	kr = keyring_parse(path, text, len, err, errlen);
+	privfile_free(text);
 	return kr;
 }
 
@@ -265,4 +304,20 @@ char *keyring_format(const struct keyring *kr, size_t *len)
 	}
 	*len = off;
 	return out;
+}
+
+int keyring_save(const struct keyring *kr, const char *path, int replace, char *err,
+                 size_t errlen)
+{
+	size_t len = 0;
+	char *text = keyring_format(kr, &len);
+	int rc;
+
+	if (text == NULL) {
+		seterr(err, errlen, "%s: out of secure memory", path);
+		return -1;
+	}
+	rc = privfile_write(path, text, len, replace, err, errlen);
+	sodium_free(text);
+	return rc;
 }

@@ -140,7 +140,7 @@ expect 0 "$kg" admin-init adm2
 # ---- seal and unseal
 expect 0 "$kg" seal ring --to h1/host.pub --sign-with adm -o b1
 says out "cmem-keygen unseal"
-head -n 1 b1 | grep -qx 'cmem-bundle-v1' || fail "b1 is not a cmem-bundle-v1"
+head -n 1 b1 | grep -qx 'cmem-bundle-v2' || fail "b1 is not a cmem-bundle-v2"
 no_secret_in ring b1
 expect 1 "$kg" seal ring --to h1/host.pub --sign-with adm -o b1
 says err "already exists"
@@ -166,8 +166,8 @@ expect 1 "$kg" unseal b1 --host-key h2 --trust adm/admin.pub -o k2
 says err "sealed for another host"
 expect 1 "$kg" unseal b1 --host-key h1 --trust adm2/admin.pub -o k2
 says err "not by the trusted key"
-# another first base64 digit of the sealed data (line 6)
-awk 'NR == 6 { $0 = (substr($0, 1, 1) == "A" ? "B" : "A") substr($0, 2) } { print }' b1 >b1.tampered
+# another first base64 digit of the sealed data (line 8)
+awk 'NR == 8 { $0 = (substr($0, 1, 1) == "A" ? "B" : "A") substr($0, 2) } { print }' b1 >b1.tampered
 cmp -s b1 b1.tampered && fail "could not tamper with b1"
 expect 1 "$kg" unseal b1.tampered --host-key h1 --trust adm/admin.pub -o k2
 says err "bad signature"
@@ -180,6 +180,41 @@ says err "not a cmem bundle"
 expect 1 "$kg" unseal b1 --host-key h1 --trust h1/host.pub -o k2
 says err "is a host public key"
 absent k2
+
+# ---- rollback (issue 10 item 7): an older bundle never replaces a newer one
+expect 0 "$kg" new -o r1
+expect 0 "$kg" seal r1 --to h1/host.pub --sign-with adm -o bA
+serialA=$(awk '$1 == "serial" { print $2 }' bA)
+cp r1 r12
+expect 0 "$kg" add r12 --primary
+expect 0 "$kg" seal r12 --to h1/host.pub --sign-with adm -o bB
+serialB=$(awk '$1 == "serial" { print $2 }' bB)
+{ [ -n "$serialA" ] && [ -n "$serialB" ] && [ "$serialB" -gt "$serialA" ]; } ||
+	fail "the second bundle's serial ($serialB) is not above the first's ($serialA)"
+expect 0 "$kg" unseal bB --host-key h1 --trust adm/admin.pub -o kB
+says out "serial $serialB"
+mode_is h1/bundle.state 600
+grep -qx "serial $serialB" h1/bundle.state || fail "h1/bundle.state lacks serial $serialB: $(cat h1/bundle.state)"
+cp kB kB.orig
+for force in "" --force; do
+	# shellcheck disable=SC2086 # an empty $force is no argument
+	expect 1 "$kg" unseal bA --host-key h1 --trust adm/admin.pub -o kB $force
+	says err "bA: refusing an older bundle"
+	says err "serial $serialA"
+	says err "serial $serialB"
+	cmp -s kB kB.orig || fail "an older bundle (unseal $force) replaced the newer keyring"
+done
+grep -qx "serial $serialB" h1/bundle.state || fail "a refused unseal changed h1/bundle.state"
+# the same bundle again is not older
+expect 0 "$kg" unseal bB --host-key h1 --trust adm/admin.pub -o kB --force
+# a serial changed by hand breaks the signature
+sed "s/^serial .*/serial $((serialB + 100))/" bA >bA.bumped
+expect 1 "$kg" unseal bA.bumped --host-key h1 --trust adm/admin.pub -o kA
+says err "bad signature"
+absent kA
+# another host has its own record: h2 never unsealed anything
+expect 0 "$kg" seal r1 --to h2/host.pub --sign-with adm -o bA2
+expect 0 "$kg" unseal bA2 --host-key h2 --trust adm/admin.pub -o kA2
 
 # ---- provision a cluster of two hosts, unseal on each
 {

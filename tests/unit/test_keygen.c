@@ -1,9 +1,8 @@
 /*
- * test_keygen: the keyfile module behind cmem-keygen.  Private files are
- * written atomically with the right mode whatever the umask, never over an
- * existing file unless asked; bundles open only for their host, only when
- * signed by the trusted administrator, and any damage is refused without
- * writing anything.
+ * test_keygen: the keyfile module behind cmem-keygen (the files themselves:
+ * test_privfile).  Keypairs and public key lines round-trip; bundles open
+ * only for their host, only when signed by the trusted administrator, and
+ * any damage is refused without writing anything.
  */
 #include "testutil.h"
 
@@ -11,7 +10,11 @@
 #include <sys/stat.h>
 
 #include "keyfile.h"
+#include "privfile.h"
 #include "util.h"
+
+#define SERIAL UINT64_C(1764682714)
+#define CREATED INT64_C(1764682714) /* 2025-12-02T13:38:34Z */
 
 struct fixture {
 	char dir[256];
@@ -107,7 +110,8 @@ static char *make_bundle(struct fixture *f, const uint8_t *pk, const struct keyf
 	struct keyfile_bundle b;
 	char *text;
 
-	if (keyfile_bundle_seal(&b, f->ring, f->ringlen, pk, admin, f->err, sizeof(f->err)) == -1)
+	if (keyfile_bundle_seal(&b, f->ring, f->ringlen, pk, admin, SERIAL, CREATED, f->err,
+	                        sizeof(f->err)) == -1)
 		fail_msg("seal: %s", f->err);
 	text = keyfile_bundle_format(&b, len);
 	keyfile_bundle_clear(&b);
@@ -134,7 +138,7 @@ static int try_unseal(struct fixture *f, const char *text, size_t len,
 	}
 	if (kr != NULL) {
 		out = keyring_format(kr, &outlen);
-		rc = keyfile_write_private(f->out, out, outlen, 0, f->err, sizeof(f->err));
+		rc = privfile_write(f->out, out, outlen, 0, f->err, sizeof(f->err));
 		sodium_free(out);
 		keyring_free(kr);
 	}
@@ -152,7 +156,7 @@ static void test_keyring_round_trip(void **state)
 	struct fixture *f = *state;
 	struct keyring *kr;
 
-	assert_int_equal(keyfile_write_private(f->path, f->ring, f->ringlen, 0, f->err,
+	assert_int_equal(privfile_write(f->path, f->ring, f->ringlen, 0, f->err,
 	                                       sizeof(f->err)),
 	                 0);
 	kr = keyring_load(f->path, f->err, sizeof(f->err));
@@ -161,93 +165,6 @@ static void test_keyring_round_trip(void **state)
 	assert_same_ring(kr, f->kr);
 	keyring_free(kr);
 	assert_int_equal(count_entries(f->dir), 1);
-}
-
-static void test_mode_whatever_the_umask(void **state)
-{
-	struct fixture *f = *state;
-	mode_t old = umask(0);
-	char pub[512];
-
-	tu_path(pub, sizeof(pub), f->dir, "pub");
-	assert_int_equal(keyfile_write_private(f->path, "x\n", 2, 0, f->err, sizeof(f->err)), 0);
-	assert_int_equal(keyfile_write_public(pub, "y\n", 2, 0, f->err, sizeof(f->err)), 0);
-	umask(0277); /* would leave the owner read-only */
-	assert_int_equal(keyfile_write_private(f->out, "z\n", 2, 0, f->err, sizeof(f->err)), 0);
-	umask(old);
-	assert_int_equal(mode_of(f->path), 0600);
-	assert_int_equal(mode_of(pub), 0644);
-	assert_int_equal(mode_of(f->out), 0600);
-}
-
-static void test_refuses_to_overwrite(void **state)
-{
-	struct fixture *f = *state;
-	size_t len = 0;
-	char *text;
-
-	assert_int_equal(keyfile_write_private(f->path, "old\n", 4, 0, f->err, sizeof(f->err)), 0);
-	assert_int_equal(keyfile_write_private(f->path, "new\n", 4, 0, f->err, sizeof(f->err)), -1);
-	assert_err(f, f->path);
-	assert_err(f, "already exists");
-	text = tu_read_file(f->path, &len);
-	assert_string_equal(text, "old\n");
-	free(text);
-	/* a dangling symbolic link is not followed to create its target */
-	assert_int_equal(symlink("nowhere", f->out), 0);
-	assert_int_equal(keyfile_write_private(f->out, "new\n", 4, 0, f->err, sizeof(f->err)), -1);
-	assert_err(f, "already exists");
-	assert_int_equal(count_entries(f->dir), 2);
-}
-
-static void test_replace_is_atomic_and_keeps_mode(void **state)
-{
-	struct fixture *f = *state;
-	struct stat before, after;
-	mode_t old = umask(0);
-	char *text;
-
-	assert_int_equal(keyfile_write_private(f->path, "old\n", 4, 0, f->err, sizeof(f->err)), 0);
-	assert_int_equal(chmod(f->path, 0400), 0);
-	assert_int_equal(stat(f->path, &before), 0);
-	assert_int_equal(keyfile_write_private(f->path, "new\n", 4, 1, f->err, sizeof(f->err)), 0);
-	assert_int_equal(stat(f->path, &after), 0);
-	assert_true(before.st_ino != after.st_ino); /* a new file renamed over, not rewritten */
-	assert_int_equal(mode_of(f->path), 0400);
-	text = tu_read_file(f->path, NULL);
-	assert_string_equal(text, "new\n");
-	free(text);
-	/* a private file never keeps group or other access */
-	assert_int_equal(chmod(f->path, 0644), 0);
-	assert_int_equal(keyfile_write_private(f->path, "3\n", 2, 1, f->err, sizeof(f->err)), 0);
-	assert_int_equal(mode_of(f->path), 0600);
-	umask(old);
-	assert_int_equal(count_entries(f->dir), 1);
-}
-
-static void test_read_private_refusals(void **state)
-{
-	struct fixture *f = *state;
-	char buf[64];
-	size_t len = 0;
-
-	assert_int_equal(tu_write_file(f->path, "secret\n", 7, 0640), 0);
-	assert_int_equal(keyfile_read_private(f->path, buf, sizeof(buf), &len, f->err,
-	                                      sizeof(f->err)),
-	                 -1);
-	assert_err(f, "too open");
-	assert_int_equal(chmod(f->path, 0600), 0);
-	assert_int_equal(symlink(f->path, f->out), 0);
-	assert_int_equal(keyfile_read_private(f->out, buf, sizeof(buf), &len, f->err,
-	                                      sizeof(f->err)),
-	                 -1);
-	assert_err(f, "symbolic link");
-	assert_int_equal(keyfile_read_private(f->path, buf, 4, &len, f->err, sizeof(f->err)), -1);
-	assert_err(f, "larger than");
-	assert_int_equal(keyfile_read_private(f->path, buf, sizeof(buf), &len, f->err,
-	                                      sizeof(f->err)),
-	                 0);
-	assert_int_equal(len, 7);
 }
 
 /* ---- keypairs ---- */
@@ -348,7 +265,7 @@ static void test_seal_and_open(void **state)
 	char *text = make_bundle(f, f->host->pk, f->admin, &len);
 	struct keyring *kr;
 
-	assert_true(strncmp(text, "cmem-bundle-v1\nsigner ", 22) == 0);
+	assert_true(strncmp(text, "cmem-bundle-v2\nsigner ", 22) == 0);
 	assert_true(len > 5 && strcmp(text + len - 5, "\nend\n") == 0);
 	assert_null(strstr(text, TU_KEY1_HEX)); /* sealed: no secret in sight */
 	assert_int_equal(try_unseal(f, text, len, f->host, f->admin->pk), 0);
@@ -469,7 +386,7 @@ static void test_signature_binds_recipient(void **state)
 
 	/* the recipient line swapped for this host's key, signature kept */
 	assert_int_equal(keyfile_bundle_seal(&b, f->ring, f->ringlen, f->host2->pk, f->admin,
-	                                     f->err, sizeof(f->err)),
+	                                     SERIAL, CREATED, f->err, sizeof(f->err)),
 	                 0);
 	memcpy(b.recipient, f->host->pk, KEYFILE_PK_BYTES);
 	kr = keyfile_bundle_open(&b, "x", f->admin->pk, f->host, f->err, sizeof(f->err));
@@ -489,8 +406,8 @@ static void test_sealed_content_must_be_a_keyring(void **state)
 	struct keyfile_bundle b;
 	static const char junk[] = "1 nothex primary\n";
 
-	assert_int_equal(keyfile_bundle_seal(&b, junk, strlen(junk), f->host->pk, f->admin, f->err,
-	                                     sizeof(f->err)),
+	assert_int_equal(keyfile_bundle_seal(&b, junk, strlen(junk), f->host->pk, f->admin, SERIAL,
+	                                     CREATED, f->err, sizeof(f->err)),
 	                 0);
 	assert_null(keyfile_bundle_open(&b, "x", f->admin->pk, f->host, f->err, sizeof(f->err)));
 	assert_err(f, "x (sealed content)");
@@ -498,16 +415,28 @@ static void test_sealed_content_must_be_a_keyring(void **state)
 	keyfile_bundle_clear(&b);
 }
 
+#define PK_B64 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+#define V2_HEAD "cmem-bundle-v2\nsigner " PK_B64 "\nrecipient " PK_B64 "\n"
+
 static void test_garbled_bundles(void **state)
 {
 	static const struct {
 		const char *text, *problem;
 	} cases[] = {
 		{ "hello\n", "not a cmem bundle" },
-		{ "cmem-bundle-v2\n", "unsupported bundle format" },
+		{ "cmem-bundle-v3\n", "unsupported bundle format" },
 		{ "cmem-bundle-v1\nsigner AAAA\n", "the signer is not 32 bytes" },
 		{ "cmem-bundle-v1\nrecipient AAAA\n", "expected \"signer BASE64\"" },
 		{ "cmem-bundle-v1\n\xc3\xa9\n", "byte 0xc3" },
+		{ V2_HEAD "signature AAAA\n", "line 4: expected \"serial NUMBER\"" },
+		{ V2_HEAD "serial 01\n", "line 4: the serial is not a number in 1.." },
+		{ V2_HEAD "serial 0\n", "line 4: the serial is not a number in 1.." },
+		{ V2_HEAD "serial 18446744073709551616\n", "the serial is not a number" },
+		{ V2_HEAD "serial 7\nsignature AAAA\n", "line 5: expected \"created YYYY" },
+		{ V2_HEAD "serial 7\ncreated 2025-13-01T00:00:00Z\n", "the created time is not" },
+		{ V2_HEAD "serial 7\ncreated 2025-12-0", "truncated: line 5 (created time) is cut short" },
+		{ V2_HEAD "serial 7\ncreated 2025-12-02T13:38:34Z\nsealed\n",
+		  "line 6: expected \"signature BASE64\"" },
 	};
 	struct fixture *f = *state;
 
@@ -517,6 +446,66 @@ static void test_garbled_bundles(void **state)
 		                 -1);
 		assert_err(f, cases[i].problem);
 	}
+}
+
+/* Bundle times: exactly YYYY-MM-DDTHH:MM:SSZ, a real date, both ways. */
+static void test_times(void **state)
+{
+	static const char *const bad[] = {
+		"2025-12-02T13:38:34",  "2025-12-02 13:38:34Z", "2025-02-29T00:00:00Z",
+		"2025-12-02T24:00:00Z", "2025-00-02T13:38:34Z", "2025-12-02T13:60:34Z",
+		"+025-12-02T13:38:34Z", "2025-12-02T13:38:34z", "20251202T133834Z",
+	};
+	char out[KEYFILE_TIME_LEN];
+	int64_t t = 0;
+
+	(void)state;
+	assert_int_equal(keyfile_time_format(CREATED, out), 0);
+	assert_string_equal(out, "2025-12-02T13:38:34Z");
+	assert_int_equal(keyfile_time_parse(out, strlen(out), &t), 0);
+	assert_int_equal(t, CREATED);
+	assert_int_equal(keyfile_time_parse("2024-02-29T00:00:00Z", 20, &t), 0);
+	assert_int_equal(keyfile_time_parse("9999-12-31T23:59:59Z", 20, &t), 0);
+	assert_int_equal(t, KEYFILE_TIME_MAX);
+	assert_int_equal(keyfile_time_format(KEYFILE_TIME_MAX + 1, out), -1);
+	assert_int_equal(keyfile_time_format(-1, out), -1);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		if (keyfile_time_parse(bad[i], strlen(bad[i]), &t) == 0)
+			fail_msg("\"%s\" was accepted", bad[i]);
+}
+
+/* Serial and time are signed: seal refuses what it could not write. */
+static void test_seal_checks_serial_and_time(void **state)
+{
+	struct fixture *f = *state;
+	struct keyfile_bundle b;
+	size_t len = 0;
+	char *text;
+
+	assert_int_equal(keyfile_bundle_seal(&b, f->ring, f->ringlen, f->host->pk, f->admin, 0,
+	                                     CREATED, f->err, sizeof(f->err)),
+	                 -1);
+	assert_err(f, "serial 0");
+	assert_int_equal(keyfile_bundle_seal(&b, f->ring, f->ringlen, f->host->pk, f->admin, 1,
+	                                     KEYFILE_TIME_MAX + 1, f->err, sizeof(f->err)),
+	                 -1);
+	assert_int_equal(keyfile_bundle_seal(&b, f->ring, f->ringlen, f->host->pk, f->host, 1,
+	                                     CREATED, f->err, sizeof(f->err)),
+	                 -1);
+	assert_err(f, "not an admin key");
+	/* the largest serial round-trips */
+	assert_int_equal(keyfile_bundle_seal(&b, f->ring, f->ringlen, f->host->pk, f->admin,
+	                                     UINT64_MAX, CREATED, f->err, sizeof(f->err)),
+	                 0);
+	text = keyfile_bundle_format(&b, &len);
+	keyfile_bundle_clear(&b);
+	assert_non_null(strstr(text, "\nserial 18446744073709551615\ncreated 2025-12-02T13:38:34Z\n"));
+	assert_int_equal(keyfile_bundle_parse(&b, "x", text, len, f->err, sizeof(f->err)), 0);
+	assert_int_equal(b.version, 2);
+	assert_true(b.serial == UINT64_MAX);
+	assert_int_equal(b.created, CREATED);
+	keyfile_bundle_clear(&b);
+	free(text);
 }
 
 /* ---- hosts file ---- */
@@ -564,10 +553,6 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_keyring_round_trip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mode_whatever_the_umask, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refuses_to_overwrite, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_replace_is_atomic_and_keeps_mode, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_read_private_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keypair_save_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_admin_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_public_key_lines, setup, teardown),
@@ -581,6 +566,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_signature_binds_recipient, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sealed_content_must_be_a_keyring, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbled_bundles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_times, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seal_checks_serial_and_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hosts_file, setup, teardown),
 	};
 
