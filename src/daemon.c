@@ -15,10 +15,15 @@
 #define RECV_BATCH 256 /* datagrams per wake-up, so that timers still run under a flood */
 #define MAX_POLLFDS (3 + CTL_MAX_CLIENTS)
 
+/* Failure checks: half the current heartbeat interval, and an eighth of
+ * the timeout floor at most, so that a verdict is late by little while an
+ * idle daemon wakes rarely. */
 static uint64_t tick_ms(const struct daemon *d)
 {
-	unsigned t = d->cfg.heartbeat_ms / 2;
+	unsigned t = d->heartbeat_ms / 2, most = d->cfg.fail_after_ms / 8;
 
+	if (t > most)
+		t = most;
 	return t < 5 ? 5 : t > 100 ? 100 : t;
 }
 
