@@ -33,6 +33,7 @@ struct cmem_config {
 	int log_level;                 /* enum log_level */
 	int syslog_facility;           /* LOG_DAEMON, LOG_LOCAL0.. */
 	char syslog_facility_name[16];
+	int seccomp;                   /* bool, default 1: system call allow-list after the drop */
 };
 
 /* Fill with the defaults. */

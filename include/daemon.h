@@ -17,6 +17,7 @@
 #include "log.h"
 #include "members.h"
 #include "net.h"
+#include "notify.h"
 #include "stats.h"
 
 /* An authenticated sender whose lines are dropped (e.g. its clock is off). */
@@ -41,6 +42,7 @@ struct daemon {
 	struct stats stats;
 	int sigfd;
 	int running;
+	struct notify notify;         /* the service manager, if any */
 	/* our identity on the wire */
 	uint64_t incarnation;
 	uint64_t counter;
