@@ -53,6 +53,15 @@ static const int allowed_prctls[] = { PR_GET_NO_NEW_PRIVS, PR_GET_SECCOMP, PR_GE
 /* Socket families the daemon uses: syslog and control (unix), the group, interface events. */
 static const int allowed_families[] = { AF_UNIX, AF_INET, AF_INET6 };
 
+/* Argument arg compared to v (under mask for SCMP_CMP_MASKED_EQ). */
+static struct scmp_arg_cmp arg_cmp(unsigned arg, enum scmp_compare op, scmp_datum_t a,
+                                   scmp_datum_t b)
+{
+	struct scmp_arg_cmp c = { .arg = arg, .op = op, .datum_a = a, .datum_b = b };
+
+	return c;
+}
+
 static int add(scmp_filter_ctx ctx, int nr, unsigned n, const struct scmp_arg_cmp *args,
                char *err, size_t errlen)
 {
@@ -71,27 +80,27 @@ static int add(scmp_filter_ctx ctx, int nr, unsigned n, const struct scmp_arg_cm
 static int add_rules(scmp_filter_ctx ctx, char *err, size_t errlen)
 {
 	/* opens without write access, creation or truncation */
-	struct scmp_arg_cmp rdonly = SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC, 0);
-	struct scmp_arg_cmp netlink[2] = { SCMP_A0(SCMP_CMP_EQ, AF_NETLINK),
-		                           SCMP_A2(SCMP_CMP_EQ, NETLINK_ROUTE) };
+	struct scmp_arg_cmp rdonly = arg_cmp(2, SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC, 0);
+	struct scmp_arg_cmp netlink[2] = { arg_cmp(0, SCMP_CMP_EQ, AF_NETLINK, 0),
+		                           arg_cmp(2, SCMP_CMP_EQ, NETLINK_ROUTE, 0) };
 
 	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
 		if (add(ctx, allowed[i], 0, NULL, err, errlen) == -1)
 			return -1;
 	for (size_t i = 0; i < sizeof(allowed_ioctls) / sizeof(allowed_ioctls[0]); i++) {
-		struct scmp_arg_cmp a = SCMP_A1(SCMP_CMP_EQ, allowed_ioctls[i]);
+		struct scmp_arg_cmp a = arg_cmp(1, SCMP_CMP_EQ, allowed_ioctls[i], 0);
 
 		if (add(ctx, SCMP_SYS(ioctl), 1, &a, err, errlen) == -1)
 			return -1;
 	}
 	for (size_t i = 0; i < sizeof(allowed_prctls) / sizeof(allowed_prctls[0]); i++) {
-		struct scmp_arg_cmp a = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)allowed_prctls[i]);
+		struct scmp_arg_cmp a = arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)allowed_prctls[i], 0);
 
 		if (add(ctx, SCMP_SYS(prctl), 1, &a, err, errlen) == -1)
 			return -1;
 	}
 	for (size_t i = 0; i < sizeof(allowed_families) / sizeof(allowed_families[0]); i++) {
-		struct scmp_arg_cmp a = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)allowed_families[i]);
+		struct scmp_arg_cmp a = arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)allowed_families[i], 0);
 
 		if (add(ctx, SCMP_SYS(socket), 1, &a, err, errlen) == -1)
 			return -1;
