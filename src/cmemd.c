@@ -187,11 +187,13 @@ int main(int argc, char **argv)
 	if (d.kr == NULL)
 		fatalx("%s", err);
 
-	/* 5. syslog, time zone and the service manager's socket, while /dev/log,
-	 * /etc and $NOTIFY_SOCKET are reachable */
+	/* 5. syslog, time zone, jansson's hash seed and the service manager's
+	 * socket, while /dev/log, /etc, /dev/urandom and $NOTIFY_SOCKET are
+	 * reachable (in the chroot jansson would seed from the time and pid) */
 	if (!o.foreground)
 		log_to_syslog(config_facility_parse(d.cfg.syslog_facility_name));
 	tzset();
+	json_object_seed(0);
 	notify_connect(&d);
 
 	/* 6. one daemon per pidfile; then the control socket (their directory

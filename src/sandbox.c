@@ -3,8 +3,9 @@
  *
  * The list was taken with `strace -f` of daemons under the whole system
  * test suite (receive, send, control clients, key rotation, signals,
- * syslog), plus what the run-time interface following needs (netlink,
- * re-joining the group on a new socket).  Calls that need an argument
+ * syslog) and a filter in log mode over the same suite, plus what unicast
+ * peers and the run-time interface following need (netlink, re-joining
+ * the group on a new socket).  Calls that need an argument
  * check get one: sockets of the four families the daemon uses, read-only
  * opens (SIGHUP re-reads the configuration when it is reachable), the
  * ioctls of interface lookups.
@@ -27,13 +28,17 @@
 /* Allowed with any arguments. */
 static const int allowed[] = {
 	/* the loop: poll, signalfd reads, control clients, the group socket */
-	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(read), SCMP_SYS(readv), SCMP_SYS(write),
-	SCMP_SYS(writev), SCMP_SYS(pread64), SCMP_SYS(close), SCMP_SYS(accept4),
-	SCMP_SYS(recvfrom), SCMP_SYS(recvmsg), SCMP_SYS(recvmmsg), SCMP_SYS(sendto),
-	SCMP_SYS(sendmsg), SCMP_SYS(sendmmsg), SCMP_SYS(shutdown), SCMP_SYS(getsockopt),
-	SCMP_SYS(setsockopt), SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(bind),
-	SCMP_SYS(connect), SCMP_SYS(fcntl), SCMP_SYS(fstat), SCMP_SYS(newfstatat),
-	SCMP_SYS(statx), SCMP_SYS(lseek),
+	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(writev),
+	SCMP_SYS(close), SCMP_SYS(accept4), SCMP_SYS(getsockopt), SCMP_SYS(recvmmsg),
+	SCMP_SYS(sendto),
+	/* unicast peers, interface following (netlink, re-joining on a new socket), and
+	 * syslog reconnecting after its daemon restarts */
+	SCMP_SYS(recvfrom), SCMP_SYS(recvmsg), SCMP_SYS(sendmsg), SCMP_SYS(sendmmsg),
+	SCMP_SYS(setsockopt), SCMP_SYS(getsockname), SCMP_SYS(bind), SCMP_SYS(connect),
+	SCMP_SYS(fcntl),
+	/* SIGHUP re-reads the configuration file (stdio and libconfig; the default
+	 * name is the host name) */
+	SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(lseek), SCMP_SYS(uname),
 	/* time, randomness (libsodium), identity, memory (malloc, sodium_malloc) */
 	SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday), SCMP_SYS(getrandom), SCMP_SYS(getpid),
 	SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid),

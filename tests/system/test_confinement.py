@@ -48,6 +48,7 @@ def confined(c):
           "key or config" % (st["Uid"][0], st["Gid"][0], st["CapEff"][0], st["NoNewPrivs"][0],
                              st["Seccomp"][0], root, len(fds)))
     pidfile_read_only(h)
+    signals_under_filter(c, h)
     # a second daemon with the same pidfile is refused, naming the holder
     r = subprocess.run(["ip", "netns", "exec", h.ns, CMEMD, "-f", "-c", h.conf],
                        capture_output=True, text=True, timeout=10)
@@ -73,6 +74,27 @@ def pidfile_read_only(h):
     r = subprocess.run(["flock", "-n", "-s", pidfile, "true"], capture_output=True)
     check(r.returncode != 0, "the pidfile is not locked")
     print("pidfile: fd %s read-only (flags %o), locked, holds the pid" % kept[0])
+
+
+def signals_under_filter(c, h):
+    """SIGHUP (re-reading the file) and SIGUSR1 work under the system call filter."""
+    inside = c.chroot + h.conf  # the configuration's path, seen from inside the chroot
+    os.makedirs(os.path.dirname(inside))
+    with open(inside, "w") as f:
+        f.write(h.config_text().replace('log_level = "%s"' % c.log_level, 'log_level = "debug"'))
+    h.kill(signal.SIGHUP)
+    check(wait_until(lambda: "SIGHUP: log level is now debug" in h.read_log(), 3),
+          "SIGHUP did not re-read the copy in the chroot: %s" % h.read_log()[-800:])
+    os.remove(inside)
+    h.kill(signal.SIGHUP)
+    check(wait_until(lambda: "SIGHUP: cannot re-read the log level" in h.read_log(), 3),
+          "SIGHUP without a file: %s" % h.read_log()[-800:])
+    h.kill(signal.SIGUSR1)
+    check(wait_until(lambda: "membership of %s" % h.name in h.read_log(), 3),
+          "SIGUSR1: %s" % h.read_log()[-800:])
+    check(h.running() and h.ctl_ok("status"), "daemon gone after HUP/USR1: %s" % h.read_log()[-800:])
+    print("under the filter: SIGHUP re-read the file (and said so when it was gone), SIGUSR1 "
+          "logged the table; still running")
 
 
 def start_with(h, argv=None, conf_text=None, **popen):
