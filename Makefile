@@ -9,9 +9,8 @@
 
 CC       ?= gcc
 BUILD    ?= build
-PKGS     := libsodium libconfig jansson libseccomp
+PKGS     := libsodium libconfig jansson
 DEBS     := build-essential pkg-config libsodium-dev libconfig-dev libcmocka-dev libjansson-dev \
-            libseccomp-dev \
             clang libclang-rt-14-dev iproute2 nftables util-linux procps python3 tcpdump
 FUZZ_SECONDS ?= 60
 

@@ -2,13 +2,13 @@
  * sandbox: the seccomp system call allow-list cmemd installs after the
  * privilege drop.
  *
- * Built with libseccomp (Debian's libseccomp-dev, linked statically into
- * the daemon): it writes the architecture check (native ABI only: an x32
- * or 32-bit call kills), resolves the call numbers of each architecture
- * and compiles argument checks into the BPF program.  Anything outside the
- * list kills the whole process (SECCOMP_RET_KILL_PROCESS), so that a flaw
- * in the daemon cannot be turned into running a program, opening a file
- * for writing, tracing another process or opening a raw socket.
+ * A classic BPF program written by this module (see sandbox.c for why not
+ * libseccomp): the native architecture only (an x32 or 32-bit call
+ * kills), the calls of the loop, a few of them with an argument check.
+ * Anything outside the list kills the whole process
+ * (SECCOMP_RET_KILL_PROCESS), so that a flaw in the daemon cannot be
+ * turned into running a program, opening a file for writing, tracing
+ * another process or opening a raw socket.
  */
 #ifndef CMEM_SANDBOX_H
 #define CMEM_SANDBOX_H
@@ -23,7 +23,7 @@
  */
 int sandbox_install(char *err, size_t errlen);
 
-/* The filter in libseccomp's readable form, to fd (tests, debugging). */
+/* The filter in readable form, one rule a line, to fd (tests, debugging). */
 int sandbox_export(int fd, char *err, size_t errlen);
 
 #endif
