@@ -36,6 +36,8 @@ struct notify {
 	uint64_t next_status_ms;     /* no STATUS= before this */
 	char sent[NOTIFY_STATUS_MAX];    /* the last STATUS= message sent */
 	char pending[NOTIFY_STATUS_MAX]; /* a newer one held back by the rate limit */
+	size_t counts[3];            /* alive, failed, left at the last notify_status() */
+	int have_counts;
 	uint64_t send_errors;
 	struct log_ratelimit rl;
 };

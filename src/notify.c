@@ -137,9 +137,16 @@ static void send_status(struct notify *n, const char *msg, uint64_t now_ms)
 void notify_status(struct notify *n, size_t alive, size_t failed, size_t left, uint64_t now_ms)
 {
 	char msg[NOTIFY_STATUS_MAX];
+	size_t counts[3] = { alive, failed, left };
 
 	if (!n->active)
 		return;
+	/* called at every wake-up of the loop: the same counts as last time change nothing
+	 * (a held-back message goes out from notify_timers) */
+	if (n->have_counts && memcmp(counts, n->counts, sizeof(counts)) == 0)
+		return;
+	memcpy(n->counts, counts, sizeof(counts));
+	n->have_counts = 1;
 	snprintf(msg, sizeof(msg), "STATUS=%zu alive, %zu failed, %zu left", alive, failed, left);
 	if (strcmp(msg, n->sent) == 0) {
 		n->pending[0] = '\0'; /* back to what the manager shows: nothing to say */
