@@ -141,6 +141,28 @@ static void sandbox(const struct daemon *d)
 		fatalx("%s", err);
 }
 
+/*
+ * The pidfile lock (the fd, or -1 without a pidfile), then the control
+ * socket; their directory may not exist yet on a fresh /run.
+ */
+static int lock_and_listen(struct daemon *d)
+{
+	char err[CONFIG_ERRLEN];
+	int pidfd = -1;
+
+	if (d->cfg.pidfile[0] &&
+	    (priv_make_rundir(d->cfg.pidfile, err, sizeof(err)) == -1 ||
+	     (pidfd = priv_pidfile_lock(d->cfg.pidfile, err, sizeof(err))) == -1))
+		fatalx("%s", err);
+	if (priv_make_rundir(d->cfg.control_socket, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	d->ctl = ctl_open(d->cfg.control_socket, d->cfg.control_group, daemon_ctl_handle, d, err,
+	                  sizeof(err));
+	if (d->ctl == NULL)
+		fatalx("%s", err);
+	return pidfd;
+}
+
 /* Service manager: connect now, while the socket's path is reachable. */
 static void notify_connect(struct daemon *d)
 {
@@ -196,17 +218,8 @@ int main(int argc, char **argv)
 	json_object_seed(0);
 	notify_connect(&d);
 
-	/* 6. one daemon per pidfile; then the control socket (their directory
-	 * may not exist yet on a fresh /run) */
-	if (d.cfg.pidfile[0] && (priv_make_rundir(d.cfg.pidfile, err, sizeof(err)) == -1 ||
-	                         (pidfd = priv_pidfile_lock(d.cfg.pidfile, err, sizeof(err))) == -1))
-		fatalx("%s", err);
-	if (priv_make_rundir(d.cfg.control_socket, err, sizeof(err)) == -1)
-		fatalx("%s", err);
-	d.ctl = ctl_open(d.cfg.control_socket, d.cfg.control_group, daemon_ctl_handle, &d, err,
-	                 sizeof(err));
-	if (d.ctl == NULL)
-		fatalx("%s", err);
+	/* 6. one daemon per pidfile; then the control socket */
+	pidfd = lock_and_listen(&d);
 
 	/* 7. the multicast socket: bound and joined */
 	if (net_open(&d.net, &d.cfg, err, sizeof(err)) == -1)
