@@ -25,7 +25,7 @@ struct cmem_config {
 	char control_group[64];        /* "" = the daemon's group */
 	unsigned heartbeat_ms;         /* 10..60000 */
 	unsigned fail_after_ms;        /* >= 2 * heartbeat_ms, <= 600000 */
-	int heartbeat_fixed;           /* 1: always heartbeat_ms (no adaptation) */
+	int heartbeat_fixed;           /* bool, default 0: always heartbeat_ms (no adaptation) */
 	unsigned replay_window_s;      /* 1..3600 */
 	unsigned max_members;          /* 2..1000000 */
 	char user[64];
@@ -34,6 +34,7 @@ struct cmem_config {
 	int log_level;                 /* enum log_level */
 	int syslog_facility;           /* LOG_DAEMON, LOG_LOCAL0.. */
 	char syslog_facility_name[16];
+	int seccomp;                   /* bool, default 1: system call allow-list after the drop */
 };
 
 /* Fill with the defaults. */

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "members.h"
 #include "net.h"
+#include "notify.h"
 #include "stats.h"
 
 /* An authenticated sender whose lines are dropped (e.g. its clock is off). */
@@ -54,6 +55,7 @@ struct daemon {
 	int sigfd;
 	int running;
 	daemon_send_fn send;
+	struct notify notify;         /* the service manager, if any */
 	/* our identity on the wire */
 	uint64_t incarnation;
 	uint64_t prev_incarnation; /* before a wall clock step: its lines are ours */

@@ -1,8 +1,9 @@
 /*
  * priv: leaving root for good, in the open.
  *
- * Pidfile with a lock (a second daemon refuses and names the pid that
- * holds it), daemonizing with a readiness pipe (the starting shell gets
+ * Inherited descriptors closed, run-time directories made, a pidfile with
+ * a lock on a read-only descriptor (a second daemon refuses and names the
+ * pid that holds it), daemonizing with a readiness pipe (the starting shell gets
  * the daemon's start-up verdict as its exit status), the chroot check,
  * chroot, and the drop to the run-as user, proven by setuid(0) failing.
  */
@@ -20,14 +21,29 @@ struct priv_user {
 	char name[64];
 };
 
+/*
+ * The run-as user from /etc/passwd (priv_lookup_user_in: from another
+ * file, for tests).  A user with uid 0 or group id 0 is refused.
+ */
 int priv_lookup_user(const char *name, struct priv_user *u, char *err, size_t errlen);
+int priv_lookup_user_in(const char *passwd, const char *name, struct priv_user *u, char *err,
+                        size_t errlen);
 /* A group's id from /etc/group: 0, or -1 if there is no such group. */
 int priv_lookup_group(const char *name, gid_t *gid);
 
-/* Open and lock the pidfile: the fd, or -1 with a message (e.g. the holder's pid). */
+/* Close every descriptor above stderr (those inherited from our parent). */
+int priv_close_inherited(char *err, size_t errlen);
+
+/* Create the missing directory of a run-time file (one level, root 0755 as root). */
+int priv_make_rundir(const char *path, char *err, size_t errlen);
+
+/*
+ * Open and lock the pidfile: a read-only fd that holds the lock, or -1
+ * with a message (e.g. the holder's pid).
+ */
 int priv_pidfile_lock(const char *path, char *err, size_t errlen);
-/* Write our pid into the locked pidfile. */
-int priv_pidfile_write(int fd);
+/* Write our pid into the pidfile locked by lockfd (through a descriptor closed at once). */
+int priv_pidfile_write(int lockfd, const char *path, char *err, size_t errlen);
 
 /*
  * Fork into the background: setsid, std fds on /dev/null.  The parent

@@ -17,8 +17,8 @@
 #include "keyring.h"
 #include "provision.h"
 #include "util.h"
+#include "version.h"
 
-#define KEYGEN_VERSION "0.1.0"
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
 #define INSTALLED "/etc/cmem/cluster.keys"
@@ -143,7 +143,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'H': o->hosts = optarg; o->set |= O_HOSTS; break;
 		case 'K': o->keyring = optarg; o->set |= O_KEYRING; break;
 		case 'h': usage(stdout); exit(0);
-		case 'V': printf("cmem-keygen %s\n", KEYGEN_VERSION); exit(0);
+		case 'V': printf("cmem-keygen %s\n", CMEM_VERSION); exit(0);
 		default: usage(stderr); return -1;
 		}
 	}

@@ -19,6 +19,7 @@
 #include "ctl.h"
 #include "ctlfmt.h"
 #include "keyring.h"
+#include "version.h"
 
 #define EXIT_DAEMON_ERROR 1
 #define EXIT_USAGE 2
@@ -41,6 +42,7 @@ static void usage(FILE *f)
 	        "options:\n"
 	        "  -s, --socket SOCKET     control socket (default from %s)\n"
 	        "  -j, --json              JSON output for programs\n"
+	        "  -V, --version           print the version and exit\n"
 	        "  -h, --help              this help\n",
 	        CONFIG_DEFAULT_FILE);
 }
@@ -229,16 +231,18 @@ static int parse_opts(int argc, char **argv, struct ctl_opts *o)
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },  { "json", no_argument, NULL, 'j' },
 		{ "prometheus", no_argument, NULL, 'p' },    { "exec", required_argument, NULL, 'e' },
-		{ "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
+		{ "help", no_argument, NULL, 'h' },          { "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "s:jh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "s:jVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's': o->socket = optarg; break;
 		case 'j': o->w = &ctlfmt_json; break;
 		case 'p': o->prometheus = 1; break;
 		case 'e': o->exec = optarg; break;
+		case 'V': printf("cmemctl %s\n", CMEM_VERSION); exit(0);
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}

@@ -17,10 +17,11 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "notify.h"
 #include "priv.h"
+#include "sandbox.h"
 #include "util.h"
-
-#define CMEMD_VERSION "0.1.0"
+#include "version.h"
 
 static void usage(FILE *f)
 {
@@ -50,7 +51,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		case 'd': o->debug = 1; break;
 		case 'n': o->check_only = 1; break;
 		case 'c': o->config = optarg; break;
-		case 'V': printf("cmemd %s\n", CMEMD_VERSION); exit(0);
+		case 'V': printf("cmemd %s\n", CMEM_VERSION); exit(0);
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
 		}
@@ -81,6 +82,30 @@ static int signal_fd(void)
 	return fd;
 }
 
+/*
+ * What -n can check besides the file: the run-as user (not uid or gid 0),
+ * the chroot (required as root, and safe), the control group.  The chroot
+ * is checked again just before chroot().
+ */
+static void check_start(const struct options *o, const struct cmem_config *c, int as_root,
+                        struct priv_user *u)
+{
+	char err[PRIV_ERRLEN];
+	gid_t gid;
+
+	if (as_root && priv_lookup_user(c->user, u, err, sizeof(err)) == -1)
+		fatalx("%s: %s", o->config, err);
+	if (as_root && c->chroot[0] == '\0')
+		fatalx("%s: chroot = \"\" is only for a daemon started as an ordinary user; "
+		       "started as root, cmemd must chroot (e.g. chroot = \"/var/lib/cmem\")",
+		       o->config);
+	if (as_root && priv_check_chroot(c->chroot, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (c->control_group[0] && priv_lookup_group(c->control_group, &gid) == -1)
+		fatalx("%s: control_group '%s' does not exist in /etc/group", o->config,
+		       c->control_group);
+}
+
 /* chroot and drop to the run-as user; as an ordinary user, only harden. */
 static void confine(struct daemon *d, int as_root, const struct priv_user *u)
 {
@@ -93,14 +118,58 @@ static void confine(struct daemon *d, int as_root, const struct priv_user *u)
 		         (unsigned)getuid());
 		return;
 	}
-	if (d->cfg.chroot[0] && priv_check_chroot(d->cfg.chroot, err, sizeof(err)) == -1)
+	if (priv_check_chroot(d->cfg.chroot, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	if (priv_drop(d->cfg.chroot, u, err, sizeof(err)) == -1)
 		fatalx("%s", err);
-	d->chrooted = d->cfg.chroot[0] != '\0';
+	d->chrooted = 1;
 	snprintf(d->chroot_dir, sizeof(d->chroot_dir), "%s", d->cfg.chroot);
-	log_info("running as %s (uid %u, gid %u)%s%s", u->name, (unsigned)u->uid, (unsigned)u->gid,
-	         d->chrooted ? ", chrooted to " : ", not chrooted", d->cfg.chroot);
+	log_info("running as %s (uid %u, gid %u), chrooted to %s", u->name, (unsigned)u->uid,
+	         (unsigned)u->gid, d->cfg.chroot);
+}
+
+/* The system call allow-list, unless turned off for debugging. */
+static void sandbox(const struct daemon *d)
+{
+	char err[SANDBOX_ERRLEN];
+
+	if (!d->cfg.seccomp) {
+		log_warnx("seccomp = false: running without a system call filter");
+		return;
+	}
+	if (sandbox_install(err, sizeof(err)) == -1)
+		fatalx("%s", err);
+}
+
+/*
+ * The pidfile lock (the fd, or -1 without a pidfile), then the control
+ * socket; their directory may not exist yet on a fresh /run.
+ */
+static int lock_and_listen(struct daemon *d)
+{
+	char err[CONFIG_ERRLEN];
+	int pidfd = -1;
+
+	if (d->cfg.pidfile[0] &&
+	    (priv_make_rundir(d->cfg.pidfile, err, sizeof(err)) == -1 ||
+	     (pidfd = priv_pidfile_lock(d->cfg.pidfile, err, sizeof(err))) == -1))
+		fatalx("%s", err);
+	if (priv_make_rundir(d->cfg.control_socket, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	d->ctl = ctl_open(d->cfg.control_socket, d->cfg.control_group, daemon_ctl_handle, d, err,
+	                  sizeof(err));
+	if (d->ctl == NULL)
+		fatalx("%s", err);
+	return pidfd;
+}
+
+/* Service manager: connect now, while the socket's path is reachable. */
+static void notify_connect(struct daemon *d)
+{
+	char err[PRIV_ERRLEN];
+
+	if (notify_open(&d->notify, err, sizeof(err)) == -1)
+		log_warnx("%s: the service manager will not hear from cmemd", err);
 }
 
 int main(int argc, char **argv)
@@ -111,8 +180,10 @@ int main(int argc, char **argv)
 	char err[CONFIG_ERRLEN];
 	int as_root = geteuid() == 0, pidfd = -1;
 
-	/* 1. arguments; log to stderr until we know better */
+	/* 1. nothing inherited but stdio; arguments; log to stderr until we know better */
 	log_init("cmemd", LOG_LEVEL_INFO);
+	if (priv_close_inherited(err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	parse_args(argc, argv, &o);
 	ctl_json_wipe_on_free();
 
@@ -123,12 +194,9 @@ int main(int argc, char **argv)
 	d.config_path = o.config;
 	log_set_level(o.debug ? LOG_LEVEL_DEBUG : (enum log_level)d.cfg.log_level);
 
-	/* 3. the run-as user, and a first look at the chroot so that -n and the
-	 * terminal see a bad one (it is checked again just before chroot) */
-	if (as_root && priv_lookup_user(d.cfg.user, &user, err, sizeof(err)) == -1)
-		fatalx("%s: %s", o.config, err);
-	if (as_root && d.cfg.chroot[0] && priv_check_chroot(d.cfg.chroot, err, sizeof(err)) == -1)
-		fatalx("%s", err);
+	/* 3. the run-as user, a first look at the chroot, the control group:
+	 * -n and the terminal see a bad one */
+	check_start(&o, &d.cfg, as_root, &user);
 	if (o.check_only) {
 		printf("configuration OK\n");
 		return 0;
@@ -141,35 +209,38 @@ int main(int argc, char **argv)
 	if (d.kr == NULL)
 		fatalx("%s", err);
 
-	/* 5. syslog and time zone, while /dev/log and /etc are reachable */
+	/* 5. syslog, time zone, jansson's hash seed and the service manager's
+	 * socket, while /dev/log, /etc, /dev/urandom and $NOTIFY_SOCKET are
+	 * reachable (in the chroot jansson would seed from the time and pid) */
 	if (!o.foreground)
 		log_to_syslog(config_facility_parse(d.cfg.syslog_facility_name));
 	tzset();
+	json_object_seed(0);
+	notify_connect(&d);
 
 	/* 6. one daemon per pidfile; then the control socket */
-	if (d.cfg.pidfile[0] && (pidfd = priv_pidfile_lock(d.cfg.pidfile, err, sizeof(err))) == -1)
-		fatalx("%s", err);
-	d.ctl = ctl_open(d.cfg.control_socket, d.cfg.control_group, daemon_ctl_handle, &d, err,
-	                 sizeof(err));
-	if (d.ctl == NULL)
-		fatalx("%s", err);
+	pidfd = lock_and_listen(&d);
 
 	/* 7. the multicast socket: bound and joined */
 	if (net_open(&d.net, &d.cfg, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 
-	/* 8. background, pidfile */
+	/* 8. background, pidfile (the kept descriptor is read-only), watchdog */
 	if (!o.foreground) {
 		if (priv_daemonize(err, sizeof(err)) == -1)
 			fatalx("%s", err);
 		log_stderr_off(); /* stderr is /dev/null now */
 	}
-	if (pidfd != -1 && priv_pidfile_write(pidfd) == -1)
-		fatal("pidfile %s", d.cfg.pidfile);
+	if (pidfd != -1 && priv_pidfile_write(pidfd, d.cfg.pidfile, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (notify_start(&d.notify, getpid(), !o.foreground, now_mono_ms()))
+		log_info("service manager watchdog: WATCHDOG=1 every %llu ms",
+		         (unsigned long long)d.notify.watchdog_ms);
 	d.sigfd = signal_fd();
 
-	/* 9. chroot and drop root for good */
+	/* 9. chroot and drop root for good; then only the system calls the loop needs */
 	confine(&d, as_root, &user);
+	sandbox(&d);
 
 	/* 10. run */
 	d.incarnation = now_real_us();

@@ -37,7 +37,7 @@ struct loader {
 
 typedef int (*check_fn)(struct cmem_config *c, const char *s, char *why, size_t whylen);
 
-enum opt_type { OPT_INT, OPT_STRING };
+enum opt_type { OPT_INT, OPT_STRING, OPT_BOOL };
 
 struct option {
 	const char *name;
@@ -111,6 +111,7 @@ void config_defaults(struct cmem_config *c)
 	c->log_level = LOG_LEVEL_INFO;
 	c->syslog_facility = LOG_DAEMON;
 	snprintf(c->syslog_facility_name, sizeof(c->syslog_facility_name), "daemon");
+	c->seccomp = 1;
 }
 
 static int check_name(struct cmem_config *c, const char *s, char *why, size_t whylen)
@@ -210,6 +211,8 @@ static int check_facility(struct cmem_config *c, const char *s, char *why, size_
 	{ #f, OPT_INT, offsetof(struct cmem_config, f), FIELD_SIZE(f), lo, hi, NULL }
 #define STR_OPT(f, chk) \
 	{ #f, OPT_STRING, offsetof(struct cmem_config, f), FIELD_SIZE(f), 0, 0, chk }
+#define BOOL_OPT(f) \
+	{ #f, OPT_BOOL, offsetof(struct cmem_config, f), FIELD_SIZE(f), 0, 1, NULL }
 
 static const struct option options[] = {
 	STR_OPT(name, check_name),
@@ -221,6 +224,7 @@ static const struct option options[] = {
 	STR_OPT(control_socket, check_socket),
 	STR_OPT(control_group, NULL),
 	INT_OPT(heartbeat_ms, 10, 60000),
+	BOOL_OPT(heartbeat_fixed),
 	INT_OPT(fail_after_ms, 20, 600000),  /* and >= 2 * heartbeat_ms, checked last */
 	INT_OPT(replay_window_s, 1, 3600),
 	INT_OPT(max_members, 2, 1000000),
@@ -230,6 +234,7 @@ static const struct option options[] = {
 	{ "log_level", OPT_STRING, 0, 0, 0, 0, check_log_level },
 	{ "syslog_facility", OPT_STRING, offsetof(struct cmem_config, syslog_facility_name),
 	  FIELD_SIZE(syslog_facility_name), 0, 0, check_facility },
+	BOOL_OPT(seccomp),
 };
 
 static int refuse(const struct loader *ld, const config_setting_t *s, const char *fmt, ...)
@@ -285,6 +290,15 @@ static int apply_int(struct cmem_config *c, const struct option *o, const config
 	return 0;
 }
 
+static int apply_bool(struct cmem_config *c, const struct option *o, const config_setting_t *s,
+                      const struct loader *ld)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return refuse(ld, s, "'%s' must be true or false (unquoted)", o->name);
+	*(int *)(void *)((char *)c + o->offset) = config_setting_get_bool(s) ? 1 : 0;
+	return 0;
+}
+
 static int apply_string(struct cmem_config *c, const struct option *o, const config_setting_t *s,
                         const struct loader *ld)
 {
@@ -317,6 +331,8 @@ static int apply_setting(struct cmem_config *c, const config_setting_t *s, struc
 		ld->fail_after = s;
 	if (o->type == OPT_INT)
 		return apply_int(c, o, s, ld);
+	if (o->type == OPT_BOOL)
+		return apply_bool(c, o, s, ld);
 	return apply_string(c, o, s, ld);
 }
 

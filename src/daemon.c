@@ -387,6 +387,15 @@ static unsigned next_interval(struct daemon *d)
 	return want > most ? most : want;
 }
 
+/* The service manager's view: member counts (rate-limited inside), watchdog. */
+static void daemon_notify(struct daemon *d, uint64_t now_ms)
+{
+	notify_status(&d->notify, members_count(d->members, MEMBER_ALIVE) + 1,
+	              members_count(d->members, MEMBER_FAILED),
+	              members_count(d->members, MEMBER_LEFT), now_ms);
+	notify_timers(&d->notify, now_ms);
+}
+
 void daemon_timers(struct daemon *d, uint64_t now_ms, uint64_t now_s)
 {
 	if (now_ms >= d->next_heartbeat_ms) {
@@ -409,6 +418,7 @@ void daemon_timers(struct daemon *d, uint64_t now_ms, uint64_t now_s)
 		report_drops(d);
 		d->next_report_ms = now_ms + 1000;
 	}
+	daemon_notify(d, now_ms);
 }
 
 void daemon_event(void *arg, enum member_event ev, const struct member *m, const char *detail)
@@ -530,6 +540,8 @@ static int poll_timeout(const struct daemon *d, uint64_t now)
 		next = d->next_report_ms;
 	if (d->reply_pending && d->reply_due_ms < next)
 		next = d->reply_due_ms;
+	if (notify_next_ms(&d->notify) < next)
+		next = notify_next_ms(&d->notify);
 	return next <= now ? 0 : (int)(next - now);
 }
 
@@ -539,6 +551,7 @@ int daemon_run(struct daemon *d)
 
 	send_simple(d, WIRE_CJOIN);
 	send_simple(d, WIRE_ALIVE);
+	notify_ready(&d->notify); /* joined, and the control socket is listening */
 	while (d->running) {
 		size_t n = 2, nctl;
 
@@ -558,10 +571,12 @@ int daemon_run(struct daemon *d)
 		daemon_check_clock(d, now_mono_us(), now_real_us());
 		daemon_timers(d, now_mono_ms(), now_real_s());
 	}
+	notify_stopping(&d->notify);
 	send_leave(d);
 	net_close(&d->net);
 	ctl_close(d->ctl);
 	d->ctl = NULL;
+	notify_close(&d->notify);
 	log_info("left the cluster; exiting");
 	return 0;
 }

@@ -7,8 +7,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "util.h"
-
-#define CMEM_VERSION_STRING "0.1.0"
+#include "version.h"
 
 static json_t *member_json(const struct member *m, uint64_t now_ms)
 {
@@ -99,7 +98,7 @@ static json_t *cmd_status(struct daemon *d)
 			json_object_set_new(counts, members_state_name((enum member_state)s),
 			                    json_integer((json_int_t)members_count(d->members, (enum member_state)s)));
 	json_object_set_new(r, "name", json_string(d->cfg.name));
-	json_object_set_new(r, "daemon_version", json_string(CMEM_VERSION_STRING));
+	json_object_set_new(r, "daemon_version", json_string(CMEM_VERSION));
 	json_object_set_new(r, "incarnation", json_integer((json_int_t)d->incarnation));
 	json_object_set_new(r, "cluster", json_pack("{s:s, s:i, s:s, s:i}", "group", d->cfg.group,
 	                                            "port", d->cfg.port, "interface",

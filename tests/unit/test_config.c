@@ -87,6 +87,7 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg.control_socket, "/run/cmem/cmemd.sock");
 	assert_string_equal(cfg.control_group, "");
 	assert_int_equal(cfg.heartbeat_ms, 50);
+	assert_int_equal(cfg.heartbeat_fixed, 0);
 	assert_int_equal(cfg.fail_after_ms, 750);
 	assert_int_equal(cfg.replay_window_s, 30);
 	assert_int_equal(cfg.max_members, 4096);
@@ -96,6 +97,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.log_level, LOG_LEVEL_INFO);
 	assert_int_equal(cfg.syslog_facility, LOG_DAEMON);
 	assert_string_equal(cfg.syslog_facility_name, "daemon");
+	assert_int_equal(cfg.seccomp, 1);
 }
 
 static void test_empty_file_keeps_defaults(void **state)
@@ -130,6 +132,7 @@ static void test_every_option(void **state)
 	         "control_socket = \"/s/sock\";\n"
 	         "control_group = \"wheel\";\n"
 	         "heartbeat_ms = 100;\n"
+	         "heartbeat_fixed = true;\n"
 	         "fail_after_ms = 200;\n"
 	         "replay_window_s = 5;\n"
 	         "max_members = 10;\n"
@@ -137,7 +140,8 @@ static void test_every_option(void **state)
 	         "chroot = \"\";\n"
 	         "pidfile = \"\";\n"
 	         "log_level = \"debug\";\n"
-	         "syslog_facility = \"local3\";\n");
+	         "syslog_facility = \"local3\";\n"
+	         "seccomp = false;\n");
 	assert_string_equal(cfg.name, "node-1.a_b");
 	assert_string_equal(cfg.group, "ff15::c3e3");
 	assert_int_equal(cfg.port, 4000);
@@ -147,6 +151,7 @@ static void test_every_option(void **state)
 	assert_string_equal(cfg.control_socket, "/s/sock");
 	assert_string_equal(cfg.control_group, "wheel");
 	assert_int_equal(cfg.heartbeat_ms, 100);
+	assert_int_equal(cfg.heartbeat_fixed, 1);
 	assert_int_equal(cfg.fail_after_ms, 200);
 	assert_int_equal(cfg.replay_window_s, 5);
 	assert_int_equal(cfg.max_members, 10);
@@ -156,6 +161,7 @@ static void test_every_option(void **state)
 	assert_int_equal(cfg.log_level, LOG_LEVEL_DEBUG);
 	assert_int_equal(cfg.syslog_facility, LOG_LOCAL3);
 	assert_string_equal(cfg.syslog_facility_name, "local3");
+	assert_int_equal(cfg.seccomp, 0);
 }
 
 static void test_syntax_error(void **state)
@@ -379,6 +385,20 @@ static void test_facility(void **state)
 	assert_int_equal(config_facility_parse(""), -1);
 }
 
+static void test_seccomp(void **state)
+{
+	(void)state;
+	accepted("seccomp = false;\n");
+	assert_int_equal(cfg.seccomp, 0);
+	accepted("seccomp = true;\n");
+	assert_int_equal(cfg.seccomp, 1);
+	accepted("seccomp = FALSE;\n"); /* libconfig's booleans are case-insensitive */
+	assert_int_equal(cfg.seccomp, 0);
+	refused("\nseccomp = \"false\";\n", NAME ":2: 'seccomp' must be true or false (unquoted)");
+	refused("seccomp = 0;\n", NAME ":1: 'seccomp' must be true or false (unquoted)");
+	refused("seccomp = [ true ];\n", NAME ":1: 'seccomp' must be true or false (unquoted)");
+}
+
 /* A refused file changes nothing, not even the options before the bad one. */
 static void test_refusal_changes_nothing(void **state)
 {
@@ -463,6 +483,7 @@ int main(void)
 		cmocka_unit_test_setup(test_too_long, setup),
 		cmocka_unit_test_setup(test_log_level, setup),
 		cmocka_unit_test_setup(test_facility, setup),
+		cmocka_unit_test_setup(test_seccomp, setup),
 		cmocka_unit_test_setup(test_refusal_changes_nothing, setup),
 		cmocka_unit_test_setup(test_missing_file, setup),
 		cmocka_unit_test_setup(test_file_messages, setup),
