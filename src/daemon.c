@@ -12,7 +12,7 @@
 #include "util.h"
 
 #define RECV_BATCH 256 /* datagrams per wake-up, so that timers still run under a flood */
-#define MAX_POLLFDS (3 + CTL_MAX_CLIENTS)
+#define MAX_POLLFDS (4 + CTL_MAX_CLIENTS)
 
 static uint64_t tick_ms(const struct daemon *d)
 {
@@ -55,24 +55,44 @@ void daemon_init(struct daemon *d, uint64_t now_ms, uint64_t now_s)
 	d->running = 1;
 }
 
-int daemon_send(struct daemon *d, enum wire_verb verb, const char *body, size_t len)
+/*
+ * Sign one line and send it: to everyone (to NULL: the group and every
+ * unicast peer), to the group only (group_only), or to one verified peer.
+ */
+static int send_line(struct daemon *d, enum wire_verb verb, const char *body, size_t len,
+                     const struct member_addr *to, int group_only)
 {
 	char line[WIRE_MAX_DATAGRAM + 2];
 	int n = wire_sign(keyring_primary(d->kr), now_real_s(), d->cfg.name, body, len,
 	                  d->incarnation, d->counter + 1, line, sizeof(line));
 	uint64_t suppressed;
+	int r;
 
 	if (n < 0)
 		return -1;
 	d->counter++;
-	if (d->net.fd == -1 || net_send(&d->net, line, (size_t)n) == -1) {
+	if (d->net.fd == -1)
+		r = -1;
+	else if (to)
+		r = net_send_to(&d->net, to, line, (size_t)n);
+	else if (group_only)
+		r = net_send_group(&d->net, line, (size_t)n);
+	else
+		r = net_send(&d->net, line, (size_t)n);
+	if (r == -1) {
 		d->stats.send_errors++;
 		if (log_ratelimit_allow(&d->rl_send, now_mono_ms(), &suppressed))
-			log_warn("cannot send %s to the group", wire_verb_name(verb));
+			log_warn("cannot send %s%s", wire_verb_name(verb),
+			         to ? " to a peer" : d->net.multicast ? " to the group" : "");
 		return -1;
 	}
 	d->stats.sent[verb]++;
 	return 0;
+}
+
+int daemon_send(struct daemon *d, enum wire_verb verb, const char *body, size_t len)
+{
+	return send_line(d, verb, body, len, NULL, 0);
 }
 
 static void send_simple(struct daemon *d, enum wire_verb verb)
@@ -86,9 +106,9 @@ static void send_simple(struct daemon *d, enum wire_verb verb)
 	daemon_send(d, verb, body, (size_t)n);
 }
 
-/* Append " name@addr"; flush the line first when it would not fit. */
+/* Append " name@addr"; flush the line first when it would not fit (to: see send_line). */
 static void cluster_add(struct daemon *d, char *body, size_t *len, size_t room, const char *name,
-                        const struct member_addr *a)
+                        const struct member_addr *a, const struct member_addr *to)
 {
 	char addr[WIRE_ADDR_MAX], entry[WIRE_NAME_MAX + WIRE_ADDR_MAX + 3];
 	int n;
@@ -97,14 +117,15 @@ static void cluster_add(struct daemon *d, char *body, size_t *len, size_t room, 
 		return;
 	n = snprintf(entry, sizeof(entry), " %s@%s", name, addr);
 	if (*len + (size_t)n > room && *len > 7) {
-		daemon_send(d, WIRE_CLUSTER, body, *len);
+		send_line(d, WIRE_CLUSTER, body, *len, to, to == NULL);
 		*len = 7; /* "cluster" */
 	}
 	memcpy(body + *len, entry, (size_t)n);
 	*len += (size_t)n;
 }
 
-void daemon_send_cluster(struct daemon *d)
+/* Our view in `cluster` lines: to the group (to NULL), or to one verified peer. */
+static void send_cluster(struct daemon *d, const struct member_addr *to)
 {
 	char body[WIRE_MAX_DATAGRAM];
 	/* the trailer grows with the counter: leave room for 20-digit numbers */
@@ -113,15 +134,60 @@ void daemon_send_cluster(struct daemon *d)
 	size_t len = 7;
 
 	memcpy(body, "cluster", 7);
-	cluster_add(d, body, &len, room, d->cfg.name, &d->self_addr);
+	cluster_add(d, body, &len, room, d->cfg.name, &d->self_addr, to);
 	for (size_t i = 0; i < members_size(d->members); i++) {
 		const struct member *m = members_at(d->members, i);
 
 		if (m->state == MEMBER_ALIVE)
-			cluster_add(d, body, &len, room, m->name, &m->addr);
+			cluster_add(d, body, &len, room, m->name, &m->addr, to);
 	}
 	if (len > 7)
-		daemon_send(d, WIRE_CLUSTER, body, len);
+		send_line(d, WIRE_CLUSTER, body, len, to, to == NULL);
+}
+
+void daemon_send_cluster(struct daemon *d)
+{
+	send_cluster(d, NULL);
+}
+
+/* ---- unicast hooks (issue 12): the lead's receive path calls the same net_* ---- */
+
+/* Before members_accept: would this line advance its sender's replay state? */
+static int line_advances(struct daemon *d, const struct wire_msg *msg, int *was_alive)
+{
+	const struct member *m = members_find(d->members, msg->sender);
+
+	*was_alive = m && (m->state == MEMBER_ALIVE || m->state == MEMBER_CANDIDATE);
+	if (m == NULL || !m->replay.valid)
+		return 1;
+	return msg->incarnation > m->replay.incarnation ||
+	       (msg->incarnation == m->replay.incarnation && msg->counter > m->replay.top);
+}
+
+/*
+ * After an accepted line that advanced its sender: its source becomes a
+ * peer, and so do the members a `cluster` line lists.  A member new to us
+ * (or back after failing or leaving) gets our view by unicast: a joiner's
+ * cjoin may have reached nobody (its seed was down), and a healed
+ * partition may have lost links; this is how the mesh closes.
+ */
+static void unicast_accepted(struct daemon *d, const struct wire_msg *msg,
+                             const struct member_addr *src, int was_alive, uint64_t now_ms)
+{
+	struct wire_entry e;
+	size_t pos = 0;
+
+	if (!d->net.unicast)
+		return;
+	net_peer_learn(&d->net, src, now_ms);
+	while (msg->verb == WIRE_CLUSTER && wire_cluster_next(msg, &pos, &e)) {
+		struct member_addr a = { .family = e.family };
+
+		memcpy(&a.a, &e.a, sizeof(a.a));
+		net_peer_learn_listed(&d->net, &a, now_ms);
+	}
+	if (msg->verb == WIRE_CJOIN || (msg->verb != WIRE_LEAVE && !was_alive))
+		send_cluster(d, src);
 }
 
 /* Remember who is kept out and why, for `cmemctl members` (not membership state). */
@@ -227,6 +293,7 @@ void daemon_receive(struct daemon *d, const uint8_t *buf, ssize_t len,
 	enum wire_verdict v;
 	enum members_result r;
 	uint64_t suppressed;
+	int advances, was_alive;
 
 	if (len > WIRE_MAX_DATAGRAM) {
 		stats_drop(&d->stats, DROP_OVERSIZE, src);
@@ -255,7 +322,10 @@ void daemon_receive(struct daemon *d, const uint8_t *buf, ssize_t len,
 		d->reply_pending = 0;
 		d->replies_suppressed++;
 	}
+	advances = line_advances(d, &msg, &was_alive);
 	r = members_accept(d->members, &msg, src, now_ms, now_s);
+	if (r != MEMBERS_TABLE_FULL && advances)
+		unicast_accepted(d, &msg, src, was_alive, now_ms);
 	if (r == MEMBERS_TABLE_FULL) {
 		d->stats.table_full++;
 		if (log_ratelimit_allow(&d->rl_full, now_ms, &suppressed))
@@ -265,7 +335,7 @@ void daemon_receive(struct daemon *d, const uint8_t *buf, ssize_t len,
 		return;
 	}
 	stats_accept(&d->stats, msg.verb, msg.key_id);
-	if (r == MEMBERS_REPLY && !d->reply_pending) {
+	if (r == MEMBERS_REPLY && (d->net.multicast || !d->net.unicast) && !d->reply_pending) {
 		d->reply_pending = 1;
 		d->reply_due_ms = now_ms + randombytes_uniform((uint32_t)reply_spread_ms(d) + 1);
 		members_reply_round_start(d->members);
@@ -317,6 +387,8 @@ void daemon_event(void *arg, enum member_event ev, const struct member *m, const
 	char addr[WIRE_ADDR_MAX];
 	json_t *e;
 
+	if (ev == MEV_FAILED || ev == MEV_LEAVE)
+		net_peer_failed(&d->net, &m->addr, now_mono_ms()); /* tried at a low rate from now */
 	addr_str(&m->addr, addr, sizeof(addr));
 	if (ev == MEV_FAILED || ev == MEV_NAME_CONFLICT || ev == MEV_SKEW)
 		log_warnx("%s: %s (%s): %s", members_event_name(ev), m->name, addr, detail);
@@ -409,6 +481,16 @@ static void receive_batch(struct daemon *d)
 	}
 }
 
+/* Link and address changes: net re-joins; our advertised address follows net.local. */
+static void follow_interface(struct daemon *d)
+{
+	struct member_addr was = d->net.local;
+
+	net_netlink_process(&d->net, now_mono_ms());
+	if (!addr_same(&was, &d->net.local) && d->net.local.family)
+		d->self_addr = d->net.local;
+}
+
 static int poll_timeout(const struct daemon *d, uint64_t now)
 {
 	uint64_t next = d->next_heartbeat_ms;
@@ -429,10 +511,11 @@ int daemon_run(struct daemon *d)
 	send_simple(d, WIRE_CJOIN);
 	send_simple(d, WIRE_ALIVE);
 	while (d->running) {
-		size_t n = 2, nctl;
+		size_t n = 3, nctl;
 
 		pfd[0] = (struct pollfd){ .fd = d->sigfd, .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = d->net.fd, .events = POLLIN };
+		pfd[2] = (struct pollfd){ .fd = net_netlink_fd(&d->net), .events = POLLIN };
 		nctl = d->ctl ? ctl_pollfds(d->ctl, pfd + n, MAX_POLLFDS - n) : 0;
 		if (poll(pfd, n + nctl, poll_timeout(d, now_mono_ms())) == -1 && errno != EINTR)
 			fatal("poll");
@@ -440,6 +523,8 @@ int daemon_run(struct daemon *d)
 			handle_signals(d);
 		if (pfd[1].revents & POLLIN)
 			receive_batch(d);
+		if (pfd[2].revents & POLLIN)
+			follow_interface(d);
 		if (d->ctl) {
 			ctl_process(d->ctl, pfd + n, nctl, now_mono_ms());
 			ctl_expire(d->ctl, now_mono_ms());
