@@ -36,7 +36,7 @@ struct net {
 	int joined;               /* member of the group on ifindex now */
 	int link_gone;            /* the interface was deleted: waiting for it */
 	unsigned ifindex;
-	unsigned link_flags;      /* IFF_UP, IFF_RUNNING of the interface, last seen */
+	int link_up;              /* IFF_UP and IFF_RUNNING, last seen */
 	uint16_t port;
 	struct sockaddr_storage group;
 	socklen_t grouplen;

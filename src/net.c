@@ -367,7 +367,7 @@ int net_open(struct net *n, const struct cmem_config *c, char *err, size_t errle
 	if (resolve_interface(n, c->interface, err, errlen) == -1)
 		return -1;
 	if (n->ifindex)
-		n->link_flags = IFF_UP | IFF_RUNNING; /* as far as we know: changes are logged */
+		n->link_up = 1; /* as far as we know: changes are logged */
 	own_load(n);
 	if (open_socket(n, c, err, errlen) == -1) {
 		net_close(n);
@@ -658,6 +658,10 @@ static void update_local(struct net *n)
 		}
 	if (addr_same(&was, &n->local))
 		return;
+	if (n->local.family == 0) {
+		log_info("interface %s: no address of ours on it now", n->ifname);
+		return;
+	}
 	addr_str(&n->local, s, sizeof(s));
 	log_info("interface %s: our address is now %s", n->ifname, s);
 }
@@ -678,6 +682,7 @@ static void rejoin(struct net *n, const char *why)
 static void link_event(struct net *n, const struct netlink_event *e)
 {
 	unsigned up = IFF_UP | IFF_RUNNING;
+	int is_up = (e->flags & up) == up;
 
 	if (e->kind == NETLINK_LINK_DEL) {
 		if (n->ifindex && e->ifindex == n->ifindex && !n->link_gone) {
@@ -686,7 +691,7 @@ static void link_event(struct net *n, const struct netlink_event *e)
 			if (n->multicast)
 				leave_group(n, n->ifindex); /* frees our membership of the dead index */
 			n->link_gone = 1;
-			n->link_flags = 0;
+			n->link_up = 0;
 		}
 		return;
 	}
@@ -696,15 +701,15 @@ static void link_event(struct net *n, const struct netlink_event *e)
 		log_info("interface %s is back as index %u (was %u)", n->ifname, e->ifindex, n->ifindex);
 		n->ifindex = e->ifindex;
 		n->link_gone = 0;
-		n->link_flags = e->flags & up;
+		n->link_up = is_up;
 		rejoin(n, "re-created");
 		update_local(n);
 		return;
 	}
-	if ((e->flags & up) == (n->link_flags & up))
+	if (is_up == n->link_up)
 		return;
-	n->link_flags = e->flags & up;
-	if ((e->flags & up) != up) {
+	n->link_up = is_up;
+	if (!is_up) {
 		log_warnx("interface %s is down", n->ifname);
 		return;
 	}
