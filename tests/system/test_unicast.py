@@ -17,6 +17,8 @@
    does (so the counter works); a recorded line replayed from a new source
    address adds no peer.
 Prints the join, crash, leave and heal times and the datagrams per line.
+Under `make soak` (CMEM_SOAK=1) also: 16 members, unicast only, for 30 s:
+CPU per daemon (from /proc/PID/stat) and datagrams per line.
 """
 import os
 import re
@@ -357,6 +359,34 @@ def capture_lines(victim, target, c):
     return lines
 
 
+def cpu_ticks(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def cost16():
+    """`make soak` only: 16 members, unicast only, 30 s: CPU per daemon and datagrams per line."""
+    c = Cluster(16, conf={"multicast": "false"})
+    no_multicast(c)
+    c.start_all('peers = [ "%s" ];\n' % c.hosts[0].addr)
+    check(wait_until(c.converged, 15), "16 unicast daemons did not converge")
+    time.sleep(2)
+    hz = os.sysconf("SC_CLK_TCK")
+    t0, ticks0, tr0 = time.monotonic(), {h: cpu_ticks(h.pid) for h in c.hosts}, {h: transport(h) for h in c.hosts}
+    time.sleep(30)
+    secs = time.monotonic() - t0
+    cpu = [100.0 * (cpu_ticks(h.pid) - ticks0[h]) / hz / secs for h in c.hosts]
+    per_line = [(transport(h)["datagrams_sent"] - tr0[h]["datagrams_sent"]) /
+                max(1, transport(h)["lines_sent"] - tr0[h]["lines_sent"]) for h in c.hosts]
+    check(c.converged(), "16 unicast daemons: the view changed during the measurement")
+    print("cost16: 16 members, unicast only, %.0f s: CPU per daemon min %.2f / median %.2f / max %.2f %% "
+          "of a core; %.2f-%.2f datagrams per line"
+          % (secs, min(cpu), median(cpu), max(cpu), min(per_line), max(per_line)))
+    check(max(per_line) <= 15.05, "more than 15 datagrams per line with 15 peers")
+    c.cleanup()
+
+
 def main():
     need_root()
     for tool in ("nft", "tcpdump"):
@@ -364,7 +394,8 @@ def main():
             print("SKIP: %s is missing (make deps)" % tool)
             return 77
     only = os.environ.get("CMEM_UNICAST_ONLY")  # run one part while developing
-    for part in (routed, mixed, ipv6, attacks):
+    parts = [routed, mixed, ipv6, attacks] + ([cost16] if os.environ.get("CMEM_SOAK") else [])
+    for part in parts:
         if not only or only == part.__name__:
             part()
     print("unicast: all passed")
