@@ -308,6 +308,18 @@ static int setup_peers(struct net *n, const struct cmem_config *c)
 	return 0;
 }
 
+/*
+ * A link- or interface-scoped IPv6 group binds the socket to the interface's
+ * index, which dies with the interface: such a socket is bound to the
+ * wildcard instead (IPV6_MULTICAST_ALL off still keeps other groups out).
+ */
+static int group_scoped(const struct net *n)
+{
+	const struct in6_addr *g = &((const struct sockaddr_in6 *)&n->group)->sin6_addr;
+
+	return n->family == AF_INET6 && (IN6_IS_ADDR_MC_LINKLOCAL(g) || IN6_IS_ADDR_MC_NODELOCAL(g));
+}
+
 /* Bind: the group (multicast only), or the wildcard address for unicast. */
 static int bind_socket(struct net *n, const struct cmem_config *c, char *err, size_t errlen)
 {
@@ -315,7 +327,7 @@ static int bind_socket(struct net *n, const struct cmem_config *c, char *err, si
 	struct member_addr wild = { .family = n->family };
 	socklen_t len;
 
-	if (!n->unicast) {
+	if (!n->unicast && !group_scoped(n)) {
 		if (bind(n->fd, (struct sockaddr *)&n->group, n->grouplen) == -1)
 			return net_err(err, errlen, "cannot bind %s port %u", c->group,
 			               (unsigned)c->port);
@@ -755,7 +767,7 @@ static void resync(struct net *n, int next)
 void net_netlink_process(struct net *n, uint64_t now_ms)
 {
 	static union {
-		char buf[16384];
+		char buf[8192]; /* rtnetlink messages fit in a page */
 		struct nlmsghdr align;
 	} u;
 
