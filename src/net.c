@@ -767,7 +767,7 @@ static void resync(struct net *n, int next)
 void net_netlink_process(struct net *n, uint64_t now_ms)
 {
 	static union {
-		char buf[8192]; /* rtnetlink messages fit in a page */
+		char buf[32768]; /* room for a big link message; untouched pages cost nothing */
 		struct nlmsghdr align;
 	} u;
 
