@@ -25,6 +25,7 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 
 import cmemnet
@@ -135,6 +136,9 @@ def routed():
           {h.name: h.states() for h in c.hosts})
     print("routed: 5 daemons on 2 subnets, multicast dropped, one seed: all alive %.3f s after start"
           % (time.monotonic() - t0))
+    # one file serves every host: the seed skips itself
+    check("peer %s port %d is this host: skipped" % (seed.addr, c.port) in seed.read_log()
+          and transport(seed)["seeds"] == 0, "the seed did not skip its own address: %s" % transport(seed))
 
     watches = {h: Watch(h) for h in c.hosts[:-1]}
     time.sleep(0.3)
@@ -387,6 +391,23 @@ def cost16():
     c.cleanup()
 
 
+def refusals():
+    """Bad peers entries stop the daemon at start with the file, the line and the reason."""
+    d = tempfile.mkdtemp(prefix="cmem-test-")
+    try:
+        for entry, why in (("db1.example.com", "is a host name"), ("10.0.0.1:99999", "port '99999'"),
+                           ("fd00::1", "is IPv6 but the group is IPv4")):
+            conf = os.path.join(d, "cmemd.conf")
+            with open(conf, "w") as f:
+                f.write('name = "x";\npeers = [\n  "10.0.0.9",\n  "%s" ];\n' % entry)
+            r = subprocess.run([cmemnet.CMEMD, "-n", "-c", conf], capture_output=True, text=True)
+            check(r.returncode != 0 and why in r.stderr and (conf + ":") in r.stderr,
+                  "peers entry %s: exit %d, %s" % (entry, r.returncode, r.stderr))
+            print("refusals: %s" % r.stderr.strip())
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def main():
     need_root()
     for tool in ("nft", "tcpdump"):
@@ -394,7 +415,7 @@ def main():
             print("SKIP: %s is missing (make deps)" % tool)
             return 77
     only = os.environ.get("CMEM_UNICAST_ONLY")  # run one part while developing
-    parts = [routed, mixed, ipv6, attacks] + ([cost16] if os.environ.get("CMEM_SOAK") else [])
+    parts = [refusals, routed, mixed, ipv6, attacks] + ([cost16] if os.environ.get("CMEM_SOAK") else [])
     for part in parts:
         if not only or only == part.__name__:
             part()
