@@ -152,12 +152,16 @@ void daemon_send_cluster(struct daemon *d)
 
 /* ---- unicast hooks (issue 12): the lead's receive path calls the same net_* ---- */
 
-/* Before members_accept: would this line advance its sender's replay state? */
-static int line_advances(struct daemon *d, const struct wire_msg *msg, int *was_alive)
+/*
+ * Before members_accept: would this line advance its sender's replay state
+ * (a gap-filling or first-of-a-restarted-receiver line aside)?  in_view: the
+ * sender is alive here, or a candidate someone reported.
+ */
+static int line_advances(struct daemon *d, const struct wire_msg *msg, int *in_view)
 {
 	const struct member *m = members_find(d->members, msg->sender);
 
-	*was_alive = m && (m->state == MEMBER_ALIVE || m->state == MEMBER_CANDIDATE);
+	*in_view = m && (m->state == MEMBER_ALIVE || m->state == MEMBER_CANDIDATE);
 	if (m == NULL || !m->replay.valid)
 		return 1;
 	return msg->incarnation > m->replay.incarnation ||
@@ -172,7 +176,7 @@ static int line_advances(struct daemon *d, const struct wire_msg *msg, int *was_
  * partition may have lost links; this is how the mesh closes.
  */
 static void unicast_accepted(struct daemon *d, const struct wire_msg *msg,
-                             const struct member_addr *src, int was_alive, uint64_t now_ms)
+                             const struct member_addr *src, int in_view, uint64_t now_ms)
 {
 	struct wire_entry e;
 	size_t pos = 0;
@@ -186,7 +190,7 @@ static void unicast_accepted(struct daemon *d, const struct wire_msg *msg,
 		memcpy(&a.a, &e.a, sizeof(a.a));
 		net_peer_learn_listed(&d->net, &a, now_ms);
 	}
-	if (msg->verb == WIRE_CJOIN || (msg->verb != WIRE_LEAVE && !was_alive))
+	if (msg->verb == WIRE_CJOIN || (msg->verb != WIRE_LEAVE && !in_view))
 		send_cluster(d, src);
 }
 
@@ -293,7 +297,7 @@ void daemon_receive(struct daemon *d, const uint8_t *buf, ssize_t len,
 	enum wire_verdict v;
 	enum members_result r;
 	uint64_t suppressed;
-	int advances, was_alive;
+	int advances, in_view;
 
 	if (len > WIRE_MAX_DATAGRAM) {
 		stats_drop(&d->stats, DROP_OVERSIZE, src);
@@ -322,10 +326,10 @@ void daemon_receive(struct daemon *d, const uint8_t *buf, ssize_t len,
 		d->reply_pending = 0;
 		d->replies_suppressed++;
 	}
-	advances = line_advances(d, &msg, &was_alive);
+	advances = line_advances(d, &msg, &in_view);
 	r = members_accept(d->members, &msg, src, now_ms, now_s);
 	if (r != MEMBERS_TABLE_FULL && advances)
-		unicast_accepted(d, &msg, src, was_alive, now_ms);
+		unicast_accepted(d, &msg, src, in_view, now_ms);
 	if (r == MEMBERS_TABLE_FULL) {
 		d->stats.table_full++;
 		if (log_ratelimit_allow(&d->rl_full, now_ms, &suppressed))
@@ -335,7 +339,9 @@ void daemon_receive(struct daemon *d, const uint8_t *buf, ssize_t len,
 		return;
 	}
 	stats_accept(&d->stats, msg.verb, msg.key_id);
-	if (r == MEMBERS_REPLY && (d->net.multicast || !d->net.unicast) && !d->reply_pending) {
+	/* unicast only: unicast_accepted has answered the joiner itself */
+	if (r == MEMBERS_REPLY && (d->net.multicast || !d->net.unicast) &&
+	    !d->reply_pending) {
 		d->reply_pending = 1;
 		d->reply_due_ms = now_ms + randombytes_uniform((uint32_t)reply_spread_ms(d) + 1);
 		members_reply_round_start(d->members);
