@@ -153,9 +153,9 @@ void daemon_send_cluster(struct daemon *d)
 /* ---- unicast hooks (issue 12): the lead's receive path calls the same net_* ---- */
 
 /*
- * Before members_accept: would this line advance its sender's replay state
- * (a gap-filling or first-of-a-restarted-receiver line aside)?  in_view: the
- * sender is alive here, or a candidate someone reported.
+ * Before members_accept: does this line advance its sender's replay state,
+ * rather than only fill a gap in its window (a late or replayed line)?
+ * in_view: the sender is alive here, or a candidate someone reported.
  */
 static int line_advances(struct daemon *d, const struct wire_msg *msg, int *in_view)
 {
