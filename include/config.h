@@ -10,9 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addr.h"
+
 #define CONFIG_DEFAULT_FILE "/etc/cmem/cmemd.conf"
 #define CONFIG_PATH_MAX 256
 #define CONFIG_ERRLEN 512
+#define CONFIG_PEERS_MAX 128 /* seeds; the rest of the cluster is learned */
 
 struct cmem_config {
 	char name[65];                 /* default: short host name (first label) */
@@ -35,6 +38,9 @@ struct cmem_config {
 	int syslog_facility;           /* LOG_DAEMON, LOG_LOCAL0.. */
 	char syslog_facility_name[16];
 	int seccomp;                   /* bool, default 1: system call allow-list after the drop */
+	int multicast;                 /* 1 (default): join the group; 0: unicast only */
+	unsigned npeers;               /* seeds from `peers`, own addresses included */
+	struct member_addr peers[CONFIG_PEERS_MAX]; /* port always set (default `port`) */
 };
 
 /* Fill with the defaults. */
@@ -49,6 +55,13 @@ int config_load(struct cmem_config *c, const char *path, char *err, size_t errle
 /* Same, from a string (tests); NAME stands for the file in messages. */
 int config_load_string(struct cmem_config *c, const char *name, const char *text, char *err,
                        size_t errlen);
+
+/*
+ * One `peers` entry: "10.0.0.2", "10.0.0.3:51510", "fd00::2" or
+ * "[fd00::3]:51510"; numeric only.  Port 0 when the entry has none.
+ * Returns 0, or -1 with the reason in why.
+ */
+int config_peer_parse(const char *s, struct member_addr *a, char *why, size_t whylen);
 
 /* "daemon", "local0".."local7", "user" -> LOG_*; -1 if unknown. */
 int config_facility_parse(const char *name);

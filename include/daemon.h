@@ -36,13 +36,16 @@ struct rejected_sender {
 
 struct daemon;
 
+/* Where a line goes: everyone (the group and the unicast peers), the group
+ * only (a join reply that can silence the others), or one verified peer. */
+enum daemon_dest { DEST_ALL = 0, DEST_GROUP, DEST_ONE };
+
 /*
- * The send seam: every datagram the daemon sends goes through this, to
- * everyone (TO == NULL: the group and the unicast peers) or to one
- * verified address.  Returns 0 or -1 (errno set).  Tests replace it.
+ * The send seam: every datagram the daemon sends goes through this (TO is
+ * set for DEST_ONE only).  Returns 0 or -1 (errno set).  Tests replace it.
  */
-typedef int (*daemon_send_fn)(struct daemon *d, const struct member_addr *to, const void *line,
-                              size_t len);
+typedef int (*daemon_send_fn)(struct daemon *d, enum daemon_dest dest,
+                              const struct member_addr *to, const void *line, size_t len);
 
 struct daemon {
 	struct cmem_config cfg;
@@ -70,7 +73,6 @@ struct daemon {
 	uint64_t next_report_ms;
 	int reply_pending;
 	uint64_t reply_due_ms;
-	struct member_addr reply_to; /* the joiner (unicast replies go to it alone) */
 	uint64_t replies_suppressed;
 	/* confinement, for `status` */
 	int chrooted;
@@ -103,15 +105,20 @@ int daemon_check_clock(struct daemon *d, uint64_t mono_us, uint64_t real_us);
 /* Timers due at now: heartbeat, failure detection, join reply, drop report. */
 void daemon_timers(struct daemon *d, uint64_t now_ms, uint64_t now_s);
 
-/* Sign one line with the primary key and send it (TO: NULL for everyone). */
+/* Sign one line with the primary key and send it to DEST (TO for DEST_ONE). */
 int daemon_send(struct daemon *d, enum wire_verb verb, const char *body, size_t len,
-                const struct member_addr *to);
+                enum daemon_dest dest, const struct member_addr *to);
 
-/* Send our `cluster` view, split to fit datagrams, to TO (NULL: everyone). */
-void daemon_send_cluster(struct daemon *d, const struct member_addr *to);
+/* Send our `cluster` view, split to fit datagrams. */
+void daemon_send_cluster(struct daemon *d, enum daemon_dest dest, const struct member_addr *to);
 
-/* The default send: the network (the group, and the peers when unicast is on). */
-int daemon_send_net(struct daemon *d, const struct member_addr *to, const void *line, size_t len);
+/* The default send: the network (net_send, net_send_group, net_send_to). */
+int daemon_send_net(struct daemon *d, enum daemon_dest dest, const struct member_addr *to,
+                    const void *line, size_t len);
+
+/* A datagram's arrival time from its kernel timestamp (0: none), on both clocks. */
+void daemon_arrival(uint64_t rx_real_ns, uint64_t read_mono_ms, uint64_t read_real_ns,
+                    uint64_t *at_ms, uint64_t *at_s);
 
 /* Control request dispatch (src/daemon_ctl.c). */
 json_t *daemon_ctl_handle(void *arg, const char *command, json_t *req,

@@ -108,14 +108,19 @@ enum members_result {
 	MEMBERS_TABLE_FULL, /* a new member was refused */
 };
 
+/* What members_receive tells its caller beside the result. */
+struct members_rx {
+	const struct member *sender; /* REPLAY, DUPLICATE: the member named (unchanged) */
+	int was_in_view;             /* applied: the sender was alive or a candidate before */
+};
+
 /*
  * A line that passed checks 1-4, from SRC: checks 5 and 6 and applies it.
- * For MEMBERS_REPLAY and MEMBERS_DUPLICATE, *sender (if not NULL) is set to
- * the member the line claims to come from (nothing was changed); else NULL.
+ * RX (may be NULL) is filled as its comment says.
  */
 enum members_result members_receive(struct members *t, struct wire_msg *msg,
                                     const struct member_addr *src, uint64_t now_ms,
-                                    uint64_t now_s, const struct member **sender);
+                                    uint64_t now_s, struct members_rx *rx);
 
 /*
  * Would a line with this (incarnation, counter) from NAME be at or below

@@ -221,7 +221,8 @@ int main(int argc, char **argv)
 	/* 6. one daemon per pidfile; then the control socket */
 	pidfd = lock_and_listen(&d);
 
-	/* 7. the multicast socket: bound and joined */
+	/* 7. the cluster socket: bound, the group joined (unless multicast = false),
+	 * the seeds loaded; the rtnetlink socket that follows the interface */
 	if (net_open(&d.net, &d.cfg, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 
@@ -245,8 +246,11 @@ int main(int argc, char **argv)
 	/* 10. run */
 	d.incarnation = now_real_us();
 	daemon_init(&d, now_mono_ms(), now_real_s());
-	log_info("%s joining %s port %u as incarnation %llu", d.cfg.name, d.cfg.group,
-	         (unsigned)d.cfg.port, (unsigned long long)d.incarnation);
+	log_info("%s joining %s%s%s port %u as incarnation %llu", d.cfg.name,
+	         d.net.multicast ? d.cfg.group : "",
+	         d.net.multicast && d.net.unicast ? " and " : "",
+	         d.net.unicast ? "unicast peers" : "", (unsigned)d.cfg.port,
+	         (unsigned long long)d.incarnation);
 	priv_ready();
 	return daemon_run(&d);
 }

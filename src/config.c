@@ -33,11 +33,12 @@ struct loader {
 	size_t errlen;
 	const config_setting_t *heartbeat;
 	const config_setting_t *fail_after;
+	const config_setting_t *peers;
 };
 
 typedef int (*check_fn)(struct cmem_config *c, const char *s, char *why, size_t whylen);
 
-enum opt_type { OPT_INT, OPT_STRING, OPT_BOOL };
+enum opt_type { OPT_INT, OPT_STRING, OPT_BOOL, OPT_PEERS };
 
 struct option {
 	const char *name;
@@ -112,6 +113,7 @@ void config_defaults(struct cmem_config *c)
 	c->syslog_facility = LOG_DAEMON;
 	snprintf(c->syslog_facility_name, sizeof(c->syslog_facility_name), "daemon");
 	c->seccomp = 1;
+	c->multicast = 1;
 }
 
 static int check_name(struct cmem_config *c, const char *s, char *why, size_t whylen)
@@ -235,6 +237,8 @@ static const struct option options[] = {
 	{ "syslog_facility", OPT_STRING, offsetof(struct cmem_config, syslog_facility_name),
 	  FIELD_SIZE(syslog_facility_name), 0, 0, check_facility },
 	BOOL_OPT(seccomp),
+	BOOL_OPT(multicast),
+	{ "peers", OPT_PEERS, offsetof(struct cmem_config, peers), FIELD_SIZE(peers), 0, 0, NULL },
 };
 
 static int refuse(const struct loader *ld, const config_setting_t *s, const char *fmt, ...)
@@ -318,6 +322,161 @@ static int apply_string(struct cmem_config *c, const struct option *o, const con
 	return 0;
 }
 
+/* Letters, digits, dots and dashes with at least one letter: a host name. */
+static int looks_like_host_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 &&
+	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-") == n &&
+	       strpbrk(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != NULL;
+}
+
+/* The address part of a peer entry, numeric only. */
+static int peer_host(const char *h, int want_v6, struct member_addr *a, char *why, size_t whylen)
+{
+	if (!want_v6 && inet_pton(AF_INET, h, &a->a.v4) == 1) {
+		a->family = AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, h, &a->a.v6) == 1) {
+		a->family = AF_INET6;
+		return 0;
+	}
+	if (looks_like_host_name(h))
+		snprintf(why, whylen, "'%s' is a host name: cmemd is linked statically and resolves "
+		                      "no names; give a numeric IPv4 or IPv6 address",
+		         h);
+	else if (want_v6)
+		snprintf(why, whylen, "'%s' between [ ] is not an IPv6 address", h);
+	else
+		snprintf(why, whylen, "'%s' is not an IPv4 or IPv6 address", h);
+	return -1;
+}
+
+static int peer_port(const char *p, uint16_t *port, char *why, size_t whylen)
+{
+	uint64_t v;
+
+	if (parse_u64_str(p, &v) == -1 || v < 1 || v > 65535) {
+		snprintf(why, whylen, "port '%s' is not a number from 1 to 65535", p);
+		return -1;
+	}
+	*port = (uint16_t)v;
+	return 0;
+}
+
+/* Addresses no datagram of ours may go to. */
+static int peer_usable(const struct member_addr *a, char *why, size_t whylen)
+{
+	const char *bad = NULL;
+
+	if (a->family == AF_INET) {
+		uint32_t v = ntohl(a->a.v4.s_addr);
+
+		bad = IN_MULTICAST(v)           ? "a multicast address (that is `group`)"
+		      : v == INADDR_ANY          ? "the unspecified address"
+		      : v == INADDR_BROADCAST    ? "the broadcast address"
+		                                 : NULL;
+	} else {
+		bad = IN6_IS_ADDR_MULTICAST(&a->a.v6)     ? "a multicast address (that is `group`)"
+		      : IN6_IS_ADDR_UNSPECIFIED(&a->a.v6) ? "the unspecified address"
+		      : IN6_IS_ADDR_LINKLOCAL(&a->a.v6)
+		          ? "link-local (fe80::/10): it needs a zone; give a global or ULA address"
+		          : NULL;
+	}
+	if (bad == NULL)
+		return 0;
+	snprintf(why, whylen, "is %s", bad);
+	return -1;
+}
+
+int config_peer_parse(const char *s, struct member_addr *a, char *why, size_t whylen)
+{
+	char host[64];
+	const char *colon = strrchr(s, ':'), *port = NULL;
+	int v6 = 0;
+
+	memset(a, 0, sizeof(*a));
+	if (s[0] == '\0' || strlen(s) >= sizeof(host)) {
+		snprintf(why, whylen, "%s", s[0] ? "is too long for an address" : "is empty");
+		return -1;
+	}
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+
+		if (end == NULL || (end[1] != '\0' && end[1] != ':')) {
+			snprintf(why, whylen, "'%s' is not [IPv6 address] or [IPv6 address]:port", s);
+			return -1;
+		}
+		snprintf(host, sizeof(host), "%.*s", (int)(end - s - 1), s + 1);
+		port = end[1] == ':' ? end + 2 : NULL;
+		v6 = 1;
+	} else if (colon && strchr(s, ':') == colon) {
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - s), s); /* IPv4 or name, :port */
+		port = colon + 1;
+	} else {
+		snprintf(host, sizeof(host), "%s", s); /* no port, or an IPv6 address */
+	}
+	if (peer_host(host, v6, a, why, whylen) == -1 || peer_usable(a, why, whylen) == -1)
+		return -1;
+	if (port && peer_port(port, &a->port, why, whylen) == -1)
+		return -1;
+	return 0;
+}
+
+static int apply_peers(struct cmem_config *c, const config_setting_t *s, struct loader *ld)
+{
+	char why[CONFIG_ERRLEN];
+	int n;
+
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST)
+		return refuse(ld, s, "'peers' must be a list of addresses: [ \"10.0.0.2\", "
+		                     "\"[fd00::3]:51510\" ]");
+	n = config_setting_length(s);
+	if (n > CONFIG_PEERS_MAX)
+		return refuse(ld, s, "'peers' lists %d addresses, at most %d: a few seeds are enough, "
+		                     "the other members are learned",
+		              n, CONFIG_PEERS_MAX);
+	ld->peers = s;
+	c->npeers = 0;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		struct member_addr *a = &c->peers[i];
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			return refuse(ld, e, "'peers' entry %d must be a string", i + 1);
+		if (config_peer_parse(config_setting_get_string(e), a, why, sizeof(why)) == -1)
+			return refuse(ld, e, "'peers' entry %d %s", i + 1, why);
+		for (int j = 0; j < i; j++)
+			if (addr_same(a, &c->peers[j]) && a->port == c->peers[j].port)
+				return refuse(ld, e, "'peers' entry %d '%s' is listed twice", i + 1,
+				              config_setting_get_string(e));
+		c->npeers++;
+	}
+	return 0;
+}
+
+/* One socket carries everything: the peers must be of one family, the group's if joined. */
+static int check_peer_families(const struct cmem_config *c, const struct loader *ld)
+{
+	struct in6_addr g6;
+	int family = !c->multicast && c->npeers ? c->peers[0].family
+	             : inet_pton(AF_INET6, c->group, &g6) == 1 ? AF_INET6
+	                                                       : AF_INET;
+
+	for (unsigned i = 0; i < c->npeers; i++)
+		if (c->peers[i].family != family)
+			return refuse(ld, ld->peers,
+			              "'peers' entry %u is %s but %s is %s: every peer must be of one "
+			              "family%s",
+			              i + 1, c->peers[i].family == AF_INET ? "IPv4" : "IPv6",
+			              c->multicast ? "the group" : "entry 1",
+			              family == AF_INET ? "IPv4" : "IPv6",
+			              c->multicast ? ", the group's (or set multicast = false)" : "");
+	return 0;
+}
+
 static int apply_setting(struct cmem_config *c, const config_setting_t *s, struct loader *ld)
 {
 	const char *name = config_setting_name(s);
@@ -333,6 +492,8 @@ static int apply_setting(struct cmem_config *c, const config_setting_t *s, struc
 		return apply_int(c, o, s, ld);
 	if (o->type == OPT_BOOL)
 		return apply_bool(c, o, s, ld);
+	if (o->type == OPT_PEERS)
+		return apply_peers(c, s, ld);
 	return apply_string(c, o, s, ld);
 }
 
@@ -347,6 +508,8 @@ static int check_whole(const struct cmem_config *c, const struct loader *ld)
 		              "not %u%s",
 		              c->heartbeat_ms, 2 * c->heartbeat_ms, c->fail_after_ms,
 		              ld->fail_after ? "" : " (the default)");
+	if (check_peer_families(c, ld) == -1)
+		return -1;
 	if (c->name[0] == '\0') {
 		short_host_name(host, sizeof(host));
 		return refuse(ld, NULL,
@@ -361,7 +524,7 @@ static int check_whole(const struct cmem_config *c, const struct loader *ld)
 static int apply_config(struct cmem_config *c, const config_t *cf, const char *path, char *err,
                         size_t errlen)
 {
-	struct loader ld = { path, err, errlen, NULL, NULL };
+	struct loader ld = { path, err, errlen, NULL, NULL, NULL };
 	const config_setting_t *root = config_root_setting(cf), *s;
 	struct cmem_config next = *c;
 
@@ -405,7 +568,7 @@ int config_load_string(struct cmem_config *c, const char *name, const char *text
 /* Open path for reading, refusing what is not a file (a directory reads as empty). */
 static FILE *open_config(const char *path, char *err, size_t errlen)
 {
-	struct loader ld = { path, err, errlen, NULL, NULL };
+	struct loader ld = { path, err, errlen, NULL, NULL, NULL };
 	struct stat st;
 	FILE *f = fopen(path, "r");
 

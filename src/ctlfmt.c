@@ -86,6 +86,17 @@ static int table_status(FILE *f, json_t *r)
 	fprintf(f, "version:     cmemd %s\n", str(r, "daemon_version"));
 	fprintf(f, "cluster:     group %s port %lld interface %s ttl %lld\n", str(c, "group"),
 	        num(c, "port"), str(c, "interface"), num(c, "ttl"));
+	if (json_is_object(json_object_get(r, "transport"))) {
+		json_t *t = json_object_get(r, "transport");
+		long long lines = num(t, "lines_sent");
+
+		fprintf(f, "transport:   multicast %s, unicast %s: %lld peers (%lld seeds, %lld every "
+		           "line, %lld slow), %.2f datagrams per line\n",
+		        json_is_true(json_object_get(t, "multicast")) ? "on" : "off",
+		        json_is_true(json_object_get(t, "unicast")) ? "on" : "off", num(t, "peers"),
+		        num(t, "seeds"), num(t, "peers_active"), num(t, "peers_slow"),
+		        lines ? (double)num(t, "datagrams_sent") / (double)lines : 0.0);
+	}
 	fprintf(f, "uptime:      %lld s\n", num(r, "uptime_s"));
 	fprintf(f, "members:     %lld alive, %lld failed, %lld left, %lld candidates\n",
 	        num(mem, "alive"), num(mem, "failed"), num(mem, "left"), num(mem, "candidate"));

@@ -13,7 +13,7 @@
 #include "util.h"
 
 #define RECV_BATCH 256 /* datagrams per wake-up, so that timers still run under a flood */
-#define MAX_POLLFDS (3 + CTL_MAX_CLIENTS)
+#define MAX_POLLFDS (4 + CTL_MAX_CLIENTS)
 
 /* Failure checks: half the current heartbeat interval, and an eighth of
  * the timeout floor at most, so that a verdict is late by little while an
@@ -66,18 +66,31 @@ void daemon_init(struct daemon *d, uint64_t now_ms, uint64_t now_s)
 	d->running = 1;
 }
 
-int daemon_send_net(struct daemon *d, const struct member_addr *to, const void *line, size_t len)
+int daemon_send_net(struct daemon *d, enum daemon_dest dest, const struct member_addr *to,
+                    const void *line, size_t len)
 {
-	(void)to; /* multicast: a reply goes to the group, where it can silence the others */
 	if (d->net.fd == -1) {
 		errno = EBADF;
 		return -1;
 	}
+	switch (dest) {
+	case DEST_ONE:
+		return net_send_to(&d->net, to, line, len);
+	case DEST_GROUP:
+		return net_send_group(&d->net, line, len);
+	case DEST_ALL:
+		break;
+	}
 	return net_send(&d->net, line, len);
 }
 
+static const char *dest_name(const struct daemon *d, enum daemon_dest dest)
+{
+	return dest == DEST_ONE ? " to a peer" : d->net.multicast ? " to the group" : "";
+}
+
 int daemon_send(struct daemon *d, enum wire_verb verb, const char *body, size_t len,
-                const struct member_addr *to)
+                enum daemon_dest dest, const struct member_addr *to)
 {
 	char line[WIRE_MAX_DATAGRAM + 2];
 	int n = wire_sign(keyring_primary(d->kr), now_real_s(), d->cfg.name, body, len,
@@ -86,10 +99,10 @@ int daemon_send(struct daemon *d, enum wire_verb verb, const char *body, size_t 
 	if (n < 0)
 		return -1;
 	d->counter++;
-	if (d->send(d, to, line, (size_t)n) == -1) {
+	if (d->send(d, dest, to, line, (size_t)n) == -1) {
 		d->stats.send_errors++;
-		log_limited(&d->rl_send, now_mono_ms(), LOG_LEVEL_WARN, 1, "cannot send %s",
-		            wire_verb_name(verb));
+		log_limited(&d->rl_send, now_mono_ms(), LOG_LEVEL_WARN, 1, "cannot send %s%s",
+		            wire_verb_name(verb), dest_name(d, dest));
 		return -1;
 	}
 	d->stats.sent[verb]++;
@@ -104,12 +117,13 @@ static void send_simple(struct daemon *d, enum wire_verb verb)
 	                       (unsigned long long)now_real_s())
 	            : snprintf(body, sizeof(body), "%s %s", wire_verb_name(verb), d->cfg.name);
 
-	daemon_send(d, verb, body, (size_t)n, NULL);
+	daemon_send(d, verb, body, (size_t)n, DEST_ALL, NULL);
 }
 
 /* Append " name@addr"; flush the line first when it would not fit. */
 static void cluster_add(struct daemon *d, char *body, size_t *len, size_t room, const char *name,
-                        const struct member_addr *a, const struct member_addr *to)
+                        const struct member_addr *a, enum daemon_dest dest,
+                        const struct member_addr *to)
 {
 	char addr[WIRE_ADDR_MAX], entry[WIRE_NAME_MAX + WIRE_ADDR_MAX + 3];
 	int n;
@@ -118,14 +132,14 @@ static void cluster_add(struct daemon *d, char *body, size_t *len, size_t room, 
 		return;
 	n = snprintf(entry, sizeof(entry), " %s@%s", name, addr);
 	if (*len + (size_t)n > room && *len > 7) {
-		daemon_send(d, WIRE_CLUSTER, body, *len, to);
+		daemon_send(d, WIRE_CLUSTER, body, *len, dest, to);
 		*len = 7; /* "cluster" */
 	}
 	memcpy(body + *len, entry, (size_t)n);
 	*len += (size_t)n;
 }
 
-void daemon_send_cluster(struct daemon *d, const struct member_addr *to)
+void daemon_send_cluster(struct daemon *d, enum daemon_dest dest, const struct member_addr *to)
 {
 	char body[WIRE_MAX_DATAGRAM];
 	/* the trailer grows with the counter: leave room for 20-digit numbers */
@@ -134,15 +148,41 @@ void daemon_send_cluster(struct daemon *d, const struct member_addr *to)
 	size_t len = 7;
 
 	memcpy(body, "cluster", 7);
-	cluster_add(d, body, &len, room, d->cfg.name, &d->self_addr, to);
+	cluster_add(d, body, &len, room, d->cfg.name, &d->self_addr, dest, to);
 	for (size_t i = 0; i < members_size(d->members); i++) {
 		const struct member *m = members_at(d->members, i);
 
 		if (m->state == MEMBER_ALIVE)
-			cluster_add(d, body, &len, room, m->name, &m->addr, to);
+			cluster_add(d, body, &len, room, m->name, &m->addr, dest, to);
 	}
 	if (len > 7)
-		daemon_send(d, WIRE_CLUSTER, body, len, to);
+		daemon_send(d, WIRE_CLUSTER, body, len, dest, to);
+}
+
+/*
+ * Unicast (issue 12), after a line that advanced its sender: its source
+ * becomes a peer, and so do the members a `cluster` line lists (parsed
+ * once, in the message).  A member new to us (or back after failing or
+ * leaving) gets our view by unicast at once: a joiner's cjoin may have
+ * reached nobody else (its seed was down), and a healed partition may have
+ * lost links; this is how the mesh closes.  Only verified senders of
+ * verified lines are ever answered.
+ */
+static void unicast_accepted(struct daemon *d, const struct wire_msg *msg,
+                             const struct member_addr *src, int was_in_view, uint64_t now_ms)
+{
+	if (!d->net.unicast)
+		return;
+	net_peer_learn(&d->net, src, now_ms);
+	for (size_t i = 0; msg->verb == WIRE_CLUSTER && i < msg->nentries; i++) {
+		const struct wire_entry *e = &msg->entries[i];
+		struct member_addr a = { .family = e->family };
+
+		memcpy(&a.a, &e->a, sizeof(a.a));
+		net_peer_learn_listed(&d->net, &a, now_ms);
+	}
+	if (msg->verb == WIRE_CJOIN || (msg->verb != WIRE_LEAVE && !was_in_view))
+		daemon_send_cluster(d, DEST_ONE, src);
 }
 
 /* Remember who is kept out and why, for `cmemctl members` (not membership state). */
@@ -274,12 +314,11 @@ static void table_full(struct daemon *d, const struct wire_msg *msg, uint64_t no
 
 /* A cjoin from another member: answer once, after a random delay that lets
  * one answer (in multicast) silence the others. */
-static void reply_due(struct daemon *d, const struct member_addr *joiner, uint64_t now_ms)
+static void reply_due(struct daemon *d, uint64_t now_ms)
 {
 	if (d->reply_pending)
 		return;
 	d->reply_pending = 1;
-	d->reply_to = *joiner;
 	d->reply_due_ms = now_ms + randombytes_uniform((uint32_t)reply_spread_ms(d) + 1);
 	members_reply_round_start(d->members);
 }
@@ -288,7 +327,7 @@ void daemon_receive(struct daemon *d, const uint8_t *buf, size_t len,
                     const struct member_addr *src, uint64_t now_ms, uint64_t now_s)
 {
 	struct wire_msg msg;
-	const struct member *sender;
+	struct members_rx rx;
 	enum wire_verdict v;
 	enum members_result r;
 
@@ -304,10 +343,10 @@ void daemon_receive(struct daemon *d, const uint8_t *buf, size_t len,
 		return stats_drop(&d->stats, stats_reason_of(v), src);
 	if (strcmp(msg.sender, d->cfg.name) == 0)
 		return own_name(d, &msg, src, now_ms);
-	r = members_receive(d->members, &msg, src, now_ms, now_s, &sender); /* checks 5-6, apply */
+	r = members_receive(d->members, &msg, src, now_ms, now_s, &rx); /* checks 5-6, apply */
 	switch (r) {
 	case MEMBERS_REPLAY:
-		shadowed_name(d, sender, &msg, src, now_ms);
+		shadowed_name(d, rx.sender, &msg, src, now_ms);
 		return stats_drop(&d->stats, DROP_REPLAY, src);
 	case MEMBERS_DUPLICATE:
 		d->stats.duplicates++;
@@ -320,12 +359,15 @@ void daemon_receive(struct daemon *d, const uint8_t *buf, size_t len,
 		d->stats.late++;
 		return;
 	case MEMBERS_REPLY:
-		reply_due(d, src, now_ms);
+		/* multicast: one answer, to the group, where it can silence the others */
+		if (d->net.multicast || !d->net.unicast)
+			reply_due(d, now_ms);
 		break;
 	case MEMBERS_OK:
 		break;
 	}
 	stats_accept(&d->stats, msg.verb, msg.key_id);
+	unicast_accepted(d, &msg, src, rx.was_in_view, now_ms);
 	if (d->reply_pending && msg.verb == WIRE_CLUSTER && members_reply_covered(d->members)) {
 		d->reply_pending = 0; /* another member answered with our view */
 		d->replies_suppressed++;
@@ -412,7 +454,7 @@ void daemon_timers(struct daemon *d, uint64_t now_ms, uint64_t now_s)
 	if (d->reply_pending && now_ms >= d->reply_due_ms) {
 		d->reply_pending = 0;
 		members_reply_round_end(d->members);
-		daemon_send_cluster(d, &d->reply_to);
+		daemon_send_cluster(d, DEST_GROUP, NULL);
 	}
 	if (now_ms >= d->next_report_ms) {
 		report_drops(d);
@@ -427,6 +469,8 @@ void daemon_event(void *arg, enum member_event ev, const struct member *m, const
 	char addr[WIRE_ADDR_MAX];
 	json_t *e;
 
+	if (ev == MEV_FAILED || ev == MEV_LEAVE)
+		net_peer_failed(&d->net, &m->addr, now_mono_ms()); /* tried at a low rate from now */
 	addr_str(&m->addr, addr, sizeof(addr));
 	if (ev == MEV_FAILED || ev == MEV_NAME_CONFLICT || ev == MEV_SKEW)
 		log_warnx("%s: %s (%s): %s", members_event_name(ev), m->name, addr, detail);
@@ -501,21 +545,55 @@ static void handle_signals(struct daemon *d)
 	}
 }
 
+/*
+ * When a datagram arrived, from the kernel's timestamp (SO_TIMESTAMPNS,
+ * wall clock), mapped onto the monotonic clock: lines read late (a batch,
+ * a stopped or starved daemon) are judged by their arrival, not by when
+ * they were read.  Without a timestamp, or one from the future, the read time.
+ */
+void daemon_arrival(uint64_t rx_real_ns, uint64_t read_mono_ms, uint64_t read_real_ns,
+                    uint64_t *at_ms, uint64_t *at_s)
+{
+	uint64_t age_ms;
+
+	*at_ms = read_mono_ms;
+	*at_s = read_real_ns / 1000000000u;
+	if (rx_real_ns == 0 || rx_real_ns > read_real_ns)
+		return;
+	age_ms = (read_real_ns - rx_real_ns) / 1000000u;
+	*at_ms = age_ms < read_mono_ms ? read_mono_ms - age_ms : 0;
+	*at_s = rx_real_ns / 1000000000u;
+}
+
 static void receive_batch(struct daemon *d)
 {
 	static struct net_batch b;
 
 	for (int round = 0; round < RECV_BATCH / NET_BATCH; round++) {
 		int n = net_recv_batch(&d->net, &b);
-		uint64_t now_ms = now_mono_ms(), now_s = now_real_s();
+		uint64_t read_ms = now_mono_ms(), read_ns = now_real_us() * 1000u;
 
 		if (n == -1 && errno != EINTR && errno != EAGAIN)
-			log_limited(&d->rl_recv, now_ms, LOG_LEVEL_WARN, 1, "receive");
-		for (int i = 0; i < n; i++)
-			daemon_receive(d, b.buf[i], b.len[i], &b.src[i], now_ms, now_s);
+			log_limited(&d->rl_recv, read_ms, LOG_LEVEL_WARN, 1, "receive");
+		for (int i = 0; i < n; i++) {
+			uint64_t at_ms, at_s;
+
+			daemon_arrival(b.rx_real_ns[i], read_ms, read_ns, &at_ms, &at_s);
+			daemon_receive(d, b.buf[i], b.len[i], &b.src[i], at_ms, at_s);
+		}
 		if (n < NET_BATCH)
 			return;
 	}
+}
+
+/* Link and address changes: net re-joins; our advertised address follows net.local. */
+static void follow_interface(struct daemon *d)
+{
+	struct member_addr was = d->net.local;
+
+	net_netlink_process(&d->net, now_mono_ms());
+	if (!addr_same(&was, &d->net.local) && d->net.local.family)
+		d->self_addr = d->net.local;
 }
 
 /* Leave: copies a heartbeat apart, so that one loss burst cannot take them all. */
@@ -553,10 +631,11 @@ int daemon_run(struct daemon *d)
 	send_simple(d, WIRE_ALIVE);
 	notify_ready(&d->notify); /* joined, and the control socket is listening */
 	while (d->running) {
-		size_t n = 2, nctl;
+		size_t n = 3, nctl;
 
 		pfd[0] = (struct pollfd){ .fd = d->sigfd, .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = d->net.fd, .events = POLLIN };
+		pfd[2] = (struct pollfd){ .fd = net_netlink_fd(&d->net), .events = POLLIN };
 		nctl = d->ctl ? ctl_pollfds(d->ctl, pfd + n, MAX_POLLFDS - n) : 0;
 		if (poll(pfd, n + nctl, poll_timeout(d, now_mono_ms())) == -1 && errno != EINTR)
 			fatal("poll");
@@ -564,6 +643,8 @@ int daemon_run(struct daemon *d)
 			handle_signals(d);
 		if (pfd[1].revents & POLLIN)
 			receive_batch(d);
+		if (pfd[2].revents & POLLIN)
+			follow_interface(d);
 		if (d->ctl) {
 			ctl_process(d->ctl, pfd + n, nctl, now_mono_ms());
 			ctl_expire(d->ctl, now_mono_ms());

@@ -87,6 +87,21 @@ static json_t *keys_json(const struct daemon *d)
 	return keys;
 }
 
+/* How lines leave: the group, unicast peers (issue 12), datagrams per line. */
+static json_t *transport_json(const struct daemon *d)
+{
+	struct peers_counts c;
+
+	net_peer_counts(&d->net, now_mono_ms(), &c);
+	return json_pack("{s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "multicast",
+	                 d->net.multicast, "unicast", d->net.unicast, "peers", (json_int_t)c.known,
+	                 "seeds", (json_int_t)c.seeds, "peers_active", (json_int_t)c.active,
+	                 "peers_slow", (json_int_t)c.slow, "lines_sent",
+	                 (json_int_t)d->net.lines_sent, "datagrams_sent",
+	                 (json_int_t)d->net.datagrams_sent, "peer_send_errors",
+	                 (json_int_t)d->net.peer_send_errors);
+}
+
 static json_t *cmd_status(struct daemon *d)
 {
 	json_t *r = ctl_ok(), *counts = json_object();
@@ -104,6 +119,7 @@ static json_t *cmd_status(struct daemon *d)
 	                                            "port", d->cfg.port, "interface",
 	                                            d->net.ifname[0] ? d->net.ifname : "default",
 	                                            "ttl", d->cfg.ttl));
+	json_object_set_new(r, "transport", transport_json(d));
 	json_object_set_new(r, "uptime_s", json_integer((json_int_t)((now_mono_ms() - d->start_ms) / 1000)));
 	json_object_set_new(r, "members", counts);
 	json_object_set_new(r, "detector", json_pack("{s:i, s:i, s:i, s:i}", "heartbeat_ms",

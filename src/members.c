@@ -497,16 +497,18 @@ static enum members_result apply(struct members *t, struct member *m, enum fresh
 
 enum members_result members_receive(struct members *t, struct wire_msg *msg,
                                     const struct member_addr *src, uint64_t now_ms,
-                                    uint64_t now_s, const struct member **sender)
+                                    uint64_t now_s, struct members_rx *rx)
 {
 	struct member *m = members_find(t, msg->sender);
 	enum freshness f = freshness(t, m, msg, now_ms);
+	struct members_rx ignored;
 
-	if (sender)
-		*sender = NULL;
+	if (rx == NULL)
+		rx = &ignored;
+	rx->sender = NULL;
+	rx->was_in_view = m && (m->state == MEMBER_ALIVE || m->state == MEMBER_CANDIDATE);
 	if (f == FR_REPLAY || f == FR_DUPLICATE) {
-		if (sender)
-			*sender = m;
+		rx->sender = m;
 		return f == FR_REPLAY ? MEMBERS_REPLAY : MEMBERS_DUPLICATE;
 	}
 	if (wire_parse_body(msg, t->p.replay_window_s) != WIRE_OK)

@@ -12,9 +12,10 @@
 #include "daemon.h"
 
 /* Sends go nowhere; counted, so that a caller can see one was made. */
-static inline int fixture_send(struct daemon *d, const struct member_addr *to, const void *line,
-                               size_t len)
+static inline int fixture_send(struct daemon *d, enum daemon_dest dest,
+                               const struct member_addr *to, const void *line, size_t len)
 {
+	(void)dest;
 	(void)to;
 	(void)line;
 	(void)len;

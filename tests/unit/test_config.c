@@ -1,4 +1,5 @@
 /* Unit tests: configuration defaults, the sample file and every refusal. */
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -458,6 +459,137 @@ static void test_include_names_its_file(void **state)
 	assert_int_equal(unlink(inc), 0);
 }
 
+/* ---- multicast and peers (unicast) ---- */
+
+static void test_multicast_option(void **state)
+{
+	(void)state;
+	assert_int_equal(cfg.multicast, 1);
+	assert_int_equal(cfg.npeers, 0);
+	accepted("multicast = false;\npeers = [ \"10.0.0.2\" ];\n");
+	assert_int_equal(cfg.multicast, 0);
+	accepted("multicast = true;\n");
+	assert_int_equal(cfg.multicast, 1);
+	refused("multicast = 1;\n", NAME ":1: 'multicast' must be true or false (unquoted)");
+	refused("multicast = \"no\";\n", NAME ":1: 'multicast' must be true or false (unquoted)");
+}
+
+static void test_peers_good(void **state)
+{
+	char a[ADDR_STR_MAX];
+
+	(void)state;
+	accepted("peers = [ \"10.0.0.2\", \"10.0.0.3:51511\" ];\n");
+	assert_int_equal(cfg.npeers, 2);
+	assert_int_equal(cfg.peers[0].family, AF_INET);
+	assert_int_equal(cfg.peers[0].port, 0); /* the `port` option, whatever it ends up as */
+	assert_int_equal(addr_str(&cfg.peers[1], a, sizeof(a)), 0);
+	assert_string_equal(a, "10.0.0.3");
+	assert_int_equal(cfg.peers[1].port, 51511);
+
+	accepted("group = \"ff15::51:510\";\n"
+	         "peers = [ \"fd00::2\", \"[fd00::3]:4000\", \"[fd00::4]\", \"fd00::3:5151\" ];\n");
+	assert_int_equal(cfg.npeers, 4);
+	assert_int_equal(cfg.peers[1].family, AF_INET6);
+	assert_int_equal(cfg.peers[1].port, 4000);
+	assert_int_equal(cfg.peers[2].port, 0);
+	/* without brackets a trailing :N is part of the IPv6 address */
+	assert_int_equal(addr_str(&cfg.peers[3], a, sizeof(a)), 0);
+	assert_string_equal(a, "fd00::3:5151");
+	assert_int_equal(cfg.peers[3].port, 0);
+
+	/* unicast only: the peers set the family, the group does not matter */
+	accepted("multicast = false;\npeers = ( \"fd00::2\" );\n");
+	assert_int_equal(cfg.npeers, 1);
+	accepted("peers = [];\n");
+	assert_int_equal(cfg.npeers, 0);
+}
+
+static void test_peers_bad(void **state)
+{
+	(void)state;
+	refused("peers = \"10.0.0.2\";\n",
+	        NAME ":1: 'peers' must be a list of addresses: [ \"10.0.0.2\", \"[fd00::3]:51510\" ]");
+	refused("peers = [ 1 ];\n", NAME ":1: 'peers' entry 1 must be a string");
+	refused("peers = [\n  \"10.0.0.2\",\n  \"db1.example.com\" ];\n",
+	        NAME ":3: 'peers' entry 2 'db1.example.com' is a host name: cmemd is linked "
+	             "statically and resolves no names; give a numeric IPv4 or IPv6 address");
+	refused("peers = [ \"db1:51510\" ];\n",
+	        NAME ":1: 'peers' entry 1 'db1' is a host name: cmemd is linked statically and "
+	             "resolves no names; give a numeric IPv4 or IPv6 address");
+	refused("peers = [ \"10.0.0.256\" ];\n",
+	        NAME ":1: 'peers' entry 1 '10.0.0.256' is not an IPv4 or IPv6 address");
+	refused("peers = [ \"\" ];\n", NAME ":1: 'peers' entry 1 is empty");
+	refused("peers = [ \"10.0.0.2:0\" ];\n",
+	        NAME ":1: 'peers' entry 1 port '0' is not a number from 1 to 65535");
+	refused("peers = [ \"10.0.0.2:65536\" ];\n",
+	        NAME ":1: 'peers' entry 1 port '65536' is not a number from 1 to 65535");
+	refused("peers = [ \"10.0.0.2:\" ];\n",
+	        NAME ":1: 'peers' entry 1 port '' is not a number from 1 to 65535");
+	refused("peers = [ \"10.0.0.2:+5\" ];\n",
+	        NAME ":1: 'peers' entry 1 port '+5' is not a number from 1 to 65535");
+	refused("peers = [ \"[fd00::2\" ];\n",
+	        NAME ":1: 'peers' entry 1 '[fd00::2' is not [IPv6 address] or [IPv6 address]:port");
+	refused("peers = [ \"[fd00::2]x\" ];\n",
+	        NAME ":1: 'peers' entry 1 '[fd00::2]x' is not [IPv6 address] or [IPv6 address]:port");
+	refused("peers = [ \"[10.0.0.2]:5\" ];\n",
+	        NAME ":1: 'peers' entry 1 '10.0.0.2' between [ ] is not an IPv6 address");
+	refused("peers = [ \"239.1.2.3\" ];\n",
+	        NAME ":1: 'peers' entry 1 is a multicast address (that is `group`)");
+	refused("peers = [ \"0.0.0.0\" ];\n", NAME ":1: 'peers' entry 1 is the unspecified address");
+	refused("peers = [ \"255.255.255.255\" ];\n",
+	        NAME ":1: 'peers' entry 1 is the broadcast address");
+	refused("group = \"ff15::1\";\npeers = [ \"fe80::1\" ];\n",
+	        NAME ":2: 'peers' entry 1 is link-local (fe80::/10): it needs a zone; give a global "
+	             "or ULA address");
+	refused("peers = [ \"10.0.0.2\", \"10.0.0.3\", \"10.0.0.2\" ];\n",
+	        NAME ":1: 'peers' entry 3 '10.0.0.2' is listed twice");
+	refused("peers = [ \"fd00::2\" ];\n",
+	        NAME ":1: 'peers' entry 1 is IPv6 but the group is IPv4: every peer must be of one "
+	             "family, the group's (or set multicast = false)");
+	refused("multicast = false;\npeers = [ \"10.0.0.2\", \"fd00::2\" ];\n",
+	        NAME ":2: 'peers' entry 2 is IPv6 but entry 1 is IPv4: every peer must be of one "
+	             "family");
+}
+
+static void test_peers_limit(void **state)
+{
+	char text[CONFIG_PEERS_MAX * 24 + 64];
+	size_t n = 0;
+
+	(void)state;
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "peers = [");
+	for (int i = 0; i <= CONFIG_PEERS_MAX; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s\"10.0.%d.%d\"", i ? ", " : "",
+		                      i / 200, i % 200 + 1);
+	snprintf(text + n, sizeof(text) - n, "];\n");
+	refused(text, NAME ":1: 'peers' lists 129 addresses, at most 128: a few seeds are enough, "
+	              "the other members are learned");
+	/* one fewer is fine */
+	text[n - strlen(", \"10.0.0.129\"")] = '\0';
+	strcat(text, "];\n");
+	accepted(text);
+	assert_int_equal(cfg.npeers, CONFIG_PEERS_MAX);
+}
+
+static void test_peer_parse(void **state)
+{
+	struct member_addr a;
+	char why[256];
+
+	(void)state;
+	assert_int_equal(config_peer_parse("192.0.2.7:9", &a, why, sizeof(why)), 0);
+	assert_int_equal(a.family, AF_INET);
+	assert_int_equal(a.port, 9);
+	assert_int_equal(config_peer_parse("2001:db8::7", &a, why, sizeof(why)), 0);
+	assert_int_equal(a.family, AF_INET6);
+	assert_int_equal(a.port, 0);
+	assert_int_equal(config_peer_parse("fd00::2%eth0", &a, why, sizeof(why)), -1);
+	assert_string_equal(why, "'fd00::2%eth0' is not an IPv4 or IPv6 address");
+	assert_int_equal(config_peer_parse("1.2.3.4:5:6", &a, why, sizeof(why)), -1);
+	assert_string_equal(why, "'1.2.3.4:5:6' is not an IPv4 or IPv6 address");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -488,6 +620,11 @@ int main(void)
 		cmocka_unit_test_setup(test_missing_file, setup),
 		cmocka_unit_test_setup(test_file_messages, setup),
 		cmocka_unit_test_setup(test_include_names_its_file, setup),
+		cmocka_unit_test_setup(test_multicast_option, setup),
+		cmocka_unit_test_setup(test_peers_good, setup),
+		cmocka_unit_test_setup(test_peers_bad, setup),
+		cmocka_unit_test_setup(test_peers_limit, setup),
+		cmocka_unit_test_setup(test_peer_parse, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

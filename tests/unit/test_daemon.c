@@ -18,13 +18,13 @@ static char logbuf[8192];
 static struct sent {
 	char line[WIRE_MAX_DATAGRAM + 2];
 	struct wire_msg msg;
-	int to_all;
+	enum daemon_dest dest;
 	struct member_addr to;
 } sent[MAX_SENT];
 static size_t nsent;
 
-static int capture_send(struct daemon *dd, const struct member_addr *to, const void *line,
-                        size_t len)
+static int capture_send(struct daemon *dd, enum daemon_dest dest, const struct member_addr *to,
+                        const void *line, size_t len)
 {
 	struct sent *s;
 
@@ -33,7 +33,7 @@ static int capture_send(struct daemon *dd, const struct member_addr *to, const v
 	s = &sent[nsent++];
 	memcpy(s->line, line, len);
 	s->line[len] = '\0';
-	s->to_all = to == NULL;
+	s->dest = dest;
 	if (to)
 		s->to = *to;
 	assert_int_equal(wire_verify(dd->kr, (uint8_t *)s->line, len, now_real_s(), 30, &s->msg),
@@ -224,10 +224,8 @@ static void test_join_reply_sent_when_view_differs(void **state)
 
 		if (sent[i].msg.verb != WIRE_CLUSTER)
 			continue;
-		/* to the joiner that asked first */
-		assert_false(sent[i].to_all);
-		assert_true(addr_same(&sent[i].to, &(struct member_addr){ .family = AF_INET,
-		                                         .a.v4.s_addr = htonl(0x0a000002) }));
+		/* multicast: to the group, where it can silence the other answers */
+		assert_int_equal(sent[i].dest, DEST_GROUP);
 		while (wire_cluster_next(&sent[i].msg, &pos, &e))
 			seen |= strcmp(e.name, "self") == 0 ? 1 : strcmp(e.name, "node-b") == 0 ? 2
 			        : strcmp(e.name, "node-c") == 0 ? 4 : 8;
@@ -309,6 +307,37 @@ static void test_clock_step_starts_new_incarnation(void **state)
 	assert_int_equal(sent_of(WIRE_CJOIN, 0), 2);
 }
 
+/* Arrival times come from the kernel's timestamp: a line read 5 s late is judged at arrival. */
+static void test_arrival_from_kernel_timestamp(void **state)
+{
+	uint64_t at_ms, at_s, read_real = (uint64_t)NOW_S * 1000000000u + 500000000u;
+
+	(void)state;
+	daemon_arrival(read_real - 5000000000u, NOW_MS, read_real, &at_ms, &at_s);
+	assert_int_equal(at_ms, NOW_MS - 5000);
+	assert_int_equal(at_s, NOW_S - 5);
+	/* no timestamp, or one after the read (a clock step): the read time */
+	daemon_arrival(0, NOW_MS, read_real, &at_ms, &at_s);
+	assert_int_equal(at_ms, NOW_MS);
+	assert_int_equal(at_s, NOW_S);
+	daemon_arrival(read_real + 1000, NOW_MS, read_real, &at_ms, &at_s);
+	assert_int_equal(at_ms, NOW_MS);
+	/* a line sent at NOW_S - 5 that waited 5 s in the queue: no skew seen */
+	{
+		char line[WIRE_MAX_DATAGRAM + 2];
+		struct member_addr a = addr("10.0.0.2");
+		int n = wire_sign(keyring_primary(d.kr), NOW_S - 5, "node-b", "cjoin node-b", 12, 5, 1,
+		                  line, sizeof(line));
+
+		assert_true(n > 0);
+		daemon_arrival(read_real - 5000000000u, NOW_MS, read_real, &at_ms, &at_s);
+		daemon_receive(&d, (uint8_t *)line, (size_t)n, &a, at_ms, at_s);
+		assert_int_equal(members_find(d.members, "node-b")->skew_s, 0);
+		assert_int_equal(members_find(d.members, "node-b")->last_heard_ms, NOW_MS - 5000);
+		assert_null(strstr(logbuf, "skew"));
+	}
+}
+
 /* The heartbeat slows down gradually: a quarter more per line at most. */
 static void test_heartbeat_slows_gradually(void **state)
 {
@@ -345,6 +374,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v1_vectors_through_daemon_receive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clock_step_starts_new_incarnation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_heartbeat_slows_gradually, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_arrival_from_kernel_timestamp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_our_name_other_incarnation_is_a_conflict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_sender_is_named_and_kept_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversize_and_garbage_are_counted, setup, teardown),
