@@ -11,6 +11,9 @@
    other four keep quorum and see one failure.
 3. Leave at 30 % loss (input and output on every host): a graceful stop is
    seen as `leave`, never `failed`, by every observer (4 stops x 4).
+4. Paused: a daemon stopped for 5 s (SIGSTOP, as a paused VM) judges the
+   lines queued meanwhile by their arrival time (the kernel's timestamp):
+   no peer's clock reported behind, no peer failed by it.
 """
 import signal
 import subprocess
@@ -139,16 +142,44 @@ def leave_under_loss():
     c.cleanup()
 
 
+def paused():
+    c = Cluster(3)
+    c.start_all()
+    check(wait_until(c.converged, 15), "paused: no convergence")
+    ws = watch_ready(c)
+    h = c.hosts[0]
+    t0 = time.monotonic()
+    h.kill(signal.SIGSTOP)
+    time.sleep(5)
+    h.kill(signal.SIGCONT)
+    time.sleep(1.5)
+    skews = {m["name"]: m.get("skew_s", 0) for m in h.query("members")["members"]
+             if not m.get("self")}
+    skew_events = events(ws[0], "skew", t0)
+    failed_by_it = events(ws[0], "failed", t0)
+    print("paused: %s stopped 5 s then continued: peers' skew as it sees them %s s; %d skew "
+          "events, %d peers failed by it; the others saw it %s"
+          % (h.name, skews, len(skew_events), len(failed_by_it),
+             "fail and come back" if all(w.first("failed", h.name, t0) for w in ws[1:])
+             else "stay"))
+    check(all(abs(v) <= 1 for v in skews.values()), "paused: skew reported %s" % skews)
+    check(not skew_events, "paused: skew events %s" % skew_events[:2])
+    check(not failed_by_it, "paused: it failed its peers: %s" % failed_by_it[:2])
+    c.cleanup()
+
+
 def main():
     need_root()
     failures = []
-    for name, fn in (("quorum", quorum), ("bursts", bursts), ("leave", leave_under_loss)):
+    scenarios = (("quorum", quorum), ("bursts", bursts), ("leave", leave_under_loss),
+                 ("paused", paused))
+    for name, fn in scenarios:
         try:
             fn()
         except SystemExit as e:
             if e.code not in (0, None):
                 failures.append(name)
-    print("%d scenarios, %d failed%s" % (3, len(failures),
+    print("%d scenarios, %d failed%s" % (len(scenarios), len(failures),
                                           (": " + ", ".join(failures)) if failures else ""))
     if failures:
         raise SystemExit(1)
