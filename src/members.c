@@ -35,6 +35,7 @@ struct members {
 	size_t round_covered;
 	int round_self;
 	uint64_t hold_since_ms;  /* every peer went quiet at once (0: not) */
+	uint64_t reprieve_ms;    /* after a hold: the others' next lines are on their way */
 	int had_quorum;
 	members_event_fn event_fn;
 	void *event_arg;
@@ -556,18 +557,24 @@ static void follow_quorum(struct members *t)
  * gone quiet (longer than two of its intervals and half its timeout) while
  * at least one is overdue, our own input is the likelier fault.  Their
  * verdicts are held (they are suspects, not reachable for the quorum) for
- * local_grace_ms; returns 1 while the hold lasts.
+ * local_grace_ms, and for half of fail_after_ms after some of them were
+ * heard again; returns 1 while the hold lasts.
  */
 static int local_hold(struct members *t, size_t overdue, size_t silent, uint64_t now_ms)
 {
 	size_t alive = t->count[MEMBER_ALIVE];
 
 	if (alive < 2 || overdue == 0 || silent < alive) {
-		if (t->hold_since_ms)
+		if (t->hold_since_ms) {
+			/* our input is back (some peers were heard): the lines of the
+			 * others still overdue are on their way; give them a moment */
+			if (overdue && now_ms - t->hold_since_ms < t->p.local_grace_ms)
+				t->reprieve_ms = now_ms + t->p.fail_after_ms / 2;
 			log_info("local hold over: %zu of %zu peers overdue, %zu quiet", overdue, alive,
 			         silent);
+		}
 		t->hold_since_ms = 0;
-		return 0;
+		return overdue && now_ms < t->reprieve_ms;
 	}
 	if (t->hold_since_ms == 0) {
 		t->hold_since_ms = now_ms;
