@@ -31,7 +31,8 @@ struct rejected_sender {
 
 #define DAEMON_REJECTED_MAX 8
 #define DAEMON_REJECTED_SHOW_MS 60000
-#define DAEMON_LEAVE_COPIES 6      /* leave is sent this often, a heartbeat apart */
+#define DAEMON_LEAVE_MIN 3         /* leave is sent this often at least, ... */
+#define DAEMON_LEAVE_MAX 16        /* ... at most, a (fastest) heartbeat apart */
 #define DAEMON_CLOCK_STEP_US 1000000 /* a wall clock step larger than this is a new start */
 
 struct daemon;

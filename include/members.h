@@ -156,6 +156,10 @@ void members_quorum(const struct members *t, struct members_quorum *q);
 #define MEMBERS_LINE_BUDGET 500
 unsigned members_heartbeat_ms(const struct members *t, unsigned fastest_ms);
 
+/* Lines that must all be lost, on the worst path to an alive peer, for a
+ * loss to be rarer than 1 in 10^6 (1 when alone): how often to say leave. */
+unsigned members_lines_needed(const struct members *t);
+
 /* Loss estimate 0..1 of a member. */
 double members_loss(const struct member *m);
 

@@ -596,12 +596,19 @@ static void follow_interface(struct daemon *d)
 		d->self_addr = d->net.local;
 }
 
-/* Leave: copies a heartbeat apart, so that one loss burst cannot take them all. */
+/*
+ * Leave: as many copies as the worst path's loss needs for all to be lost
+ * less than once in 10^6 (3 to 16), a heartbeat apart, so that one loss
+ * burst cannot take them all.
+ */
 static void send_leave(struct daemon *d)
 {
 	struct timespec gap = { .tv_nsec = (long)d->cfg.heartbeat_ms * 1000000L };
+	unsigned copies = members_lines_needed(d->members);
 
-	for (int i = 0; i < DAEMON_LEAVE_COPIES; i++) {
+	copies = copies < DAEMON_LEAVE_MIN ? DAEMON_LEAVE_MIN
+	         : copies > DAEMON_LEAVE_MAX ? DAEMON_LEAVE_MAX : copies;
+	for (unsigned i = 0; i < copies; i++) {
 		if (i)
 			nanosleep(&gap, NULL);
 		send_simple(d, WIRE_LEAVE);

@@ -678,19 +678,36 @@ int members_reply_covered(const struct members *t)
 	return t->round_open && t->round_self && t->round_covered >= t->count[MEMBER_ALIVE];
 }
 
-unsigned members_heartbeat_ms(const struct members *t, unsigned fastest_ms)
+/* The worst pessimistic loss among alive peers (0 if none), and how many. */
+static double worst_loss(const struct members *t, size_t *alive)
 {
-	double worst = 0.0, ms;
-	size_t alive = 0;
+	double worst = 0.0;
 
+	*alive = 0;
 	for (size_t i = 0; i < t->n; i++) {
 		const struct member *m = &t->v[i];
 
 		if (m->state != MEMBER_ALIVE)
 			continue;
-		alive++;
+		(*alive)++;
 		worst = fmax(worst, loss_upper(m));
 	}
+	return worst;
+}
+
+unsigned members_lines_needed(const struct members *t)
+{
+	size_t alive;
+	double worst = worst_loss(t, &alive);
+
+	return alive ? (unsigned)lines_needed(fmax(worst, 1e-3)) : 1;
+}
+
+unsigned members_heartbeat_ms(const struct members *t, unsigned fastest_ms)
+{
+	size_t alive;
+	double worst = worst_loss(t, &alive), ms;
+
 	if (alive == 0)
 		return fastest_ms;
 	/* enough lines inside fail_after_ms for the worst path, ... */
