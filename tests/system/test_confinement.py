@@ -11,6 +11,7 @@ run-as user with uid 0, chroot = "" as root, a missing control_group
 (also with -n) and a second instance are refused with clear messages.
 """
 import os
+import re
 import signal
 import subprocess
 
@@ -181,7 +182,21 @@ def refused(c, what, expect, conf_extra="", prepare=None, undo=None, args=("-f",
     print("refused %s: %s" % (what, r.stderr.strip().splitlines()[-1]))
 
 
+def one_version():
+    """cmemd, cmemctl and cmem-keygen print the one CMEM_VERSION of include/version.h."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "include", "version.h")) as f:
+        want = re.search(r'#define CMEM_VERSION "([^"]+)"', f.read()).group(1)
+    for prog in (CMEMD, CMEMCTL, os.path.join(os.path.dirname(CMEMD), "cmem-keygen")):
+        r = subprocess.run([prog, "-V"], capture_output=True, text=True, timeout=5)
+        name = os.path.basename(prog)
+        check(r.returncode == 0 and r.stdout == "%s %s\n" % (name, want),
+              "%s -V: %r, want %s" % (name, r.stdout, want))
+    print("version: cmemd, cmemctl and cmem-keygen -V all say %s" % want)
+
+
 def main():
+    one_version()
     need_root()
     c = Cluster(2)
     confined(c)
