@@ -107,14 +107,32 @@ static json_t *read_reply(FILE *in, const char *path)
 	return r;
 }
 
+/* A reply in another protocol version is not read further: its fields may differ. */
+static int version_mismatch(json_t *r, const char *path)
+{
+	json_t *v = json_object_get(r, "version");
+
+	if (json_is_integer(v) && json_integer_value(v) == CTL_VERSION)
+		return 0;
+	if (json_is_integer(v))
+		fprintf(stderr, "cmemctl: cmemd at %s speaks control protocol version %lld, this cmemctl "
+		        "speaks version %d: use the cmemctl that came with this cmemd\n", path,
+		        (long long)json_integer_value(v), CTL_VERSION);
+	else
+		fprintf(stderr, "cmemctl: the reply from %s names no control protocol version: is it "
+		        "a cmemd socket?\n", path);
+	return 1;
+}
+
 static int is_error(json_t *r)
 {
 	const char *st = json_string_value(json_object_get(r, "status"));
 
 	if (st && strcmp(st, "ok") == 0)
 		return 0;
-	fprintf(stderr, "cmemctl: cmemd: %s\n",
-	        json_string_value(json_object_get(r, "error")) ?: "error without a message");
+	fprintf(stderr, "cmemctl: cmemd: %s (%s)\n",
+	        json_string_value(json_object_get(r, "error")) ?: "error without a message",
+	        json_string_value(json_object_get(r, "code")) ?: "no code");
 	return 1;
 }
 
@@ -350,7 +368,7 @@ int main(int argc, char **argv)
 		        o.socket);
 		return EXIT_UNREACHABLE;
 	}
-	if (is_error(reply))
+	if (version_mismatch(reply, o.socket) || is_error(reply))
 		return EXIT_DAEMON_ERROR;
 	if (c->kind == CMD_WATCH) {
 		if (o.w == &ctlfmt_table && !o.exec)

@@ -432,16 +432,17 @@ def one_reply(got, what):
 
 
 BAD_REQUESTS = [
-    ("garbage", b"\x00\xff\x01 garbage\n", "malformed request: "),
-    ("not an object", b"[1, 2, 3]\n", "malformed request: not a JSON object"),
-    ("no version", b'{"command":"members"}\n', "request carries no protocol version"),
-    ("version 2", b'{"version":2,"command":"members"}\n',
+    ("garbage", b"\x00\xff\x01 garbage\n", "bad_request", "malformed request: "),
+    ("not an object", b"[1, 2, 3]\n", "bad_request", "malformed request: not a JSON object"),
+    ("no version", b'{"command":"members"}\n', "bad_request", "request carries no protocol version"),
+    ("version 2", b'{"version":2,"command":"members"}\n', "unsupported_version",
      "control protocol version 2 is not supported: this cmemd speaks version 1"),
-    ("no command", b'{"version":1}\n', "request names no command"),
-    ("unknown command", b'{"version":1,"command":"bogus"}\n', "unknown command 'bogus'"),
-    ("oversize", b"x" * 5000, "request longer than 4096 bytes"),
-    ("oversize line", b'{"version":1,"command":"members"' + b" " * 5000 + b"}\n",
-     "request longer than 4096 bytes"),
+    ("no command", b'{"version":1}\n', "bad_request", "request names no command"),
+    ("unknown command", b'{"version":1,"command":"bogus"}\n', "unknown_command",
+     "unknown command 'bogus'"),
+    ("oversize", b"x" * 17000, "too_large", "request longer than 16384 bytes"),
+    ("oversize line", b'{"version":1,"command":"members"' + b" " * 17000 + b"}\n", "too_large",
+     "request longer than 16384 bytes"),
 ]
 
 
@@ -475,11 +476,11 @@ def check_bad_requests(h):
     half = raw_connect(h.sock)
     t_half = time.monotonic()
     half.sendall(b'{"version":1,"comm')  # and nothing more
-    for what, data, msg in BAD_REQUESTS:
+    for what, data, code, msg in BAD_REQUESTS:
         got, closed = raw_exchange(h.sock, data)
         d = one_reply(got, what)
-        check(closed and d["status"] == "error" and d.get("error", "").startswith(msg),
-              "%s: closed %s, reply %s, expected %r" % (what, closed, d, msg))
+        check(closed and d["status"] == "error" and d.get("error", "").startswith(msg) and
+              d.get("code") == code, "%s: closed %s, reply %s, expected %s %r" % (what, closed, d, code, msg))
     good.sendall(b'{"version":1,"command":"members"}\n')
     got, closed = read_to_eof(good, 5)
     d = one_reply(got, "good client among bad ones")

@@ -54,7 +54,7 @@ static json_t *test_handler(void *arg, const char *command, json_t *req,
 		return json_pack("{s:s, s:s}", "status", "ok", "self", "test-node");
 	}
 	if (strcmp(command, "fail") == 0)
-		return ctl_error("refused: %s", "by the test");
+		return ctl_error(CTL_E_BAD_VALUE, "refused: %s", "by the test");
 	if (strcmp(command, "huge") == 0) {
 		size_t len = CTL_MAX_REPLY + 1;
 		char *s = malloc(len + 1);
@@ -226,7 +226,8 @@ static void assert_status(json_t *j, const char *status)
 }
 
 /* The request gets exactly one error line, then the connection is closed. */
-static void expect_error(struct fixture *f, const char *req, size_t len, const char *msg)
+static void expect_error(struct fixture *f, const char *req, size_t len, const char *code,
+                         const char *msg)
 {
 	struct reply r;
 	json_t *j;
@@ -238,11 +239,12 @@ static void expect_error(struct fixture *f, const char *req, size_t len, const c
 	assert_status(j, "error");
 	if (strstr(json_string_value(json_object_get(j, "error")), msg) == NULL)
 		fail_msg("error '%s' lacks '%s'", json_string_value(json_object_get(j, "error")), msg);
+	assert_string_equal(json_string_value(json_object_get(j, "code")), code);
 	json_decref(j);
 	assert_int_equal(ctl_nclients(f->c), 0);
 }
 
-#define EXPECT_ERROR(f, req, msg) expect_error((f), (req), strlen(req), (msg))
+#define EXPECT_ERROR(f, req, code, msg) expect_error((f), (req), strlen(req), (code), (msg))
 
 static void test_good_request(void **state)
 {
@@ -270,7 +272,7 @@ static void test_handler_error_reply(void **state)
 {
 	struct fixture *f = *state;
 
-	EXPECT_ERROR(f, "{\"version\":1,\"command\":\"fail\"}\n", "refused: by the test");
+	EXPECT_ERROR(f, "{\"version\":1,\"command\":\"fail\"}\n", CTL_E_BAD_VALUE, "refused: by the test");
 	assert_int_equal(f->h.calls, 1);
 }
 
@@ -279,10 +281,10 @@ static void test_garbage(void **state)
 	static const char binary[] = "{\"version\":1,\0\xff}\n";
 	struct fixture *f = *state;
 
-	EXPECT_ERROR(f, "this is not JSON\n", "malformed request: ");
-	EXPECT_ERROR(f, "\n", "malformed request: ");
-	expect_error(f, binary, sizeof(binary) - 1, "malformed request: ");
-	EXPECT_ERROR(f, "{\"version\":1,\"command\":\"a\",\"command\":\"b\"}\n", "malformed request: ");
+	EXPECT_ERROR(f, "this is not JSON\n", CTL_E_BAD_REQUEST, "malformed request: ");
+	EXPECT_ERROR(f, "\n", CTL_E_BAD_REQUEST, "malformed request: ");
+	expect_error(f, binary, sizeof(binary) - 1, CTL_E_BAD_REQUEST, "malformed request: ");
+	EXPECT_ERROR(f, "{\"version\":1,\"command\":\"a\",\"command\":\"b\"}\n", CTL_E_BAD_REQUEST, "malformed request: ");
 	assert_int_equal(f->h.calls, 0);
 }
 
@@ -290,8 +292,8 @@ static void test_not_an_object(void **state)
 {
 	struct fixture *f = *state;
 
-	EXPECT_ERROR(f, "[1,2,3]\n", "malformed request: not a JSON object");
-	EXPECT_ERROR(f, "\"members\"\n", "malformed request: ");
+	EXPECT_ERROR(f, "[1,2,3]\n", CTL_E_BAD_REQUEST, "malformed request: not a JSON object");
+	EXPECT_ERROR(f, "\"members\"\n", CTL_E_BAD_REQUEST, "malformed request: ");
 	assert_int_equal(f->h.calls, 0);
 }
 
@@ -299,10 +301,10 @@ static void test_missing_version(void **state)
 {
 	struct fixture *f = *state;
 
-	EXPECT_ERROR(f, "{\"command\":\"members\"}\n", "request carries no protocol version");
-	EXPECT_ERROR(f, "{\"version\":\"1\",\"command\":\"members\"}\n",
+	EXPECT_ERROR(f, "{\"command\":\"members\"}\n", CTL_E_BAD_REQUEST, "request carries no protocol version");
+	EXPECT_ERROR(f, "{\"version\":\"1\",\"command\":\"members\"}\n", CTL_E_BAD_REQUEST,
 	             "request carries no protocol version");
-	EXPECT_ERROR(f, "{\"version\":1.0,\"command\":\"members\"}\n",
+	EXPECT_ERROR(f, "{\"version\":1.0,\"command\":\"members\"}\n", CTL_E_BAD_REQUEST,
 	             "request carries no protocol version");
 	assert_int_equal(f->h.calls, 0);
 }
@@ -311,10 +313,10 @@ static void test_wrong_version(void **state)
 {
 	struct fixture *f = *state;
 
-	EXPECT_ERROR(f, "{\"version\":2,\"command\":\"members\"}\n",
+	EXPECT_ERROR(f, "{\"version\":2,\"command\":\"members\"}\n", CTL_E_VERSION,
 	             "control protocol version 2 is not supported: this cmemd speaks version 1 "
 	             "(use a matching cmemctl)");
-	EXPECT_ERROR(f, "{\"version\":0,\"command\":\"members\"}\n", "version 0 is not supported");
+	EXPECT_ERROR(f, "{\"version\":0,\"command\":\"members\"}\n", CTL_E_VERSION, "version 0 is not supported");
 	assert_int_equal(f->h.calls, 0);
 }
 
@@ -322,9 +324,9 @@ static void test_missing_command(void **state)
 {
 	struct fixture *f = *state;
 
-	EXPECT_ERROR(f, "{\"version\":1}\n", "request names no command");
-	EXPECT_ERROR(f, "{\"version\":1,\"command\":7}\n", "request names no command");
-	EXPECT_ERROR(f, "{\"version\":1,\"command\":null}\n", "request names no command");
+	EXPECT_ERROR(f, "{\"version\":1}\n", CTL_E_BAD_REQUEST, "request names no command");
+	EXPECT_ERROR(f, "{\"version\":1,\"command\":7}\n", CTL_E_BAD_REQUEST, "request names no command");
+	EXPECT_ERROR(f, "{\"version\":1,\"command\":null}\n", CTL_E_BAD_REQUEST, "request names no command");
 	assert_int_equal(f->h.calls, 0);
 }
 
@@ -349,16 +351,18 @@ static void test_oversize(void **state)
 	struct fixture *f = *state;
 	char *big = malloc(CTL_MAX_REQUEST + 2);
 	char *limit = padded_request(CTL_MAX_REQUEST), *over = padded_request(CTL_MAX_REQUEST + 1);
+	char msg[64];
 	struct reply r;
 	json_t *j;
 
 	assert_non_null(big);
 	memset(big, 'a', CTL_MAX_REQUEST + 1);
 	big[CTL_MAX_REQUEST + 1] = '\0';
-	EXPECT_ERROR(f, big, "request longer than 4096 bytes");
-	EXPECT_ERROR(f, over, "request longer than 4096 bytes");
+	snprintf(msg, sizeof(msg), "request longer than %d bytes", CTL_MAX_REQUEST);
+	EXPECT_ERROR(f, big, CTL_E_TOO_LARGE, msg);
+	EXPECT_ERROR(f, over, CTL_E_TOO_LARGE, msg);
 	assert_int_equal(f->h.calls, 0);
-	/* exactly 4096 bytes, newline included, is still a request */
+	/* exactly CTL_MAX_REQUEST bytes, newline included, is still a request */
 	exchange(f, limit, strlen(limit), &r);
 	j = reply_line(&r, 0);
 	assert_status(j, "ok");
@@ -498,7 +502,7 @@ static void test_live_socket_refused(void **state)
 	assert_non_null(strstr(err, "another cmemd answers"));
 	assert_non_null(strstr(err, f->path));
 	/* the first server still owns its socket */
-	EXPECT_ERROR(f, "{\"version\":1,\"command\":\"fail\"}\n", "refused");
+	EXPECT_ERROR(f, "{\"version\":1,\"command\":\"fail\"}\n", CTL_E_BAD_VALUE, "refused");
 	exchange(f, "{\"version\":1,\"command\":\"members\"}\n",
 	         strlen("{\"version\":1,\"command\":\"members\"}\n"), &r);
 	assert_non_null(strstr(r.text, "\"echo\":\"members\""));
@@ -774,7 +778,7 @@ static void test_reply_too_large(void **state)
 {
 	struct fixture *f = *state;
 
-	EXPECT_ERROR(f, "{\"version\":1,\"command\":\"huge\"}\n", "reply too large");
+	EXPECT_ERROR(f, "{\"version\":1,\"command\":\"huge\"}\n", CTL_E_TOO_LARGE, "reply too large");
 	assert_int_equal(f->h.calls, 1);
 }
 
