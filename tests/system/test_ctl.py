@@ -36,7 +36,8 @@ REASONS = {"bad_format", "bad_version", "unknown_key", "bad_mac", "stale", "repl
            "oversize"}
 OTHER = {"own_lines", "name_conflicts", "table_full", "send_errors", "replies_suppressed",
          "dropped_watchers"}
-PROM_SAMPLE = re.compile(r'^cmem_[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9]+$')
+PROM_LABEL = r'[a-z_]+="(?:[^"\\]|\\.)*"'
+PROM_SAMPLE = re.compile(r'^cmem_[a-z_]+(\{%s(,%s)*\})? -?[0-9.e+-]+$' % (PROM_LABEL, PROM_LABEL))
 PROM_META = re.compile(r'^# (HELP|TYPE) (cmem_[a-z_]+) (.+)$')
 HEARTBEAT_LIMIT_MS = 200
 
@@ -181,7 +182,7 @@ def check_prometheus(text, stats):
         check(PROM_SAMPLE.match(ln), "Prometheus: not a sample line: %r" % ln)
         name = re.split(r"[{ ]", ln)[0]
         check(name in helped and name in typed, "Prometheus: %r before its HELP and TYPE" % ln)
-        samples[ln.rsplit(" ", 1)[0]] = int(ln.rsplit(" ", 1)[1])
+        samples[ln.rsplit(" ", 1)[0]] = float(ln.rsplit(" ", 1)[1])
     for reason, n in stats["dropped"].items():
         check(samples.get('cmem_lines_dropped_total{reason="%s"}' % reason) == n,
               "Prometheus dropped %s != %d" % (reason, n))
