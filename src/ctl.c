@@ -459,7 +459,7 @@ static void refuse_busy(struct ctl *c, int fd, const char *why, const struct ucr
 	json_decref(e);
 	close(fd);
 	if (log_ratelimit_allow(&c->rl_busy, now_mono_ms(), &suppressed))
-		log_warnx("control client uid %u (pid %ld) refused: %s (%llu refusals not logged before)",
+		log_warnx("control client uid %u (pid %ld) refused: %s (and %llu more not logged)",
 		          (unsigned)cred->uid, (long)cred->pid, why, (unsigned long long)suppressed);
 }
 

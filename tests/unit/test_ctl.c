@@ -782,6 +782,220 @@ static void test_reply_too_large(void **state)
 	assert_int_equal(f->h.calls, 1);
 }
 
+/* ---- limits: watchers, per uid, root always answered ---- */
+
+/* A connection made with effective uid uid (root only: seteuid there and back). */
+static int connect_as(const char *path, uid_t uid)
+{
+	int fd;
+
+	if (uid != geteuid())
+		assert_int_equal(seteuid(uid), 0);
+	fd = client_connect(path);
+	if (geteuid() != 0)
+		assert_int_equal(seteuid(0), 0);
+	return fd;
+}
+
+/* Let other uids reach the fixture's socket (the test only; cmemd never does this). */
+static void open_to_all(struct fixture *f)
+{
+	assert_int_equal(chmod(f->dir, 0755), 0);
+	assert_int_equal(chmod(f->path, 0666), 0);
+}
+
+static void expect_busy(int fd, const char *msg)
+{
+	struct reply r;
+	json_t *j;
+
+	read_one_reply(fd, "error", &r);
+	assert_true(r.closed);
+	j = reply_line(&r, 0);
+	assert_string_equal(json_string_value(json_object_get(j, "code")), CTL_E_BUSY);
+	assert_string_equal(json_string_value(json_object_get(j, "error")), msg);
+	json_decref(j);
+	close(fd);
+}
+
+static void test_watch_limit(void **state)
+{
+	struct fixture *f = *state;
+	int w[CTL_MAX_WATCHERS], extra = client_connect(f->path);
+
+	for (size_t i = 0; i < CTL_MAX_WATCHERS; i++)
+		w[i] = start_watch(f);
+	assert_int_equal(ctl_nwatchers(f->c), CTL_MAX_WATCHERS);
+	pump(f->c, T0_MS);
+	client_send_str(extra, "{\"version\":1,\"command\":\"watch\"}\n");
+	pump(f->c, T0_MS);
+	expect_busy(extra, "too many watch clients (64)");
+	assert_int_equal(ctl_nwatchers(f->c), CTL_MAX_WATCHERS);
+	expect_served(f, client_connect(f->path), T0_MS); /* requests still get in */
+	close_all(w, CTL_MAX_WATCHERS);
+	pump(f->c, T0_MS);
+	assert_int_equal(ctl_nclients(f->c), 0);
+}
+
+static void test_per_uid_limit(void **state)
+{
+	struct fixture *f = *state;
+	int fds[CTL_MAX_PER_UID + 1], late;
+
+	if (geteuid() != 0)
+		skip(); /* needs a second uid */
+	open_to_all(f);
+	for (size_t i = 0; i < CTL_MAX_PER_UID; i++) {
+		fds[i] = connect_as(f->path, 65534);
+		pump(f->c, T0_MS + i);
+	}
+	assert_int_equal(ctl_nclients(f->c), CTL_MAX_PER_UID);
+	/* one more of that uid: its own oldest idle connection makes room */
+	fds[CTL_MAX_PER_UID] = connect_as(f->path, 65534);
+	pump(f->c, T0_MS + 100);
+	assert_int_equal(ctl_nclients(f->c), CTL_MAX_PER_UID);
+	expect_closed(fds[0], 1);
+	expect_closed(fds[1], 0);
+	/* all of them mid-request: the next one of that uid is refused */
+	for (size_t i = 1; i <= CTL_MAX_PER_UID; i++)
+		client_send_str(fds[i], "{");
+	pump(f->c, T0_MS + 101);
+	late = connect_as(f->path, 65534);
+	pump(f->c, T0_MS + 102);
+	expect_busy(late, "too many control clients of this uid");
+	/* another uid is not affected */
+	expect_served(f, connect_as(f->path, 65533), T0_MS + 103);
+	expect_served(f, client_connect(f->path), T0_MS + 103);
+	close_all(fds, CTL_MAX_PER_UID + 1);
+	pump(f->c, T0_MS + 104);
+	assert_int_equal(ctl_nclients(f->c), 0);
+}
+
+/* Four non-root uids fill every slot (64 watchers, 64 mid-request): root still gets in. */
+static void test_root_always_answered(void **state)
+{
+	struct fixture *f = *state;
+	int fds[CTL_MAX_CLIENTS], lates[2], late;
+	size_t n = 0;
+
+	if (geteuid() != 0)
+		skip();
+	open_to_all(f);
+	for (uid_t uid = 65531; uid <= 65534; uid++) {
+		for (size_t i = 0; i < CTL_MAX_PER_UID; i++, n++) {
+			fds[n] = connect_as(f->path, uid);
+			pump(f->c, T0_MS + n);
+			client_send_str(fds[n], uid >= 65533 ? "{\"version\":1,\"command\":\"watch\"}\n" : "{");
+			pump(f->c, T0_MS + n);
+		}
+	}
+	assert_int_equal(ctl_nclients(f->c), CTL_MAX_CLIENTS);
+	assert_int_equal(ctl_nwatchers(f->c), CTL_MAX_WATCHERS);
+	/* a fifth non-root uid finds no room */
+	late = connect_as(f->path, 65530);
+	pump(f->c, T0_MS + 200);
+	expect_busy(late, "too many control clients");
+	/* root does, each time: the oldest watcher makes room */
+	for (int k = 0; k < 2; k++) {
+		struct reply r = { .len = 0 };
+
+		expect_served(f, client_connect(f->path), T0_MS + 201 + k);
+		client_read(fds[2 * CTL_MAX_PER_UID + k], &r);
+		assert_true(r.closed);
+		/* the freed slot goes to a non-root newcomer, mid-request: full again */
+		lates[k] = connect_as(f->path, 65530);
+		pump(f->c, T0_MS + 201 + k);
+		client_send_str(lates[k], "{");
+		pump(f->c, T0_MS + 201 + k);
+		assert_int_equal(ctl_nclients(f->c), CTL_MAX_CLIENTS);
+	}
+	pump(f->c, T0_MS + 210);
+	assert_int_equal(ctl_nwatchers(f->c), CTL_MAX_WATCHERS - 2);
+	expect_closed(fds[0], 0); /* the ones mid-request stay */
+	close_all(fds, CTL_MAX_CLIENTS);
+	close_all(lates, 2);
+	pump(f->c, T0_MS + 300);
+	assert_int_equal(ctl_nclients(f->c), 0);
+}
+
+/* ---- the socket's directory and path ---- */
+
+static void expect_open_refused(struct fixture *f, const char *path, const char *msg)
+{
+	char err[512];
+
+	assert_null(ctl_open(path, NULL, test_handler, &f->h, err, sizeof(err)));
+	if (strstr(err, msg) == NULL)
+		fail_msg("error '%s' lacks '%s'", err, msg);
+}
+
+static void test_socket_dir_refused(void **state)
+{
+	struct fixture *f = *state;
+	char dir[320], sub[400], path[480], msg[1400];
+	struct stat st;
+
+	tu_path(dir, sizeof(dir), f->dir, "open");
+	assert_int_equal(mkdir(dir, 0755), 0);
+	tu_path(path, sizeof(path), dir, "cmemd.sock");
+	assert_int_equal(chmod(dir, 0777), 0);
+	snprintf(msg, sizeof(msg), "control socket %s: directory %s is writable by others (mode 0777)",
+	         path, dir);
+	expect_open_refused(f, path, msg);
+	assert_int_equal(chmod(dir, 01777), 0); /* sticky is not enough for the socket's own directory */
+	expect_open_refused(f, path, "is writable by others (mode 1777)");
+	assert_int_equal(chmod(dir, 0770), 0);
+	expect_open_refused(f, path, "is writable by its group (mode 0770)");
+	assert_int_equal(lstat(path, &st), -1); /* nothing was created */
+	/* a sticky world-writable directory above the socket's own is fine, as /tmp is */
+	assert_int_equal(chmod(dir, 01777), 0);
+	tu_path(sub, sizeof(sub), dir, "sub");
+	assert_int_equal(mkdir(sub, 0755), 0);
+	assert_int_equal(chmod(sub, 0755), 0);
+	tu_path(path, sizeof(path), sub, "cmemd.sock");
+	assert_int_equal(ctl_check_dir(path, geteuid(), msg, sizeof(msg)), 0);
+	/* owned by someone else */
+	if (geteuid() == 0) {
+		assert_int_equal(chmod(dir, 0755), 0);
+		assert_int_equal(chown(dir, 65534, 65534), 0);
+		tu_path(path, sizeof(path), dir, "cmemd.sock");
+		expect_open_refused(f, path, "is owned by uid 65534, not by root");
+	}
+}
+
+/* A link to an open directory is judged by where it leads. */
+static void test_socket_dir_link_resolved(void **state)
+{
+	struct fixture *f = *state;
+	char open_dir[320], link[320], path[400];
+
+	tu_path(open_dir, sizeof(open_dir), f->dir, "open");
+	assert_int_equal(mkdir(open_dir, 0755), 0);
+	assert_int_equal(chmod(open_dir, 0777), 0);
+	tu_path(link, sizeof(link), f->dir, "run");
+	assert_int_equal(symlink(open_dir, link), 0);
+	tu_path(path, sizeof(path), link, "cmemd.sock");
+	expect_open_refused(f, path, "is writable by others (mode 0777)");
+}
+
+/* A link planted at the socket's path: refused, and its target keeps its mode. */
+static void test_socket_path_link_not_followed(void **state)
+{
+	struct fixture *f = *state;
+	char target[320], path[320];
+	struct stat st;
+
+	tu_path(target, sizeof(target), f->dir, "shadow");
+	assert_int_equal(tu_write_file(target, "secret\n", 7, 0600), 0);
+	tu_path(path, sizeof(path), f->dir, "evil.sock");
+	assert_int_equal(symlink(target, path), 0);
+	expect_open_refused(f, path, "exists and is not a socket");
+	assert_int_equal(stat(target, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_uid, getuid());
+	assert_int_equal(st.st_gid, getgid());
+}
+
 /* daemon_ctl's loglevel: refused unless the peer is root, before anything else. */
 static void test_loglevel_needs_root(void **state)
 {
@@ -840,6 +1054,12 @@ int main(void)
 		CTL_TEST(test_watch_broadcast),
 		CTL_TEST(test_slow_watcher_dropped),
 		CTL_TEST(test_reply_too_large),
+		CTL_TEST(test_watch_limit),
+		CTL_TEST(test_per_uid_limit),
+		CTL_TEST(test_root_always_answered),
+		CTL_TEST(test_socket_dir_refused),
+		CTL_TEST(test_socket_dir_link_resolved),
+		CTL_TEST(test_socket_path_link_not_followed),
 		cmocka_unit_test(test_loglevel_needs_root),
 	};
 
