@@ -495,6 +495,8 @@ static void ring_file_prepare(struct ring_file *rf, const struct ctl_opts *o, co
 	int rc;
 
 	rf->kr = NULL;
+	if (geteuid() != 0)
+		return; /* the daemon refuses it (root only): its message says why */
 	if (cfg == NULL) {
 		fprintf(stderr, "cmemctl: no configuration at %s (-c names one): only the running "
 		        "daemon changes, not its keyring file\n", CONFIG_DEFAULT_FILE);
