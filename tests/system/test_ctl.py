@@ -788,8 +788,14 @@ def check_64_keys(c, h):
     check(secret not in r.stdout, "keys install echoed a secret")
     r = ctl(h.sock, "keys", "install", c.keyring)  # back to the cluster's one key
     expect_rc(r, 0, "keys install of the cluster ring")
-    print("64 keys: a ring of 64 keys (%d bytes of request) installed over the control socket"
-          % (len(json.dumps({"keys": d["keys"]})) + 64 * 80))
+    with open(ring) as f:  # the request cmemctl sent, byte for byte as jansson writes it
+        keys = [{"id": int(w[0]), "secret": w[1], "primary": w[2:] == ["primary"]}
+                for w in (ln.split() for ln in f) if w and w[0].isdigit()]
+    size = len(json.dumps({"version": 1, "command": "keys", "action": "install", "keys": keys},
+                          separators=(",", ":"))) + 1
+    check(size <= 16384, "a 64-key request takes %d bytes" % size)
+    print("64 keys: a ring of 64 keys (a request of %d bytes, limit 16384) installed over the "
+          "control socket" % size)
 
 
 FAKE = r"""
