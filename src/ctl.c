@@ -382,7 +382,7 @@ static size_t pick_victim(const struct ctl *c, enum pick among, uid_t uid, int m
 		const struct ctl_client *cl = c->clients[i];
 		int rank = displace_rank(cl);
 
-		if (rank < 0 || (among == PICK_UID && cl->peer.uid != uid) ||
+		if (rank < 0 || rank > max_rank || (among == PICK_UID && cl->peer.uid != uid) ||
 		    (among == PICK_NON_ROOT && cl->peer.uid == 0))
 			continue;
 		if (rank < best || (rank == best && cl->since_ms < c->clients[victim]->since_ms)) {

@@ -187,6 +187,8 @@ static int table_keys(FILE *f, json_t *r)
 		fprintf(f, "%-6lld %-8s %-17s %12lld %6lld\n", num(k, "id"),
 		        json_is_true(json_object_get(k, "primary")) ? "yes" : "", str(k, "fingerprint"),
 		        num(k, "accepted"), num(k, "peers"));
+	if (json_is_string(json_object_get(r, "log_level"))) /* a reload's reply */
+		fprintf(f, "log level: %s\n", str(r, "log_level"));
 	if (json_array_size(behind) == 0) {
 		fprintf(f, "every alive peer signs with the primary key %lld\n", num(r, "primary"));
 		return 0;

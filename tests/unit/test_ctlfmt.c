@@ -352,6 +352,27 @@ static void test_table_keys(void **state)
 	free(out);
 }
 
+/* reload answers as keys list does, with the log level it applied. */
+static void test_table_reload(void **state)
+{
+	static const char req[] = "{\"version\":1,\"command\":\"reload\",\"config\":{\"log_level\":"
+	                          "\"warn\"},\"keys\":[{\"id\":4,\"secret\":\"" TU_KEY2_HEX "\","
+	                          "\"primary\":true}]}";
+	json_t *j = parse(req);
+	int watch = 0, rc;
+	char *out = render(ctlfmt_table.keys, daemon_ctl_handle(&d, "reload", j, &root, &watch), &rc);
+	char line[256];
+
+	(void)state;
+	json_decref(j);
+	assert_int_equal(rc, 0);
+	assert_int_equal(count_lines(out), 4);
+	assert_string_equal(line_at(out, 2, line, sizeof(line)), "log level: warn");
+	assert_string_equal(line_at(out, 3, line, sizeof(line)),
+	                    "peers not yet signing with the primary key 4: node-b (key 1)");
+	free(out);
+}
+
 static void test_table_simple(void **state)
 {
 	int rc;
@@ -693,6 +714,7 @@ int main(void)
 		T(test_table_status),
 		T(test_table_stats),
 		T(test_table_keys),
+		T(test_table_reload),
 		T(test_table_simple),
 		T(test_table_refuses_incomplete),
 		T(test_table_events),
