@@ -91,6 +91,14 @@ size_t ctl_nclients(const struct ctl *c);
 size_t ctl_nwatchers(const struct ctl *c);
 uint64_t ctl_dropped_watchers(const struct ctl *c);
 
+/*
+ * The checks every request line (without its newline) passes first: JSON
+ * object, integer version 1, string command.  Returns the request with
+ * *command set, or an error reply with *command left NULL.  (Exposed for
+ * the fuzz target.)
+ */
+json_t *ctl_decode_request(const char *line, size_t len, const char **command);
+
 /* Make jansson wipe what it frees: requests may carry key material. */
 void ctl_json_wipe_on_free(void);
 

@@ -493,7 +493,7 @@ static void accept_clients(struct ctl *c, uint64_t now_ms)
 	}
 }
 
-static json_t *check_request(const char *line, size_t len, const char **command)
+json_t *ctl_decode_request(const char *line, size_t len, const char **command)
 {
 	json_error_t jerr;
 	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr), *v;
@@ -529,7 +529,7 @@ static json_t *check_request(const char *line, size_t len, const char **command)
 static json_t *dispatch(struct ctl *c, struct ctl_client *cl, size_t len, int *watch)
 {
 	const char *command = NULL;
-	json_t *req = check_request(cl->in, len, &command), *reply;
+	json_t *req = ctl_decode_request(cl->in, len, &command), *reply;
 
 	if (command == NULL)
 		return req; /* the error */
