@@ -847,6 +847,50 @@ def check_fake_socket(c, h):
     print("fake socket of uid %d: keys install and reload sent 0 bytes: %s" % (nobody.pw_uid, msgs[0]))
 
 
+def fake_daemon(path, replies):
+    """A root listener at path answering each connection with the next reply line."""
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(4)
+    srv.settimeout(10)
+
+    def serve():
+        for reply in replies:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            conn.settimeout(5)
+            try:
+                conn.recv(65536)
+                conn.sendall(reply)
+            except OSError:
+                pass
+            conn.close()
+        srv.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return t
+
+
+def check_version_mismatch(c):
+    path = os.path.join(c.dir, "v2.sock")
+    t = fake_daemon(path, [b'{"status":"ok","self":"x","members":[],"version":2}\n',
+                           b'{"status":"ok","members":[]}\n'])
+    r = ctl(path, "members")
+    expect_rc(r, 1, "members from a version 2 daemon")
+    check("speaks control protocol version 2, this cmemctl speaks version 1" in r.stderr and
+          r.stdout == "", "version 2 reply: %r" % r.stderr)
+    msg = r.stderr.strip()
+    r = ctl(path, "members")
+    expect_rc(r, 1, "members from a reply without a version")
+    check("names no control protocol version" in r.stderr and r.stdout == "", "no version: %r" % r.stderr)
+    t.join(5)
+    print("version: a reply of another protocol version is refused: %s" % msg)
+
+
+
 # ---- the socket's directory: nobody else may write it ----
 
 def start_refused(h, sock):
@@ -966,6 +1010,7 @@ def main():
     check_crowd(c, h)
     check_64_keys(c, h)
     check_fake_socket(c, h)
+    check_version_mismatch(c)
     check_stuck_watcher(c, h, core[1:], extra)
     check_unreachable(c, extra.sock)
     check_usage(c)
