@@ -10,7 +10,14 @@ commands work for it; garbage, oversize and half-sent requests close only
 their own connection; 100 clients at once are all answered; 1000 abandoned
 connections do not lock a good client out; a watch client that never reads
 is dropped while heartbeats stay on time; exit codes and messages when the
-daemon is not running, and for usage errors.  Prints the figures.
+daemon is not running, and for usage errors.  Round 2: every error reply
+carries its code; `stats --prometheus` parsed by prometheus_client matches
+`members --json`; four non-root uids holding all 128 slots (watchers and
+half-sent requests) do not keep root's `status` and `keys use` out; a
+64-key ring installs; a listener that is not root gets no key material;
+a reply of another protocol version is refused; a writable socket
+directory or a link planted at the socket's path keeps cmemd from
+starting and the link's target unchanged.  Prints the figures.
 """
 import json
 import os
