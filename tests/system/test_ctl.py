@@ -869,7 +869,12 @@ def fake_daemon(path, replies):
                 return
             conn.settimeout(5)
             try:
-                conn.recv(65536)
+                got = b""
+                while not got.endswith(b"\n"):  # the whole request, as cmemd reads it
+                    b = conn.recv(65536)
+                    if not b:
+                        break
+                    got += b
                 conn.sendall(reply)
             except OSError:
                 pass
