@@ -11,7 +11,8 @@ CC       ?= gcc
 BUILD    ?= build
 PKGS     := libsodium libconfig jansson
 DEBS     := build-essential pkg-config libsodium-dev libconfig-dev libcmocka-dev libjansson-dev \
-            clang libclang-rt-14-dev iproute2 nftables util-linux procps python3 tcpdump
+            clang libclang-rt-14-dev iproute2 nftables util-linux procps python3 tcpdump \
+            python3-prometheus-client
 FUZZ_SECONDS ?= 60
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -21,11 +21,29 @@
 #include <sys/types.h>
 
 #define CTL_VERSION 1
-#define CTL_MAX_REQUEST 4096
-#define CTL_MAX_CLIENTS 128
+/* room for a reload: 64 keys (about 100 bytes each as JSON) and the config */
+#define CTL_MAX_REQUEST 16384
+#define CTL_MAX_CLIENTS 128   /* connections at once, every uid together */
+#define CTL_MAX_WATCHERS 64   /* of which watch streams */
+#define CTL_MAX_PER_UID 32    /* connections of one non-root uid */
 #define CTL_MAX_REPLY (8u << 20)
 #define CTL_WATCH_BACKLOG (256u << 10)
 #define CTL_REQUEST_TIMEOUT_MS 5000
+
+/*
+ * The stable, machine-readable "code" of an error reply (doc/CONTROL.md);
+ * the "error" message beside it is for people and may change.
+ */
+#define CTL_E_BAD_REQUEST "bad_request"         /* framing, JSON, missing or wrong fields */
+#define CTL_E_TOO_LARGE "too_large"             /* request or reply over its limit */
+#define CTL_E_VERSION "unsupported_version"     /* another control protocol version */
+#define CTL_E_UNKNOWN_COMMAND "unknown_command" /* no such command or action */
+#define CTL_E_PERMISSION "permission_denied"    /* the command needs root */
+#define CTL_E_BUSY "busy"                       /* a client limit is reached */
+#define CTL_E_BAD_KEY "bad_key"                 /* a key or keyring the daemon refuses */
+#define CTL_E_NOT_FOUND "not_found"             /* no such key id */
+#define CTL_E_PRIMARY "primary_key"             /* the primary key cannot be removed */
+#define CTL_E_BAD_VALUE "bad_value"             /* a field's value is out of range */
 
 struct ctl_peer {
 	pid_t pid;
@@ -43,7 +61,15 @@ typedef json_t *(*ctl_handler_fn)(void *arg, const char *command, json_t *req,
 
 struct ctl;
 
-/* Create the socket (removing a stale one, refusing one that answers). */
+/*
+ * Create the socket (removing a stale one, refusing one that answers).
+ * Its directory, and every directory above it, must be owned by root or
+ * by the daemon's user and not writable by group or others (a sticky
+ * directory such as /tmp is allowed above the socket's own directory):
+ * whoever can write there could swap the socket for a link.  The socket
+ * gets mode 0660 from the umask at bind and its group without following
+ * a link, so nothing ever changes the mode or owner of another file.
+ */
 struct ctl *ctl_open(const char *path, const char *group, ctl_handler_fn fn, void *arg,
                      char *err, size_t errlen);
 void ctl_close(struct ctl *c);
@@ -58,14 +84,26 @@ void ctl_expire(struct ctl *c, uint64_t now_ms);
 /* Send one JSON line to every watch client. */
 void ctl_broadcast(struct ctl *c, json_t *event);
 
+/* Refuse a socket directory others could write: 0, or -1 with a message. */
+int ctl_check_dir(const char *path, uid_t owner, char *err, size_t errlen);
+
 size_t ctl_nclients(const struct ctl *c);
+size_t ctl_nwatchers(const struct ctl *c);
 uint64_t ctl_dropped_watchers(const struct ctl *c);
+
+/*
+ * The checks every request line (without its newline) passes first: JSON
+ * object, integer version 1, string command.  Returns the request with
+ * *command set, or an error reply with *command left NULL.  (Exposed for
+ * the fuzz target.)
+ */
+json_t *ctl_decode_request(const char *line, size_t len, const char **command);
 
 /* Make jansson wipe what it frees: requests may carry key material. */
 void ctl_json_wipe_on_free(void);
 
-/* {"status": "error", "error": MSG} */
-json_t *ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* {"status": "error", "code": CODE, "error": MSG}; CODE one of CTL_E_* */
+json_t *ctl_error(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* {"status": "ok"} to add to */
 json_t *ctl_ok(void);
 

@@ -18,8 +18,10 @@
 #include "config.h"
 #include "ctl.h"
 #include "ctlfmt.h"
+#include "keyfile.h"
 #include "keyring.h"
 #include "version.h"
+#include "log.h"
 
 #define EXIT_DAEMON_ERROR 1
 #define EXIT_USAGE 2
@@ -28,7 +30,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: cmemctl [-s SOCKET] [--json] COMMAND\n"
+	        "usage: cmemctl [-s SOCKET] [-c FILE] [--json] COMMAND\n"
 	        "commands:\n"
 	        "  members                 the members, this node included\n"
 	        "  status                  this node, the cluster and the daemon's confinement\n"
@@ -39,8 +41,11 @@ static void usage(FILE *f)
 	        "  keys install FILE       send keyring FILE to the daemon, replacing its ring (root)\n"
 	        "  keys use ID             sign with key ID from now on (root)\n"
 	        "  keys remove ID          stop accepting key ID (root; not the primary)\n"
+	        "                          (use and remove also rewrite the keyring file)\n"
+	        "  reload                  send the configuration's log level and keyring (root)\n"
 	        "options:\n"
-	        "  -s, --socket SOCKET     control socket (default from %s)\n"
+	        "  -s, --socket SOCKET     control socket (default from the configuration)\n"
+	        "  -c, --config FILE       cmemd's configuration (default %s)\n"
 	        "  -j, --json              JSON output for programs\n"
 	        "  -V, --version           print the version and exit\n"
 	        "  -h, --help              this help\n",
@@ -70,21 +75,60 @@ static int connect_daemon(const char *path)
 	return fd;
 }
 
+/*
+ * The serialized request may hold key material: it is wiped before it is
+ * freed, whatever happens (jansson's own buffers are wiped on free, see
+ * ctl_json_wipe_on_free() in main).
+ */
 static void send_request(int fd, json_t *req, const char *path)
 {
 	char *s = json_dumps(req, JSON_COMPACT);
-	size_t len = strlen(s), off = 0;
+	size_t len, off = 0;
+	int saved;
 
+	if (s == NULL) {
+		fprintf(stderr, "cmemctl: cannot encode the request\n");
+		exit(EXIT_DAEMON_ERROR);
+	}
+	len = strlen(s);
 	while (off < len + 1) {
 		ssize_t w = off < len ? write(fd, s + off, len - off) : write(fd, "\n", 1);
 
 		if (w <= 0) {
-			fprintf(stderr, "cmemctl: cannot send to %s: %s\n", path, strerror(errno));
+			saved = errno;
+			sodium_memzero(s, len);
+			free(s);
+			fprintf(stderr, "cmemctl: cannot send to %s: %s\n", path, strerror(saved));
 			exit(EXIT_UNREACHABLE);
 		}
 		off += (size_t)w;
 	}
+	sodium_memzero(s, len);
 	free(s);
+}
+
+/*
+ * Key material goes to root only: the process listening on the socket we
+ * reached must be root (SO_PEERCRED of a connected socket names the peer
+ * as it was at listen()).  A socket someone else put at the path gets
+ * nothing.
+ */
+static void check_peer_root(int fd, const char *path)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		fprintf(stderr, "cmemctl: cannot tell who listens on %s (%s): no key sent\n", path,
+		        strerror(errno));
+		exit(EXIT_DAEMON_ERROR);
+	}
+	if (cred.uid != 0) {
+		fprintf(stderr, "cmemctl: refusing to send key material to %s: the process listening "
+		        "there (pid %ld) runs as uid %u, not root; a cmemd started by root listens as "
+		        "root (doc/CONTROL.md)\n", path, (long)cred.pid, (unsigned)cred.uid);
+		exit(EXIT_DAEMON_ERROR);
+	}
 }
 
 /* Read one JSON line; NULL at end of stream. */
@@ -109,14 +153,32 @@ static json_t *read_reply(FILE *in, const char *path)
 	return r;
 }
 
+/* A reply in another protocol version is not read further: its fields may differ. */
+static int version_mismatch(json_t *r, const char *path)
+{
+	json_t *v = json_object_get(r, "version");
+
+	if (json_is_integer(v) && json_integer_value(v) == CTL_VERSION)
+		return 0;
+	if (json_is_integer(v))
+		fprintf(stderr, "cmemctl: cmemd at %s speaks control protocol version %lld, this cmemctl "
+		        "speaks version %d: use the cmemctl that came with this cmemd\n", path,
+		        (long long)json_integer_value(v), CTL_VERSION);
+	else
+		fprintf(stderr, "cmemctl: the reply from %s names no control protocol version: is it "
+		        "a cmemd socket?\n", path);
+	return 1;
+}
+
 static int is_error(json_t *r)
 {
 	const char *st = json_string_value(json_object_get(r, "status"));
 
 	if (st && strcmp(st, "ok") == 0)
 		return 0;
-	fprintf(stderr, "cmemctl: cmemd: %s\n",
-	        json_string_value(json_object_get(r, "error")) ?: "error without a message");
+	fprintf(stderr, "cmemctl: cmemd: %s (%s)\n",
+	        json_string_value(json_object_get(r, "error")) ?: "error without a message",
+	        json_string_value(json_object_get(r, "code")) ?: "no code");
 	return 1;
 }
 
@@ -163,7 +225,7 @@ static int do_watch(FILE *in, const struct ctlfmt_writer *w, const char *exec, c
 	return EXIT_UNREACHABLE;
 }
 
-enum cmd_kind { CMD_MEMBERS, CMD_STATUS, CMD_STATS, CMD_WATCH, CMD_SIMPLE, CMD_KEYS };
+enum cmd_kind { CMD_MEMBERS, CMD_STATUS, CMD_STATS, CMD_WATCH, CMD_SIMPLE, CMD_KEYS, CMD_RELOAD };
 
 struct cmd {
 	const char *name;
@@ -172,35 +234,67 @@ struct cmd {
 };
 
 static const struct cmd commands[] = {
-	{ "members", 0, 0, CMD_MEMBERS },
-	{ "status", 0, 0, CMD_STATUS },
-	{ "stats", 0, 0, CMD_STATS },
-	{ "watch", 0, 0, CMD_WATCH },
-	{ "loglevel", 1, 1, CMD_SIMPLE },
-	{ "keys", 1, 2, CMD_KEYS },
+	{ .name = "members", .kind = CMD_MEMBERS },
+	{ .name = "status", .kind = CMD_STATUS },
+	{ .name = "stats", .kind = CMD_STATS },
+	{ .name = "watch", .kind = CMD_WATCH },
+	{ .name = "loglevel", .min_args = 1, .max_args = 1, .kind = CMD_SIMPLE },
+	{ .name = "keys", .min_args = 1, .max_args = 2, .kind = CMD_KEYS },
+	{ .name = "reload", .kind = CMD_RELOAD },
 };
 
-static int write_reply(const struct ctlfmt_writer *w, enum cmd_kind kind, json_t *r)
+typedef int (*write_fn)(FILE *f, json_t *reply);
+
+/* The writer's slot for a command's reply; NULL if the format has none. */
+static write_fn writer_slot(const struct ctlfmt_writer *w, enum cmd_kind kind, int prometheus)
 {
 	switch (kind) {
-	case CMD_MEMBERS: return w->members(stdout, r);
-	case CMD_STATUS: return w->status(stdout, r);
-	case CMD_STATS: return w->stats(stdout, r);
-	case CMD_WATCH: return w->event(stdout, r);
-	case CMD_SIMPLE: return w->simple(stdout, r);
-	case CMD_KEYS: return w->keys(stdout, r);
+	case CMD_MEMBERS: return w->members;
+	case CMD_STATUS: return w->status;
+	case CMD_STATS: return prometheus ? w->metrics : w->stats;
+	case CMD_WATCH: return w->event;
+	case CMD_SIMPLE: return w->simple;
+	case CMD_KEYS:
+	case CMD_RELOAD: return w->keys;
 	}
-	return -1;
+	return NULL;
 }
 
-static const char *default_socket(void)
+struct ctl_opts {
+	const char *socket, *exec, *config;
+	const struct ctlfmt_writer *w;
+	int prometheus;
+};
+
+/* The configuration cmemctl reads: -c FILE, or the default if it exists. */
+static const char *config_path(const struct ctl_opts *o)
+{
+	if (o->config)
+		return o->config;
+	return access(CONFIG_DEFAULT_FILE, F_OK) == 0 ? CONFIG_DEFAULT_FILE : NULL;
+}
+
+/* The whole configuration, as cmemd would read it; exits on a bad file. */
+static void load_config(const char *path, struct cmem_config *c)
+{
+	char err[CONFIG_ERRLEN];
+
+	config_defaults(c);
+	if (config_load(c, path, err, sizeof(err)) == -1) {
+		fprintf(stderr, "cmemctl: %s\n", err);
+		exit(EXIT_DAEMON_ERROR);
+	}
+}
+
+static const char *default_socket(const struct ctl_opts *o)
 {
 	static struct cmem_config c;
+	const char *path = config_path(o);
 	char err[CONFIG_ERRLEN];
 
 	config_defaults(&c);
-	if (access(CONFIG_DEFAULT_FILE, R_OK) == 0)
-		config_load(&c, CONFIG_DEFAULT_FILE, err, sizeof(err));
+	if (path && access(path, R_OK) == 0)
+		config_load(&c, path, err, sizeof(err));
 	return c.control_socket;
 }
 
@@ -211,12 +305,6 @@ static const struct cmd *find_command(const char *name)
 			return &commands[i];
 	return NULL;
 }
-
-struct ctl_opts {
-	const char *socket, *exec;
-	const struct ctlfmt_writer *w;
-	int prometheus;
-};
 
 static int usage_error(const char *msg, const char *arg)
 {
@@ -231,14 +319,16 @@ static int parse_opts(int argc, char **argv, struct ctl_opts *o)
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },  { "json", no_argument, NULL, 'j' },
 		{ "prometheus", no_argument, NULL, 'p' },    { "exec", required_argument, NULL, 'e' },
-		{ "help", no_argument, NULL, 'h' },          { "version", no_argument, NULL, 'V' },
+		{ "config", required_argument, NULL, 'c' },  { "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "s:jVh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "s:c:jVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's': o->socket = optarg; break;
+		case 'c': o->config = optarg; break;
 		case 'j': o->w = &ctlfmt_json; break;
 		case 'p': o->prometheus = 1; break;
 		case 'e': o->exec = optarg; break;
@@ -250,17 +340,24 @@ static int parse_opts(int argc, char **argv, struct ctl_opts *o)
 	return 0;
 }
 
-/* The keyring FILE, read with our own privileges, as request keys. */
-static json_t *keyring_keys(const char *path)
+/* The keyring FILE, read with our own privileges; exits with its error. */
+static struct keyring *load_ring(const char *path)
 {
 	char err[KEYRING_ERRLEN];
 	struct keyring *kr = keyring_load(path, err, sizeof(err));
-	json_t *keys = json_array();
 
 	if (kr == NULL) {
 		fprintf(stderr, "cmemctl: %s\n", err);
 		exit(EXIT_DAEMON_ERROR);
 	}
+	return kr;
+}
+
+/* A ring as request keys: [{"id", "secret" (hex), "primary"}]. */
+static json_t *ring_json(const struct keyring *kr)
+{
+	json_t *keys = json_array();
+
 	for (size_t i = 0; i < kr->nkeys; i++) {
 		char hex[2 * KEYRING_KEY_BYTES + 1];
 
@@ -269,6 +366,14 @@ static json_t *keyring_keys(const char *path)
 		                                      hex, "primary", kr->keys[i].primary));
 		sodium_memzero(hex, sizeof(hex));
 	}
+	return keys;
+}
+
+static json_t *keyring_keys(const char *path)
+{
+	struct keyring *kr = load_ring(path);
+	json_t *keys = ring_json(kr);
+
 	keyring_free(kr);
 	return keys;
 }
@@ -297,7 +402,21 @@ static int keys_request(json_t *req, int nargs, char **args)
 	return 0;
 }
 
-static json_t *build_request(const struct cmd *c, int nargs, char **args)
+/* reload: the file's reloadable options and its keyring (doc/CONTROL.md). */
+static json_t *reload_request(json_t *req, const struct ctl_opts *o)
+{
+	const char *path = o->config ? o->config : CONFIG_DEFAULT_FILE;
+	struct cmem_config c;
+
+	load_config(path, &c);
+	json_object_set_new(req, "file", json_string(path));
+	json_object_set_new(req, "config", json_pack("{s:s}", "log_level",
+	                                             log_level_name((enum log_level)c.log_level)));
+	json_object_set_new(req, "keys", keyring_keys(c.keyring));
+	return req;
+}
+
+static json_t *build_request(const struct cmd *c, int nargs, char **args, const struct ctl_opts *o)
 {
 	json_t *req = json_pack("{s:i, s:s}", "version", CTL_VERSION, "command", c->name);
 
@@ -307,7 +426,168 @@ static json_t *build_request(const struct cmd *c, int nargs, char **args)
 		json_decref(req);
 		return NULL;
 	}
+	if (c->kind == CMD_RELOAD)
+		reload_request(req, o);
 	return req;
+}
+
+/* Does the request carry secrets (so that only root may receive it)? */
+static int carries_keys(json_t *req)
+{
+	return json_object_get(req, "keys") != NULL;
+}
+
+/*
+ * One exchange: connect, (for secrets: check the listener is root), send,
+ * read the reply, check its version and status.  Exits on any failure.
+ * With in_out, the stream stays open for what follows (watch).
+ */
+static json_t *ask(const char *path, json_t *req, FILE **in_out)
+{
+	int fd = connect_daemon(path);
+	FILE *in;
+	json_t *reply;
+
+	if (carries_keys(req))
+		check_peer_root(fd, path);
+	send_request(fd, req, path);
+	in = fdopen(fd, "r");
+	reply = in ? read_reply(in, path) : NULL;
+	if (reply == NULL) {
+		fprintf(stderr, "cmemctl: cmemd at %s closed the connection without answering\n", path);
+		exit(EXIT_UNREACHABLE);
+	}
+	if (version_mismatch(reply, path) || is_error(reply))
+		exit(EXIT_DAEMON_ERROR);
+	if (in_out)
+		*in_out = in;
+	else
+		fclose(in);
+	return reply;
+}
+
+/* stats --prometheus: counters and gauges from three replies. */
+static json_t *ask_metrics(const char *path)
+{
+	json_t *all = json_object();
+
+	for (const char *const *cmd = (const char *const[]){ "stats", "status", "members", NULL };
+	     *cmd; cmd++) {
+		json_t *req = json_pack("{s:i, s:s}", "version", CTL_VERSION, "command", *cmd);
+
+		json_object_set_new(all, *cmd, ask(path, req, NULL));
+		json_decref(req);
+	}
+	return all;
+}
+
+/*
+ * keys use | remove also change the keyring file, so that a restarted
+ * daemon signs as the running one does.  Checked with the caller's
+ * privileges before the daemon is asked; written once it agreed.
+ */
+struct ring_file {
+	char path[CONFIG_PATH_MAX];
+	struct keyring *kr; /* the file's ring, the change applied; NULL: no file to follow */
+};
+
+static void ring_file_prepare(struct ring_file *rf, const struct ctl_opts *o, const char *action,
+                              uint16_t id)
+{
+	const char *cfg = config_path(o);
+	struct cmem_config c;
+	int rc;
+
+	rf->kr = NULL;
+	if (geteuid() != 0)
+		return; /* the daemon refuses it (root only): its message says why */
+	if (cfg == NULL) {
+		fprintf(stderr, "cmemctl: no configuration at %s (-c names one): only the running "
+		        "daemon changes, not its keyring file\n", CONFIG_DEFAULT_FILE);
+		return;
+	}
+	load_config(cfg, &c);
+	snprintf(rf->path, sizeof(rf->path), "%s", c.keyring);
+	rf->kr = load_ring(rf->path);
+	if (keyring_find(rf->kr, id) == NULL) {
+		fprintf(stderr, "cmemctl: key %u is not in %s (the keyring named by %s): install a "
+		        "keyring that holds it first\n", id, rf->path, cfg);
+		exit(EXIT_DAEMON_ERROR);
+	}
+	rc = strcmp(action, "use") == 0 ? keyring_set_primary(rf->kr, id) : keyring_remove(rf->kr, id);
+	if (rc == -1) {
+		fprintf(stderr, "cmemctl: key %u is the primary in %s: make another key primary first "
+		        "(keys use)\n", id, rf->path);
+		exit(EXIT_DAEMON_ERROR);
+	}
+}
+
+static int ring_file_commit(struct ring_file *rf, const char *action, uint16_t id)
+{
+	char err[KEYRING_ERRLEN];
+	size_t len = 0;
+	char *text;
+	int rc;
+
+	if (rf->kr == NULL)
+		return 0;
+	snprintf(err, sizeof(err), "out of secure memory");
+	text = keyring_format(rf->kr, &len);
+	rc = text ? keyfile_write_private(rf->path, text, len, 1, err, sizeof(err)) : -1;
+	if (text)
+		sodium_free(text); /* sodium_free wipes */
+	keyring_free(rf->kr);
+	if (rc == -1) {
+		fprintf(stderr, "cmemctl: the daemon did keys %s %u, but %s was not updated: %s; "
+		        "fix it before cmemd restarts\n", action, id, rf->path, err);
+		return -1;
+	}
+	return 0;
+}
+
+static int run_keys_change(const struct ctl_opts *o, json_t *req, json_t **reply)
+{
+	const char *action = json_string_value(json_object_get(req, "action"));
+	uint16_t id = (uint16_t)json_integer_value(json_object_get(req, "id"));
+	struct ring_file rf;
+
+	ring_file_prepare(&rf, o, action, id);
+	*reply = ask(o->socket, req, NULL);
+	return ring_file_commit(&rf, action, id);
+}
+
+static int is_keys_change(const struct cmd *c, json_t *req)
+{
+	const char *action = json_string_value(json_object_get(req, "action"));
+
+	return c->kind == CMD_KEYS && action && (!strcmp(action, "use") || !strcmp(action, "remove"));
+}
+
+static int check_usage(const struct cmd *c, int nargs, struct ctl_opts *o)
+{
+	if (nargs < c->min_args || nargs > c->max_args)
+		return usage_error("wrong number of arguments for ", c->name);
+	if (o->prometheus && c->kind != CMD_STATS)
+		return usage_error("--prometheus applies to 'stats' only", "");
+	if (o->exec && c->kind != CMD_WATCH)
+		return usage_error("--exec applies to 'watch' only", "");
+	if (o->prometheus)
+		o->w = &ctlfmt_prometheus;
+	if (writer_slot(o->w, c->kind, o->prometheus) == NULL)
+		return usage_error("this output format cannot show ", c->name);
+	return 0;
+}
+
+static int show(const struct ctl_opts *o, const struct cmd *c, json_t *reply)
+{
+	int rc = writer_slot(o->w, c->kind, o->prometheus)(stdout, reply);
+
+	json_decref(reply);
+	if (rc == -1) {
+		fprintf(stderr, "cmemctl: the reply from cmemd lacks the fields this command shows\n");
+		return EXIT_DAEMON_ERROR;
+	}
+	return fflush(stdout) == 0 ? 0 : EXIT_DAEMON_ERROR;
 }
 
 int main(int argc, char **argv)
@@ -316,10 +596,10 @@ int main(int argc, char **argv)
 	const struct cmd *c;
 	json_t *req, *reply;
 	FILE *in;
-	int fd, rc, nargs;
+	int nargs, failed = 0;
 
 	signal(SIGPIPE, SIG_IGN);
-	ctl_json_wipe_on_free();
+	ctl_json_wipe_on_free(); /* requests may carry keys: jansson wipes what it frees */
 	if (sodium_init() < 0) {
 		fprintf(stderr, "cmemctl: cannot initialize libsodium\n");
 		return EXIT_DAEMON_ERROR;
@@ -331,42 +611,26 @@ int main(int argc, char **argv)
 	if ((c = find_command(argv[optind])) == NULL)
 		return usage_error("unknown command: ", argv[optind]);
 	nargs = argc - optind - 1;
-	if (nargs < c->min_args || nargs > c->max_args)
-		return usage_error("wrong number of arguments for ", c->name);
-	if (o.prometheus && c->kind != CMD_STATS)
-		return usage_error("--prometheus applies to 'stats' only", "");
-	if (o.exec && c->kind != CMD_WATCH)
-		return usage_error("--exec applies to 'watch' only", "");
-	if (o.prometheus)
-		o.w = &ctlfmt_prometheus;
+	if (check_usage(c, nargs, &o) != 0)
+		return EXIT_USAGE;
 	if (o.socket == NULL)
-		o.socket = default_socket();
-	req = build_request(c, nargs, argv + optind + 1);
+		o.socket = default_socket(&o);
+	if (c->kind == CMD_STATS && o.prometheus)
+		return show(&o, c, ask_metrics(o.socket));
+	req = build_request(c, nargs, argv + optind + 1, &o);
 	if (req == NULL)
 		return usage_error("usage: keys list | keys install FILE | keys use ID | keys remove ID", "");
-	fd = connect_daemon(o.socket);
-	send_request(fd, req, o.socket);
+	if (is_keys_change(c, req))
+		failed = run_keys_change(&o, req, &reply) == -1;
+	else
+		reply = ask(o.socket, req, c->kind == CMD_WATCH ? &in : NULL);
 	json_decref(req);
-	in = fdopen(fd, "r");
-	reply = in ? read_reply(in, o.socket) : NULL;
-	if (reply == NULL) {
-		fprintf(stderr, "cmemctl: cmemd at %s closed the connection without answering\n",
-		        o.socket);
-		return EXIT_UNREACHABLE;
-	}
-	if (is_error(reply))
-		return EXIT_DAEMON_ERROR;
 	if (c->kind == CMD_WATCH) {
 		if (o.w == &ctlfmt_table && !o.exec)
 			fprintf(stderr, "cmemctl: watching %s's events (Ctrl-C to stop)\n",
 			        json_string_value(json_object_get(reply, "self")) ?: "cmemd");
+		json_decref(reply);
 		return do_watch(in, o.w, o.exec, o.socket);
 	}
-	rc = write_reply(o.w, c->kind, reply);
-	json_decref(reply);
-	if (rc == -1) {
-		fprintf(stderr, "cmemctl: the reply from cmemd lacks the fields this command shows\n");
-		return EXIT_DAEMON_ERROR;
-	}
-	return fflush(stdout) == 0 ? 0 : EXIT_DAEMON_ERROR;
+	return show(&o, c, reply) || failed ? EXIT_DAEMON_ERROR : 0;
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <malloc.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -22,10 +24,11 @@ struct ctl_client {
 	int fd;
 	int watch;
 	int closing; /* close once the output is flushed */
+	uint64_t since_ms;
 	uint64_t deadline_ms;
 	struct ctl_peer peer;
-	size_t inlen;
-	char in[CTL_MAX_REQUEST + 1];
+	char *in; /* grows up to CTL_MAX_REQUEST + 1; may hold keys: wiped */
+	size_t inlen, incap;
 	char *out;
 	size_t outlen, outoff, outcap;
 };
@@ -37,7 +40,7 @@ struct ctl {
 	struct ctl_client *clients[CTL_MAX_CLIENTS];
 	size_t nclients;
 	uint64_t dropped_watchers;
-	struct log_ratelimit rl;
+	struct log_ratelimit rl, rl_busy;
 };
 
 static void wipe_free(void *p)
@@ -58,7 +61,7 @@ json_t *ctl_ok(void)
 	return json_pack("{s:s}", "status", "ok");
 }
 
-json_t *ctl_error(const char *fmt, ...)
+json_t *ctl_error(const char *code, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -66,7 +69,7 @@ json_t *ctl_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return json_pack("{s:s, s:s}", "status", "error", "error", msg);
+	return json_pack("{s:s, s:s, s:s}", "status", "error", "code", code, "error", msg);
 }
 
 static int ctl_fail(char *err, size_t errlen, const char *what, const char *path)
@@ -117,22 +120,129 @@ static int make_parent_dir(const char *path)
 	return 0;
 }
 
-static int set_owner(const char *path, const char *group, char *err, size_t errlen)
+/*
+ * One directory on the way to the socket: owned by root or by owner, and
+ * writable by nobody else.  Above the socket's own directory a sticky
+ * directory (/tmp) is fine: others cannot rename or remove what is ours.
+ */
+static int check_one_dir(const char *sock, const char *dir, int immediate, uid_t owner, char *err,
+                         size_t errlen)
 {
-	gid_t gid;
+	struct stat st;
 
-	if (chmod(path, 0660) == -1)
-		return ctl_fail(err, errlen, "chmod", path);
-	if (group == NULL || group[0] == '\0')
-		return 0;
-	if (priv_lookup_group(group, &gid) == -1) {
-		snprintf(err, errlen, "control socket %s: control_group '%s' does not exist in /etc/group",
-		         path, group);
+	if (stat(dir, &st) == -1) {
+		seterr(err, errlen, "control socket %s: cannot check directory %s: %s", sock, dir,
+		       strerror(errno));
 		return -1;
 	}
-	if (chown(path, (uid_t)-1, gid) == -1)
-		return ctl_fail(err, errlen, "chown", path);
+	if (!S_ISDIR(st.st_mode)) {
+		seterr(err, errlen, "control socket %s: %s is not a directory", sock, dir);
+		return -1;
+	}
+	if (st.st_uid != 0 && st.st_uid != owner) {
+		seterr(err, errlen, "control socket %s: directory %s is owned by uid %u, not by root%s: "
+		       "its owner could replace the socket", sock, dir, (unsigned)st.st_uid,
+		       owner ? " or by the daemon's user" : "");
+		return -1;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && (immediate || !(st.st_mode & S_ISVTX))) {
+		seterr(err, errlen, "control socket %s: directory %s is writable by %s (mode %04o): "
+		       "whoever can write there could replace the socket; use a directory only %s "
+		       "can write, such as /run/cmem", sock, dir,
+		       (st.st_mode & S_IWOTH) ? "others" : "its group", (unsigned)(st.st_mode & 07777),
+		       owner ? "the daemon's user" : "root");
+		return -1;
+	}
 	return 0;
+}
+
+/* Every directory of dir, from "/" down: 0, or -1 at the first bad one. */
+static int check_dirs(const char *sock, const char *dir, uid_t owner, char *err, size_t errlen)
+{
+	char prefix[PATH_MAX];
+	size_t len = strlen(dir);
+
+	if (len >= sizeof(prefix)) {
+		seterr(err, errlen, "control socket %s: path too long", sock);
+		return -1;
+	}
+	if (check_one_dir(sock, "/", len == 1, owner, err, errlen) == -1)
+		return -1;
+	for (size_t i = 1; i <= len; i++) {
+		if ((i < len && dir[i] != '/') || dir[i - 1] == '/')
+			continue;
+		memcpy(prefix, dir, i);
+		prefix[i] = '\0';
+		if (check_one_dir(sock, prefix, i == len, owner, err, errlen) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int ctl_check_dir(const char *path, uid_t owner, char *err, size_t errlen)
+{
+	char dir[PATH_MAX], real[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL || path[0] != '/') {
+		seterr(err, errlen, "control socket %s: not an absolute path", path);
+		return -1;
+	}
+	if ((size_t)(slash - path) >= sizeof(dir)) {
+		seterr(err, errlen, "control socket %s: path too long", path);
+		return -1;
+	}
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash == path ? 1 : slash - path] = '\0';
+	/* the path as written (a link's directory is checked before the link) ... */
+	if (check_dirs(path, dir, owner, err, errlen) == -1)
+		return -1;
+	/* ... and where it leads, as OpenSSH's safe_path checks the resolved path */
+	if (realpath(dir, real) == NULL) {
+		seterr(err, errlen, "control socket %s: cannot resolve %s: %s", path, dir,
+		       strerror(errno));
+		return -1;
+	}
+	return check_dirs(path, real, owner, err, errlen);
+}
+
+/*
+ * The socket's group, changed without following a link (lchown semantics):
+ * had the path been swapped for a link, only the link itself would change.
+ * Then prove the path is our socket with the mode the umask gave it.
+ */
+static int set_group(const char *path, const char *group, char *err, size_t errlen)
+{
+	struct stat st;
+	gid_t gid;
+
+	if (group != NULL && group[0] != '\0') {
+		if (priv_lookup_group(group, &gid) == -1) {
+			seterr(err, errlen, "control socket %s: control_group '%s' does not exist in /etc/group",
+			       path, group);
+			return -1;
+		}
+		if (fchownat(AT_FDCWD, path, (uid_t)-1, gid, AT_SYMLINK_NOFOLLOW) == -1)
+			return ctl_fail(err, errlen, "chown", path);
+	}
+	if (lstat(path, &st) == -1)
+		return ctl_fail(err, errlen, "cannot stat", path);
+	if (!S_ISSOCK(st.st_mode) || (st.st_mode & 07777) != 0660) {
+		seterr(err, errlen, "control socket %s: replaced while being created (mode %o)", path,
+		       (unsigned)st.st_mode);
+		return -1;
+	}
+	return 0;
+}
+
+/* Bind with mode 0660 from the umask: no chmod by path afterwards. */
+static int bind_socket(int fd, const struct sockaddr_un *sun)
+{
+	mode_t old = umask(0117);
+	int rc = bind(fd, (const struct sockaddr *)sun, sizeof(*sun));
+
+	umask(old);
+	return rc;
 }
 
 struct ctl *ctl_open(const char *path, const char *group, ctl_handler_fn fn, void *arg,
@@ -140,7 +250,6 @@ struct ctl *ctl_open(const char *path, const char *group, ctl_handler_fn fn, voi
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct ctl *c;
-	mode_t old;
 	int fd;
 
 	err[0] = '\0';
@@ -153,22 +262,20 @@ struct ctl *ctl_open(const char *path, const char *group, ctl_handler_fn fn, voi
 		ctl_fail(err, errlen, "cannot create its directory", path);
 		return NULL;
 	}
-	if (remove_stale(path, &sun, err, errlen) == -1)
+	if (ctl_check_dir(path, geteuid(), err, errlen) == -1 ||
+	    remove_stale(path, &sun, err, errlen) == -1)
 		return NULL;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
 		ctl_fail(err, errlen, "socket", path);
 		return NULL;
 	}
-	old = umask(0117);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		umask(old);
+	if (bind_socket(fd, &sun) == -1) {
 		ctl_fail(err, errlen, "bind", path);
 		close(fd);
 		return NULL;
 	}
-	umask(old);
-	if (set_owner(path, group, err, errlen) == -1 || listen(fd, 64) == -1) {
+	if (set_group(path, group, err, errlen) == -1 || listen(fd, 64) == -1) {
 		if (err[0] == '\0')
 			ctl_fail(err, errlen, "listen", path);
 		close(fd);
@@ -180,6 +287,7 @@ struct ctl *ctl_open(const char *path, const char *group, ctl_handler_fn fn, voi
 	c->fn = fn;
 	c->arg = arg;
 	c->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(1000, 3);
+	c->rl_busy = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 1);
 	return c;
 }
 
@@ -189,7 +297,10 @@ static void client_free(struct ctl *c, size_t i)
 
 	close(cl->fd);
 	free(cl->out);
-	sodium_memzero(cl->in, cl->inlen);
+	if (cl->in) {
+		sodium_memzero(cl->in, cl->incap);
+		free(cl->in);
+	}
 	free(cl);
 	c->clients[i] = c->clients[--c->nclients];
 	c->clients[c->nclients] = NULL;
@@ -245,20 +356,111 @@ static int client_send_json(struct ctl_client *cl, json_t *obj, size_t limit)
 	return rc;
 }
 
-/* At the limit, a new client takes the place of the oldest idle one. */
-static void evict_idle(struct ctl *c)
+/* How a client may be displaced: idle first, then a watcher, then one mid-request. */
+static int displace_rank(const struct ctl_client *cl)
+{
+	if (cl->closing)
+		return -1; /* answered already: about to go by itself */
+	if (cl->watch)
+		return 1;
+	return cl->inlen == 0 ? 0 : 2;
+}
+
+enum pick { PICK_ANY, PICK_UID, PICK_NON_ROOT };
+
+/*
+ * The client to close so that a newcomer fits: the oldest of the lowest
+ * rank up to max_rank, among all clients, those of uid, or the non-root
+ * ones.  SIZE_MAX if none.
+ */
+static size_t pick_victim(const struct ctl *c, enum pick among, uid_t uid, int max_rank)
 {
 	size_t victim = SIZE_MAX;
+	int best = max_rank + 1;
 
 	for (size_t i = 0; i < c->nclients; i++) {
 		const struct ctl_client *cl = c->clients[i];
+		int rank = displace_rank(cl);
 
-		if (!cl->watch && !cl->closing && cl->inlen == 0 &&
-		    (victim == SIZE_MAX || cl->deadline_ms < c->clients[victim]->deadline_ms))
+		if (rank < 0 || rank > max_rank || (among == PICK_UID && cl->peer.uid != uid) ||
+		    (among == PICK_NON_ROOT && cl->peer.uid == 0))
+			continue;
+		if (rank < best || (rank == best && cl->since_ms < c->clients[victim]->since_ms)) {
 			victim = i;
+			best = rank;
+		}
 	}
-	if (victim != SIZE_MAX)
+	return victim;
+}
+
+static size_t uid_clients(const struct ctl *c, uid_t uid)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->nclients; i++)
+		n += c->clients[i]->peer.uid == uid;
+	return n;
+}
+
+size_t ctl_nwatchers(const struct ctl *c)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->nclients; i++)
+		n += c->clients[i]->watch;
+	return n;
+}
+
+/*
+ * Make room for a newcomer of uid: 0, or -1 with *why set.  A non-root uid
+ * past its own limit gives up its own oldest idle connection; a full table
+ * gives up its oldest idle one; and root, whom a crowd must never lock
+ * out, displaces a non-root client (idle, else a watcher, else any).
+ */
+static int make_room(struct ctl *c, uid_t uid, const char **why)
+{
+	size_t victim;
+
+	if (uid != 0 && uid_clients(c, uid) >= CTL_MAX_PER_UID) {
+		if ((victim = pick_victim(c, PICK_UID, uid, 0)) == SIZE_MAX) {
+			*why = "too many control clients of this uid";
+			return -1;
+		}
 		client_free(c, victim);
+	}
+	if (c->nclients < CTL_MAX_CLIENTS)
+		return 0;
+	victim = pick_victim(c, PICK_ANY, 0, 0);
+	if (victim == SIZE_MAX && uid == 0)
+		victim = pick_victim(c, PICK_NON_ROOT, 0, 2);
+	if (victim == SIZE_MAX) {
+		*why = "too many control clients";
+		return -1;
+	}
+	client_free(c, victim);
+	return 0;
+}
+
+static void refuse_busy(struct ctl *c, int fd, const char *why, const struct ucred *cred)
+{
+	json_t *e = ctl_error(CTL_E_BUSY, "%s", why);
+	char *s;
+	uint64_t suppressed;
+
+	json_object_set_new(e, "version", json_integer(CTL_VERSION));
+	s = json_dumps(e, JSON_COMPACT);
+	if (s) {
+		struct iovec iov[2] = { { s, strlen(s) }, { (void *)"\n", 1 } };
+		ssize_t w = writev(fd, iov, 2); /* best effort: it is closed either way */
+
+		(void)w;
+		free(s);
+	}
+	json_decref(e);
+	close(fd);
+	if (log_ratelimit_allow(&c->rl_busy, now_mono_ms(), &suppressed))
+		log_warnx("control client uid %u (pid %ld) refused: %s (and %llu more not logged)",
+		          (unsigned)cred->uid, (long)cred->pid, why, (unsigned long long)suppressed);
 }
 
 static void accept_clients(struct ctl *c, uint64_t now_ms)
@@ -267,20 +469,17 @@ static void accept_clients(struct ctl *c, uint64_t now_ms)
 		struct ctl_client *cl;
 		socklen_t len = sizeof(struct ucred);
 		struct ucred cred;
+		const char *why = NULL;
 		int fd = accept4(c->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd == -1)
 			return;
-		if (c->nclients == CTL_MAX_CLIENTS)
-			evict_idle(c);
-		if (c->nclients == CTL_MAX_CLIENTS ||
-		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
-			static const char busy[] =
-			    "{\"status\":\"error\",\"error\":\"too many control clients\",\"version\":1}\n";
-			ssize_t w = write(fd, busy, sizeof(busy) - 1);
-
-			(void)w;
-			close(fd);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+			close(fd); /* no credentials, no service */
+			continue;
+		}
+		if (make_room(c, cred.uid, &why) == -1) {
+			refuse_busy(c, fd, why, &cred);
 			continue;
 		}
 		cl = xcalloc(1, sizeof(*cl));
@@ -288,30 +487,31 @@ static void accept_clients(struct ctl *c, uint64_t now_ms)
 		cl->peer.pid = cred.pid;
 		cl->peer.uid = cred.uid;
 		cl->peer.gid = cred.gid;
+		cl->since_ms = now_ms;
 		cl->deadline_ms = now_ms + CTL_REQUEST_TIMEOUT_MS;
 		c->clients[c->nclients++] = cl;
 	}
 }
 
-static json_t *check_request(const char *line, size_t len, const char **command)
+json_t *ctl_decode_request(const char *line, size_t len, const char **command)
 {
 	json_error_t jerr;
 	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr), *v;
 
 	if (req == NULL)
-		return ctl_error("malformed request: %s", jerr.text);
+		return ctl_error(CTL_E_BAD_REQUEST, "malformed request: %s", jerr.text);
 	if (!json_is_object(req)) {
 		json_decref(req);
-		return ctl_error("malformed request: not a JSON object");
+		return ctl_error(CTL_E_BAD_REQUEST, "malformed request: not a JSON object");
 	}
 	v = json_object_get(req, "version");
 	if (!json_is_integer(v)) {
 		json_decref(req);
-		return ctl_error("request carries no protocol version");
+		return ctl_error(CTL_E_BAD_REQUEST, "request carries no protocol version");
 	}
 	if (json_integer_value(v) != CTL_VERSION) {
-		json_t *e = ctl_error("control protocol version %lld is not supported: this cmemd "
-		                      "speaks version %d (use a matching cmemctl)",
+		json_t *e = ctl_error(CTL_E_VERSION, "control protocol version %lld is not supported: "
+		                      "this cmemd speaks version %d (use a matching cmemctl)",
 		                      (long long)json_integer_value(v), CTL_VERSION);
 
 		json_decref(req);
@@ -320,26 +520,36 @@ static json_t *check_request(const char *line, size_t len, const char **command)
 	v = json_object_get(req, "command");
 	if (!json_is_string(v)) {
 		json_decref(req);
-		return ctl_error("request names no command");
+		return ctl_error(CTL_E_BAD_REQUEST, "request names no command");
 	}
 	*command = json_string_value(v);
 	return req;
 }
 
-static void handle_request(struct ctl *c, struct ctl_client *cl, size_t len)
+static json_t *dispatch(struct ctl *c, struct ctl_client *cl, size_t len, int *watch)
 {
 	const char *command = NULL;
-	json_t *req = check_request(cl->in, len, &command), *reply;
-	int watch = 0;
+	json_t *req = ctl_decode_request(cl->in, len, &command), *reply;
 
-	if (command == NULL) {
-		reply = req; /* the error */
-	} else {
-		reply = c->fn(c->arg, command, req, &cl->peer, &watch);
-		json_decref(req);
+	if (command == NULL)
+		return req; /* the error */
+	reply = c->fn(c->arg, command, req, &cl->peer, watch);
+	json_decref(req);
+	if (*watch && ctl_nwatchers(c) >= CTL_MAX_WATCHERS) {
+		json_decref(reply);
+		*watch = 0;
+		reply = ctl_error(CTL_E_BUSY, "too many watch clients (%d)", CTL_MAX_WATCHERS);
 	}
+	return reply;
+}
+
+static void handle_request(struct ctl *c, struct ctl_client *cl, size_t len)
+{
+	int watch = 0;
+	json_t *reply = dispatch(c, cl, len, &watch);
+
 	if (client_send_json(cl, reply, CTL_MAX_REPLY) == -1) {
-		json_t *e = ctl_error("reply too large");
+		json_t *e = ctl_error(CTL_E_TOO_LARGE, "reply too large");
 
 		cl->outlen = cl->outoff = 0;
 		client_send_json(cl, e, CTL_MAX_REPLY);
@@ -351,6 +561,41 @@ static void handle_request(struct ctl *c, struct ctl_client *cl, size_t len)
 		cl->watch = 1;
 		cl->deadline_ms = UINT64_MAX;
 	} else {
+		cl->closing = 1;
+	}
+}
+
+/* Room to read more of a request, up to CTL_MAX_REQUEST; old copies wiped. */
+static void client_grow(struct ctl_client *cl)
+{
+	size_t cap = cl->incap ? cl->incap * 4 : 1024;
+	char *in;
+
+	if (cl->inlen < cl->incap)
+		return;
+	if (cap > CTL_MAX_REQUEST)
+		cap = CTL_MAX_REQUEST;
+	in = xmalloc(cap);
+	if (cl->in) {
+		memcpy(in, cl->in, cl->inlen);
+		sodium_memzero(cl->in, cl->incap); /* not realloc: it would leave a copy */
+		free(cl->in);
+	}
+	cl->in = in;
+	cl->incap = cap;
+}
+
+/* A request ended, or grew too long: answer it. */
+static void client_request(struct ctl *c, struct ctl_client *cl, const char *nl)
+{
+	if (nl) {
+		handle_request(c, cl, (size_t)(nl - cl->in));
+		sodium_memzero(cl->in, cl->incap); /* it may have carried keys */
+	} else {
+		json_t *e = ctl_error(CTL_E_TOO_LARGE, "request longer than %d bytes", CTL_MAX_REQUEST);
+
+		client_send_json(cl, e, CTL_MAX_REPLY);
+		json_decref(e);
 		cl->closing = 1;
 	}
 }
@@ -367,23 +612,20 @@ static int client_read(struct ctl *c, struct ctl_client *cl)
 		r = read(cl->fd, sink, sizeof(sink));
 		return r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR) ? -1 : 0;
 	}
-	r = read(cl->fd, cl->in + cl->inlen, CTL_MAX_REQUEST - cl->inlen);
-	if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
-		return -1;
-	if (r < 0)
-		return 0;
-	cl->inlen += (size_t)r;
-	nl = memchr(cl->in, '\n', cl->inlen);
-	if (nl) {
-		handle_request(c, cl, (size_t)(nl - cl->in));
-		sodium_memzero(cl->in, cl->inlen); /* it may have carried keys */
-	} else if (cl->inlen == CTL_MAX_REQUEST) {
-		json_t *e = ctl_error("request longer than %d bytes", CTL_MAX_REQUEST);
-
-		client_send_json(cl, e, CTL_MAX_REPLY);
-		json_decref(e);
-		cl->closing = 1;
-	}
+	do { /* until the socket is drained, the request ends or reaches its limit */
+		client_grow(cl);
+		r = read(cl->fd, cl->in + cl->inlen, cl->incap - cl->inlen);
+		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+			return -1;
+		if (r < 0)
+			return 0;
+		nl = memchr(cl->in + cl->inlen, '\n', (size_t)r);
+		cl->inlen += (size_t)r;
+		if (nl || cl->inlen == CTL_MAX_REQUEST) {
+			client_request(c, cl, nl);
+			return 0;
+		}
+	} while (cl->inlen == cl->incap);
 	return 0;
 }
 

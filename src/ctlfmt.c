@@ -28,7 +28,13 @@ static int json_write(FILE *f, json_t *reply)
 }
 
 const struct ctlfmt_writer ctlfmt_json = {
-	"json", json_write, json_write, json_write, json_write, json_write, json_write,
+	.name = "json",
+	.members = json_write,
+	.status = json_write,
+	.stats = json_write,
+	.event = json_write,
+	.keys = json_write,
+	.simple = json_write,
 };
 
 /* ---- table ---- */
@@ -100,19 +106,30 @@ static int table_status(FILE *f, json_t *r)
 	fprintf(f, "uptime:      %lld s\n", num(r, "uptime_s"));
 	fprintf(f, "members:     %lld alive, %lld failed, %lld left, %lld candidates\n",
 	        num(mem, "alive"), num(mem, "failed"), num(mem, "left"), num(mem, "candidate"));
-	fprintf(f, "detector:    heartbeat %lld ms, fail after >= %lld ms (adaptive), replay window %lld s, max %lld members\n",
-	        num(det, "heartbeat_ms"), num(det, "fail_after_ms"), num(det, "replay_window_s"),
-	        num(det, "max_members"));
+	if (json_is_object(json_object_get(r, "quorum"))) {
+		json_t *q = json_object_get(r, "quorum");
+
+		fprintf(f, "quorum:      %lld of %lld known members reachable: %s\n", num(q, "alive"),
+		        num(q, "known"),
+		        json_is_true(json_object_get(q, "has_quorum")) ? "majority" : "NO MAJORITY");
+	}
+	fprintf(f, "detector:    heartbeat %lld ms now (fastest %lld ms, %s), fail after >= %lld ms "
+	           "(adaptive), replay window %lld s, max %lld members\n",
+	        num(det, "heartbeat_now_ms"), num(det, "heartbeat_ms"),
+	        json_is_true(json_object_get(det, "heartbeat_fixed")) ? "fixed" : "adaptive",
+	        num(det, "fail_after_ms"), num(det, "replay_window_s"), num(det, "max_members"));
 	fprintf(f, "keys:       ");
 	json_array_foreach(keys, i, k)
 		fprintf(f, " %lld%s (%s)", num(k, "id"),
 		        json_is_true(json_object_get(k, "primary")) ? "*" : "", str(k, "fingerprint"));
 	fprintf(f, "   (* primary)\n");
 	fprintf(f, "log level:   %s\n", str(r, "log_level"));
-	fprintf(f, "confinement: pid %lld, uid %lld, gid %lld, chroot %s, no_new_privs %s\n",
+	fprintf(f, "confinement: pid %lld, uid %lld, gid %lld, chroot %s, no_new_privs %s, "
+	           "seccomp %s\n",
 	        num(conf, "pid"), num(conf, "uid"), num(conf, "gid"),
 	        str(conf, "chroot")[0] ? str(conf, "chroot") : "none",
-	        json_is_true(json_object_get(conf, "no_new_privs")) ? "yes" : "no");
+	        json_is_true(json_object_get(conf, "no_new_privs")) ? "yes" : "no",
+	        num(conf, "seccomp") == 2 ? "filter" : "off");
 	return 0;
 }
 
@@ -192,6 +209,8 @@ static int table_keys(FILE *f, json_t *r)
 		fprintf(f, "%-6lld %-8s %-17s %12lld %6lld\n", num(k, "id"),
 		        json_is_true(json_object_get(k, "primary")) ? "yes" : "", str(k, "fingerprint"),
 		        num(k, "accepted"), num(k, "peers"));
+	if (json_is_string(json_object_get(r, "log_level"))) /* a reload's reply */
+		fprintf(f, "log level: %s\n", str(r, "log_level"));
 	if (json_array_size(behind) == 0) {
 		fprintf(f, "every alive peer signs with the primary key %lld\n", num(r, "primary"));
 		return 0;
@@ -204,28 +223,73 @@ static int table_keys(FILE *f, json_t *r)
 }
 
 const struct ctlfmt_writer ctlfmt_table = {
-	"table", table_members, table_status, table_stats, table_event, table_keys, table_simple,
+	.name = "table",
+	.members = table_members,
+	.status = table_status,
+	.stats = table_stats,
+	.event = table_event,
+	.keys = table_keys,
+	.simple = table_simple,
 };
 
-/* ---- Prometheus text exposition format (stats only) ---- */
+/* ---- Prometheus text exposition format (stats --prometheus) ---- */
+
+/* A label value as the exposition format wants it: \\, \" and \n escaped. */
+static void prom_value(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fprintf(f, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+static void prom_head(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/*
+ * name{label="value"} N, or name N when label is NULL.  N is v times
+ * scale: integers exactly (counters pass 2^53), booleans as 1 or 0.
+ */
+static void prom_sample(FILE *f, const char *name, const char *label, const char *value, json_t *v,
+                        double scale)
+{
+	fputs(name, f);
+	if (label) {
+		fprintf(f, "{%s=\"", label);
+		prom_value(f, value);
+		fputs("\"}", f);
+	}
+	if (json_is_integer(v) && scale == 1)
+		fprintf(f, " %lld\n", (long long)json_integer_value(v));
+	else if (json_is_boolean(v))
+		fprintf(f, " %d\n", json_is_true(v));
+	else
+		fprintf(f, " %.9g\n", json_number_value(v) * scale);
+}
 
 static void prom_family(FILE *f, const char *name, const char *help, const char *label, json_t *o)
 {
 	const char *key;
 	json_t *v;
 
-	fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+	prom_head(f, name, "counter", help);
 	json_object_foreach(o, key, v)
-		fprintf(f, "%s{%s=\"%s\"} %lld\n", name, label, key, (long long)json_integer_value(v));
+		prom_sample(f, name, label, key, v, 1);
 }
 
-static int prom_stats(FILE *f, json_t *r)
+static void prom_counters(FILE *f, json_t *r)
 {
 	json_t *top = json_object_get(r, "top_sources"), *other = json_object_get(r, "other"), *s;
+	const char *key;
+	json_t *v;
 	size_t i;
 
-	if (!json_is_object(json_object_get(r, "dropped")))
-		return -1;
 	prom_family(f, "cmem_lines_sent_total", "Protocol lines sent, by verb.", "verb",
 	            json_object_get(r, "sent"));
 	prom_family(f, "cmem_lines_accepted_total", "Protocol lines accepted, by verb.", "verb",
@@ -234,36 +298,103 @@ static int prom_stats(FILE *f, json_t *r)
 	            json_object_get(r, "dropped"));
 	prom_family(f, "cmem_lines_accepted_by_key_total", "Protocol lines accepted, by key id.",
 	            "key_id", json_object_get(r, "by_key"));
-	fprintf(f, "# HELP cmem_source_dropped_total Lines dropped from the top source addresses.\n"
-	           "# TYPE cmem_source_dropped_total counter\n");
+	prom_head(f, "cmem_source_dropped_total", "counter",
+	          "Lines dropped from the top source addresses.");
 	json_array_foreach(top, i, s) {
-		const char *key;
-		json_t *v;
-
-		json_object_foreach(json_object_get(s, "dropped"), key, v)
-			fprintf(f, "cmem_source_dropped_total{address=\"%s\",reason=\"%s\"} %lld\n",
-			        str(s, "address"), key, (long long)json_integer_value(v));
+		json_object_foreach(json_object_get(s, "dropped"), key, v) {
+			fputs("cmem_source_dropped_total{address=\"", f);
+			prom_value(f, str(s, "address"));
+			fprintf(f, "\",reason=\"%s\"} %lld\n", key, (long long)json_integer_value(v));
+		}
 	}
-	if (json_is_object(other)) {
-		const char *key;
-		json_t *v;
+	json_object_foreach(other, key, v) {
+		char name[96];
 
-		json_object_foreach(other, key, v)
-			fprintf(f, "# HELP cmem_%s_total Daemon counter %s.\n# TYPE cmem_%s_total counter\n"
-			           "cmem_%s_total %lld\n",
-			        key, key, key, key, (long long)json_integer_value(v));
+		snprintf(name, sizeof(name), "cmem_%s_total", key);
+		fprintf(f, "# HELP %s Daemon counter %s.\n# TYPE %s counter\n", name, key, name);
+		prom_sample(f, name, NULL, NULL, v, 1);
 	}
+}
+
+/* One gauge per peer (this node excluded), labelled member=. */
+static void prom_peer_gauge(FILE *f, json_t *list, const char *name, const char *help,
+                            const char *field, double scale)
+{
+	json_t *m;
+	size_t i;
+
+	prom_head(f, name, "gauge", help);
+	json_array_foreach(list, i, m) {
+		json_t *v = json_object_get(m, field);
+
+		if (json_is_true(json_object_get(m, "self")))
+			continue;
+		if (strcmp(field, "state") == 0)
+			v = json_boolean(strcmp(str(m, "state"), "alive") == 0); /* a static singleton */
+		prom_sample(f, name, "member", str(m, "name"), v, scale);
+	}
+}
+
+static void prom_members(FILE *f, json_t *status, json_t *members)
+{
+	json_t *counts = json_object_get(status, "members"), *list = json_object_get(members, "members");
+
+	prom_head(f, "cmem_members", "gauge", "Members by state, as this node sees them (itself included).");
+	for (const char *const *st = (const char *const[]){ "alive", "failed", "left", "candidate", NULL };
+	     *st; st++)
+		prom_sample(f, "cmem_members", "state", *st, json_object_get(counts, *st), 1);
+	prom_peer_gauge(f, list, "cmem_peer_up", "1 if the member is alive, else 0.", "state", 1);
+	prom_peer_gauge(f, list, "cmem_peer_loss_ratio", "Estimated loss of the member's lines (0..1).",
+	                "loss", 1);
+	prom_peer_gauge(f, list, "cmem_peer_skew_seconds", "The member's clock minus ours.", "skew_s", 1);
+	prom_peer_gauge(f, list, "cmem_peer_timeout_seconds",
+	                "The member's adaptive failure timeout.", "timeout_ms", 0.001);
+	prom_peer_gauge(f, list, "cmem_peer_last_heard_seconds",
+	                "Time since the member's last valid line.", "last_heard_ms", 0.001);
+}
+
+static void prom_status(FILE *f, json_t *status)
+{
+	json_t *keys = json_object_get(status, "keys"), *q = json_object_get(status, "quorum"), *k;
+	size_t i;
+
+	prom_head(f, "cmem_key_in_use", "gauge", "Key ids in the running keyring; primary=\"true\" signs.");
+	json_array_foreach(keys, i, k)
+		fprintf(f, "cmem_key_in_use{key=\"%lld\",primary=\"%s\"} 1\n", num(k, "id"),
+		        json_is_true(json_object_get(k, "primary")) ? "true" : "false");
+	prom_head(f, "cmem_build_info", "gauge", "The running cmemd's version.");
+	fputs("cmem_build_info{version=\"", f);
+	prom_value(f, str(status, "daemon_version"));
+	fputs("\"} 1\n", f);
+	prom_head(f, "cmem_uptime_seconds", "gauge", "Seconds since cmemd started.");
+	prom_sample(f, "cmem_uptime_seconds", NULL, NULL, json_object_get(status, "uptime_s"), 1);
+	if (!json_is_object(q))
+		return;
+	prom_head(f, "cmem_quorum_alive", "gauge", "Members alive, this node included, for the quorum.");
+	prom_sample(f, "cmem_quorum_alive", NULL, NULL, json_object_get(q, "alive"), 1);
+	prom_head(f, "cmem_quorum_known", "gauge", "Members the quorum is counted against.");
+	prom_sample(f, "cmem_quorum_known", NULL, NULL, json_object_get(q, "known"), 1);
+	prom_head(f, "cmem_quorum_has_quorum", "gauge", "1 if this node's side has a quorum, else 0.");
+	prom_sample(f, "cmem_quorum_has_quorum", NULL, NULL, json_object_get(q, "has_quorum"), 1);
+}
+
+static int prom_metrics(FILE *f, json_t *replies)
+{
+	json_t *stats = json_object_get(replies, "stats"), *status = json_object_get(replies, "status");
+	json_t *members = json_object_get(replies, "members");
+
+	if (!json_is_object(json_object_get(stats, "dropped")) ||
+	    !json_is_object(json_object_get(status, "members")) ||
+	    !json_is_array(json_object_get(status, "keys")) ||
+	    !json_is_array(json_object_get(members, "members")))
+		return -1;
+	prom_counters(f, stats);
+	prom_members(f, status, members);
+	prom_status(f, status);
 	return 0;
 }
 
-static int prom_unsupported(FILE *f, json_t *r)
-{
-	(void)f;
-	(void)r;
-	return -1;
-}
-
 const struct ctlfmt_writer ctlfmt_prometheus = {
-	"prometheus", prom_unsupported, prom_unsupported, prom_stats,
-	prom_unsupported, prom_unsupported, prom_unsupported,
+	.name = "prometheus",
+	.metrics = prom_metrics,
 };

@@ -10,7 +10,14 @@ commands work for it; garbage, oversize and half-sent requests close only
 their own connection; 100 clients at once are all answered; 1000 abandoned
 connections do not lock a good client out; a watch client that never reads
 is dropped while heartbeats stay on time; exit codes and messages when the
-daemon is not running, and for usage errors.  Prints the figures.
+daemon is not running, and for usage errors.  Round 2: every error reply
+carries its code; `stats --prometheus` parsed by prometheus_client matches
+`members --json`; four non-root uids holding all 128 slots (watchers and
+half-sent requests) do not keep root's `status` and `keys use` out; a
+64-key ring installs; a listener that is not root gets no key material;
+a reply of another protocol version is refused; a writable socket
+directory or a link planted at the socket's path keeps cmemd from
+starting and the link's target unchanged.  Prints the figures.
 """
 import json
 import os
@@ -23,10 +30,11 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import threading
 import time
 
-from cmemnet import CMEMCTL, Cluster, Watch, check, fail, median, need_root, wait_until
+from cmemnet import CMEMCTL, Cluster, Watch, check, fail, median, need_root, wait_until, write_keyring
 
 MEMBER_KEYS = {"name", "address", "state", "incarnation", "since", "last_heard_ms", "loss", "skew_s",
                "timeout_ms", "lines"}
@@ -36,9 +44,12 @@ REASONS = {"bad_format", "bad_version", "unknown_key", "bad_mac", "stale", "repl
            "oversize"}
 OTHER = {"own_lines", "name_conflicts", "table_full", "send_errors", "replies_suppressed",
          "dropped_watchers"}
-PROM_SAMPLE = re.compile(r'^cmem_[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9]+$')
+PROM_LABEL = r'[a-z_]+="(?:[^"\\]|\\.)*"'
+PROM_SAMPLE = re.compile(r'^cmem_[a-z_]+(\{%s(,%s)*\})? -?[0-9.e+-]+$' % (PROM_LABEL, PROM_LABEL))
 PROM_META = re.compile(r'^# (HELP|TYPE) (cmem_[a-z_]+) (.+)$')
 HEARTBEAT_LIMIT_MS = 200
+# for the processes run as another uid: the system's python, not one in root's home
+PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 
 FLOOD = r'''
 import hashlib, hmac, socket, sys, time
@@ -181,7 +192,7 @@ def check_prometheus(text, stats):
         check(PROM_SAMPLE.match(ln), "Prometheus: not a sample line: %r" % ln)
         name = re.split(r"[{ ]", ln)[0]
         check(name in helped and name in typed, "Prometheus: %r before its HELP and TYPE" % ln)
-        samples[ln.rsplit(" ", 1)[0]] = int(ln.rsplit(" ", 1)[1])
+        samples[ln.rsplit(" ", 1)[0]] = float(ln.rsplit(" ", 1)[1])
     for reason, n in stats["dropped"].items():
         check(samples.get('cmem_lines_dropped_total{reason="%s"}' % reason) == n,
               "Prometheus dropped %s != %d" % (reason, n))
@@ -432,16 +443,17 @@ def one_reply(got, what):
 
 
 BAD_REQUESTS = [
-    ("garbage", b"\x00\xff\x01 garbage\n", "malformed request: "),
-    ("not an object", b"[1, 2, 3]\n", "malformed request: not a JSON object"),
-    ("no version", b'{"command":"members"}\n', "request carries no protocol version"),
-    ("version 2", b'{"version":2,"command":"members"}\n',
+    ("garbage", b"\x00\xff\x01 garbage\n", "bad_request", "malformed request: "),
+    ("not an object", b"[1, 2, 3]\n", "bad_request", "malformed request: not a JSON object"),
+    ("no version", b'{"command":"members"}\n', "bad_request", "request carries no protocol version"),
+    ("version 2", b'{"version":2,"command":"members"}\n', "unsupported_version",
      "control protocol version 2 is not supported: this cmemd speaks version 1"),
-    ("no command", b'{"version":1}\n', "request names no command"),
-    ("unknown command", b'{"version":1,"command":"bogus"}\n', "unknown command 'bogus'"),
-    ("oversize", b"x" * 5000, "request longer than 4096 bytes"),
-    ("oversize line", b'{"version":1,"command":"members"' + b" " * 5000 + b"}\n",
-     "request longer than 4096 bytes"),
+    ("no command", b'{"version":1}\n', "bad_request", "request names no command"),
+    ("unknown command", b'{"version":1,"command":"bogus"}\n', "unknown_command",
+     "unknown command 'bogus'"),
+    ("oversize", b"x" * 17000, "too_large", "request longer than 16384 bytes"),
+    ("oversize line", b'{"version":1,"command":"members"' + b" " * 17000 + b"}\n", "too_large",
+     "request longer than 16384 bytes"),
 ]
 
 
@@ -475,11 +487,11 @@ def check_bad_requests(h):
     half = raw_connect(h.sock)
     t_half = time.monotonic()
     half.sendall(b'{"version":1,"comm')  # and nothing more
-    for what, data, msg in BAD_REQUESTS:
+    for what, data, code, msg in BAD_REQUESTS:
         got, closed = raw_exchange(h.sock, data)
         d = one_reply(got, what)
-        check(closed and d["status"] == "error" and d.get("error", "").startswith(msg),
-              "%s: closed %s, reply %s, expected %r" % (what, closed, d, msg))
+        check(closed and d["status"] == "error" and d.get("error", "").startswith(msg) and
+              d.get("code") == code, "%s: closed %s, reply %s, expected %s %r" % (what, closed, d, code, msg))
     good.sendall(b'{"version":1,"command":"members"}\n')
     got, closed = read_to_eof(good, 5)
     d = one_reply(got, "good client among bad ones")
@@ -644,6 +656,292 @@ def check_stuck_watcher(c, h, observers, via, count=6000):
     check("dropped a watch client" in h.read_log(), "%s did not log the dropped watcher" % h.name)
 
 
+# ---- Prometheus, parsed by the real client library ----
+
+def prometheus_parser():
+    try:
+        from prometheus_client.parser import text_string_to_metric_families
+    except ImportError:  # a python3 outside Debian's: use Debian's package (Makefile DEBS)
+        sys.path.append("/usr/lib/python3/dist-packages")
+        try:
+            from prometheus_client.parser import text_string_to_metric_families
+        except ImportError:
+            fail("python3-prometheus-client is not installed (make deps)")
+    return text_string_to_metric_families
+
+
+def check_prometheus_parsed(h, hosts):
+    parse = prometheus_parser()
+    text = get_table(h, "stats", "--prometheus")
+    members = get_json(h, "members")["members"]
+    status = get_json(h, "status")
+    fams = {f.name: f for f in parse(text)}
+    def samples(name):
+        check(name in fams, "Prometheus: no family %s" % name)
+        return [(s.labels, s.value) for s in fams[name].samples]
+    def by(name, label):
+        return {lab[label]: v for lab, v in samples(name)}
+    states = by("cmem_members", "state")
+    for st in ("alive", "failed", "left", "candidate"):
+        want = sum(1 for m in members if m["state"] == st)
+        check(states.get(st) == want, "Prometheus members %s = %s, members --json says %d" % (st, states.get(st), want))
+    peers = [m for m in members if not m.get("self")]
+    up, loss = by("cmem_peer_up", "member"), by("cmem_peer_loss_ratio", "member")
+    skew, tmo = by("cmem_peer_skew_seconds", "member"), by("cmem_peer_timeout_seconds", "member")
+    heard = by("cmem_peer_last_heard_seconds", "member")
+    check(set(up) == {m["name"] for m in peers} and h.name not in up, "Prometheus peers %s" % sorted(up))
+    for m in peers:
+        n = m["name"]
+        check(up[n] == (m["state"] == "alive") and skew[n] == m["skew_s"] and
+              abs(loss[n] - m["loss"]) <= 0.05 and abs(tmo[n] * 1000 - m["timeout_ms"]) <= 100 and
+              0 <= heard[n] < 0.5, "Prometheus %s: up %s loss %s skew %s timeout %s heard %s; JSON %s"
+              % (n, up[n], loss[n], skew[n], tmo[n], heard[n], m))
+    keys = {(lab["key"], lab["primary"]) for lab, v in samples("cmem_key_in_use") if v == 1}
+    check(keys == {(str(k["id"]), "true" if k["primary"] else "false") for k in status["keys"]},
+          "Prometheus keys %s, status %s" % (keys, status["keys"]))
+    check(samples("cmem_build_info") == [({"version": status["daemon_version"]}, 1.0)],
+          "Prometheus build info %s" % samples("cmem_build_info"))
+    check(fams["cmem_lines_dropped"].type == "counter", "Prometheus dropped lines not a counter")
+    check("cmem_quorum_alive" not in fams or "quorum" in status, "quorum gauges without a quorum")
+    print("prometheus: %d families parsed by prometheus_client; members by state, per-peer up/loss/"
+          "skew/timeout/last heard and keys match members --json and status" % len(fams))
+
+
+# ---- a crowd of non-root clients cannot lock root out ----
+
+CROWD = r"""
+import json, select, socket, sys, time
+path, mode, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+socks, n = [], {"ok": 0, "busy": 0, "closed": 0}
+for i in range(count):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    try:
+        s.sendall(b'{"version":1,"command":"watch"}\n' if mode == "watch" else b'{')
+    except OSError:
+        pass  # already refused
+    socks.append(s)
+time.sleep(0.3)
+for s in socks:
+    r, _, _ = select.select([s], [], [], 0)
+    try:
+        line = s.recv(4096) if r else None
+    except OSError:
+        line = b""
+    if line is None:  # connected, nothing said: a half-sent request still held
+        n["ok" if mode == "half" else "closed"] += 1
+    elif line.startswith(b'{"status":"ok"'):
+        n["ok"] += 1
+    elif b'"code":"busy"' in line:
+        n["busy"] += 1
+    else:  # closed to make room for a newer connection of the same uid
+        n["closed"] += 1
+print(json.dumps(n), flush=True)
+sys.stdin.read()
+"""
+
+
+def start_crowd(c, h, uid, mode, count):
+    p = subprocess.Popen(["setpriv", "--reuid=%d" % uid, "--regid=65534", "--clear-groups",
+                          PYTHON, "-c", CROWD, h.sock, mode, str(count)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    c.procs.append(p)
+    return p
+
+
+def check_crowd(c, h):
+    os.chmod(h.sock, 0o666)  # as a control_group member could reach it
+    try:
+        crowds, got = [], {}
+        for uid, mode in ((65534, "watch"), (65533, "watch"), (65532, "half"), (65531, "half")):
+            p = start_crowd(c, h, uid, mode, 40)  # one after the other: each finds the room left
+            crowds.append((p, uid, mode))
+            line = p.stdout.readline()
+            check(line, "crowd of uid %d did not report" % uid)
+            got[uid] = json.loads(line)
+        t0 = time.monotonic()
+        r = ctl(h.sock, "--json", "status")
+        status_s = time.monotonic() - t0
+        expect_rc(r, 0, "root's status with every slot taken")
+        t0 = time.monotonic()
+        r = ctl(h.sock, "-c", h.conf, "keys", "use", "1")
+        use_s = time.monotonic() - t0
+        expect_rc(r, 0, "root's keys use with every slot taken")
+        for p, _, _ in crowds:
+            p.stdin.close()
+            p.wait(10)
+    finally:
+        os.chmod(h.sock, 0o660)
+    for uid, g in got.items():
+        check(g["ok"] == 32 and g["ok"] + g["busy"] + g["closed"] == 40,
+              "crowd of uid %d: %s (32 held, 8 refused or replaced expected)" % (uid, g))
+    check(status_s < 1 and use_s < 1, "root answered after %.3f / %.3f s" % (status_s, use_s))
+    print("crowd: 4 non-root uids x 40 connections (2 x 40 watch, 2 x 40 half-sent) hold all 128 "
+          "slots (%s); root's status answered in %.3f s and keys use in %.3f s"
+          % (", ".join("uid %d: %d held, %d busy, %d replaced" % (u, g["ok"], g["busy"], g["closed"])
+                       for u, g in sorted(got.items())), status_s, use_s))
+
+
+# ---- 64 keys, and key material only to root ----
+
+def check_64_keys(c, h):
+    secret = keyring_secret(c)
+    ring = write_keyring(os.path.join(c.dir, "ring64.keys"),
+                         [(1, secret, True)] + [(i, None, False) for i in range(2, 65)])
+    r = ctl(h.sock, "--json", "keys", "install", ring)
+    expect_rc(r, 0, "keys install of a 64-key ring")
+    d = parse_json(r.stdout, "keys install")
+    check(len(d["keys"]) == 64 and d["primary"] == 1, "64-key install: %d keys" % len(d["keys"]))
+    check(secret not in r.stdout, "keys install echoed a secret")
+    r = ctl(h.sock, "keys", "install", c.keyring)  # back to the cluster's one key
+    expect_rc(r, 0, "keys install of the cluster ring")
+    with open(ring) as f:  # the request cmemctl sent, byte for byte as jansson writes it
+        keys = [{"id": int(w[0]), "secret": w[1], "primary": w[2:] == ["primary"]}
+                for w in (ln.split() for ln in f) if w and w[0].isdigit()]
+    size = len(json.dumps({"version": 1, "command": "keys", "action": "install", "keys": keys},
+                          separators=(",", ":"))) + 1
+    check(size <= 16384, "a 64-key request takes %d bytes" % size)
+    print("64 keys: a ring of 64 keys (a request of %d bytes, limit 16384) installed over the "
+          "control socket" % size)
+
+
+FAKE = r"""
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(4); s.settimeout(10)
+print("ready", flush=True)
+got = 0
+try:
+    while True:
+        conn, _ = s.accept()
+        conn.settimeout(3)
+        try:
+            while True:
+                b = conn.recv(65536)
+                if not b:
+                    break
+                got += len(b)
+        except OSError:
+            pass
+        print(got, flush=True)
+except OSError:
+    pass
+"""
+
+
+def check_fake_socket(c, h):
+    nobody = pwd.getpwnam("nobody")
+    d = os.path.join(c.dir, "fake")
+    os.mkdir(d, 0o755)
+    os.chown(d, nobody.pw_uid, nobody.pw_gid)
+    path = os.path.join(d, "cmemd.sock")
+    p = subprocess.Popen(["setpriv", "--reuid=%d" % nobody.pw_uid, "--regid=%d" % nobody.pw_gid,
+                          "--clear-groups", PYTHON, "-c", FAKE, path],
+                         stdout=subprocess.PIPE, text=True)
+    c.procs.append(p)
+    check(p.stdout.readline().strip() == "ready", "fake socket did not start")
+    msgs = []
+    for args in (["keys", "install", c.keyring], ["-c", h.conf, "reload"]):
+        r = ctl(path, *args)
+        expect_rc(r, 1, "cmemctl %s to a socket of uid %d" % (" ".join(args), nobody.pw_uid))
+        check("refusing to send key material to %s" % path in r.stderr and
+              "runs as uid %d, not root" % nobody.pw_uid in r.stderr, "fake socket: %r" % r.stderr)
+        sent = int(p.stdout.readline())
+        check(sent == 0, "cmemctl %s sent %d bytes to a non-root listener" % (args[0], sent))
+        msgs.append(r.stderr.strip())
+    p.kill()
+    p.wait()
+    print("fake socket of uid %d: keys install and reload sent 0 bytes: %s" % (nobody.pw_uid, msgs[0]))
+
+
+def fake_daemon(path, replies):
+    """A root listener at path answering each connection with the next reply line."""
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(4)
+    srv.settimeout(10)
+
+    def serve():
+        for reply in replies:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            conn.settimeout(5)
+            try:
+                got = b""
+                while not got.endswith(b"\n"):  # the whole request, as cmemd reads it
+                    b = conn.recv(65536)
+                    if not b:
+                        break
+                    got += b
+                conn.sendall(reply)
+            except OSError:
+                pass
+            conn.close()
+        srv.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return t
+
+
+def check_version_mismatch(c):
+    path = os.path.join(c.dir, "v2.sock")
+    t = fake_daemon(path, [b'{"status":"ok","self":"x","members":[],"version":2}\n',
+                           b'{"status":"ok","members":[]}\n'])
+    r = ctl(path, "members")
+    expect_rc(r, 1, "members from a version 2 daemon")
+    check("speaks control protocol version 2, this cmemctl speaks version 1" in r.stderr and
+          r.stdout == "", "version 2 reply: %r" % r.stderr)
+    msg = r.stderr.strip()
+    r = ctl(path, "members")
+    expect_rc(r, 1, "members from a reply without a version")
+    check("names no control protocol version" in r.stderr and r.stdout == "", "no version: %r" % r.stderr)
+    t.join(5)
+    print("version: a reply of another protocol version is refused: %s" % msg)
+
+
+
+# ---- the socket's directory: nobody else may write it ----
+
+def start_refused(h, sock):
+    text = re.sub(r"^control_socket = .*$", 'control_socket = "%s";' % sock, h.config_text(), flags=re.M)
+    h.start(wait=False, conf_text=text)
+    rc = h.wait_exit(5)
+    check(rc not in (None, 0), "%s started with control socket %s (rc %s)" % (h.name, sock, rc))
+    return h.read_log()
+
+
+def check_socket_dir(c, h):
+    d = os.path.join(c.dir, "open")
+    os.mkdir(d)
+    os.chmod(d, 0o777)
+    target = os.path.join(c.dir, "precious")
+    with open(target, "w") as f:
+        f.write("keep\n")
+    os.chmod(target, 0o600)
+    sock = os.path.join(d, "cmemd.sock")
+    os.symlink(target, sock)  # what a writer of the directory plants
+    log = start_refused(h, sock)
+    msg = "control socket %s: directory %s is writable by others (mode 0777)" % (sock, d)
+    check(msg in log, "world-writable socket directory: %s" % log[-1000:])
+    st = os.stat(target)
+    check(stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == 0 and st.st_gid == 0,
+          "the link's target changed: mode %o uid %d gid %d" % (st.st_mode, st.st_uid, st.st_gid))
+    safe = os.path.join(c.dir, "safe")
+    os.mkdir(safe, 0o755)
+    sock = os.path.join(safe, "cmemd.sock")
+    os.symlink(target, sock)  # planted earlier, the directory now closed
+    log = start_refused(h, sock)
+    check("control socket %s: exists and is not a socket" % sock in log, "planted link: %s" % log[-1000:])
+    st = os.stat(target)
+    check(stat.S_IMODE(st.st_mode) == 0o600, "the link's target changed: mode %o" % st.st_mode)
+    print("socket directory: mode 0777 refused (%s); a link planted at the path refused; its "
+          "target kept mode 0600, owner root" % msg)
+
+
+
 # ---- not running, usage ----
 
 def check_unreachable(c, stale):
@@ -714,16 +1012,22 @@ def main():
     check_members(c, h, core)
     check_status(c, h, len(core))
     check_stats(h)
+    check_prometheus_parsed(h, core)
     check_loglevel(h)
     check_watch(c, h, extra)
     check_access(c, h, core)
     check_bad_requests(h)
     many_at_once(h)
     abandoned(h)
+    check_crowd(c, h)
+    check_64_keys(c, h)
+    check_fake_socket(c, h)
+    check_version_mismatch(c)
     check_stuck_watcher(c, h, core[1:], extra)
     check_unreachable(c, extra.sock)
     check_usage(c)
     check_stream_end(core[2])
+    check_socket_dir(c, extra)
     c.cleanup()
     print("PASS test_ctl")
 

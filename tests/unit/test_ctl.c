@@ -54,7 +54,7 @@ static json_t *test_handler(void *arg, const char *command, json_t *req,
 		return json_pack("{s:s, s:s}", "status", "ok", "self", "test-node");
 	}
 	if (strcmp(command, "fail") == 0)
-		return ctl_error("refused: %s", "by the test");
+		return ctl_error(CTL_E_BAD_VALUE, "refused: %s", "by the test");
 	if (strcmp(command, "huge") == 0) {
 		size_t len = CTL_MAX_REPLY + 1;
 		char *s = malloc(len + 1);
@@ -226,7 +226,8 @@ static void assert_status(json_t *j, const char *status)
 }
 
 /* The request gets exactly one error line, then the connection is closed. */
-static void expect_error(struct fixture *f, const char *req, size_t len, const char *msg)
+static void expect_error(struct fixture *f, const char *req, size_t len, const char *code,
+                         const char *msg)
 {
 	struct reply r;
 	json_t *j;
@@ -238,11 +239,12 @@ static void expect_error(struct fixture *f, const char *req, size_t len, const c
 	assert_status(j, "error");
 	if (strstr(json_string_value(json_object_get(j, "error")), msg) == NULL)
 		fail_msg("error '%s' lacks '%s'", json_string_value(json_object_get(j, "error")), msg);
+	assert_string_equal(json_string_value(json_object_get(j, "code")), code);
 	json_decref(j);
 	assert_int_equal(ctl_nclients(f->c), 0);
 }
 
-#define EXPECT_ERROR(f, req, msg) expect_error((f), (req), strlen(req), (msg))
+#define EXPECT_ERROR(f, req, code, msg) expect_error((f), (req), strlen(req), (code), (msg))
 
 static void test_good_request(void **state)
 {
@@ -270,7 +272,7 @@ static void test_handler_error_reply(void **state)
 {
 	struct fixture *f = *state;
 
-	EXPECT_ERROR(f, "{\"version\":1,\"command\":\"fail\"}\n", "refused: by the test");
+	EXPECT_ERROR(f, "{\"version\":1,\"command\":\"fail\"}\n", CTL_E_BAD_VALUE, "refused: by the test");
 	assert_int_equal(f->h.calls, 1);
 }
 
@@ -279,10 +281,10 @@ static void test_garbage(void **state)
 	static const char binary[] = "{\"version\":1,\0\xff}\n";
 	struct fixture *f = *state;
 
-	EXPECT_ERROR(f, "this is not JSON\n", "malformed request: ");
-	EXPECT_ERROR(f, "\n", "malformed request: ");
-	expect_error(f, binary, sizeof(binary) - 1, "malformed request: ");
-	EXPECT_ERROR(f, "{\"version\":1,\"command\":\"a\",\"command\":\"b\"}\n", "malformed request: ");
+	EXPECT_ERROR(f, "this is not JSON\n", CTL_E_BAD_REQUEST, "malformed request: ");
+	EXPECT_ERROR(f, "\n", CTL_E_BAD_REQUEST, "malformed request: ");
+	expect_error(f, binary, sizeof(binary) - 1, CTL_E_BAD_REQUEST, "malformed request: ");
+	EXPECT_ERROR(f, "{\"version\":1,\"command\":\"a\",\"command\":\"b\"}\n", CTL_E_BAD_REQUEST, "malformed request: ");
 	assert_int_equal(f->h.calls, 0);
 }
 
@@ -290,8 +292,8 @@ static void test_not_an_object(void **state)
 {
 	struct fixture *f = *state;
 
-	EXPECT_ERROR(f, "[1,2,3]\n", "malformed request: not a JSON object");
-	EXPECT_ERROR(f, "\"members\"\n", "malformed request: ");
+	EXPECT_ERROR(f, "[1,2,3]\n", CTL_E_BAD_REQUEST, "malformed request: not a JSON object");
+	EXPECT_ERROR(f, "\"members\"\n", CTL_E_BAD_REQUEST, "malformed request: ");
 	assert_int_equal(f->h.calls, 0);
 }
 
@@ -299,10 +301,10 @@ static void test_missing_version(void **state)
 {
 	struct fixture *f = *state;
 
-	EXPECT_ERROR(f, "{\"command\":\"members\"}\n", "request carries no protocol version");
-	EXPECT_ERROR(f, "{\"version\":\"1\",\"command\":\"members\"}\n",
+	EXPECT_ERROR(f, "{\"command\":\"members\"}\n", CTL_E_BAD_REQUEST, "request carries no protocol version");
+	EXPECT_ERROR(f, "{\"version\":\"1\",\"command\":\"members\"}\n", CTL_E_BAD_REQUEST,
 	             "request carries no protocol version");
-	EXPECT_ERROR(f, "{\"version\":1.0,\"command\":\"members\"}\n",
+	EXPECT_ERROR(f, "{\"version\":1.0,\"command\":\"members\"}\n", CTL_E_BAD_REQUEST,
 	             "request carries no protocol version");
 	assert_int_equal(f->h.calls, 0);
 }
@@ -311,10 +313,10 @@ static void test_wrong_version(void **state)
 {
 	struct fixture *f = *state;
 
-	EXPECT_ERROR(f, "{\"version\":2,\"command\":\"members\"}\n",
+	EXPECT_ERROR(f, "{\"version\":2,\"command\":\"members\"}\n", CTL_E_VERSION,
 	             "control protocol version 2 is not supported: this cmemd speaks version 1 "
 	             "(use a matching cmemctl)");
-	EXPECT_ERROR(f, "{\"version\":0,\"command\":\"members\"}\n", "version 0 is not supported");
+	EXPECT_ERROR(f, "{\"version\":0,\"command\":\"members\"}\n", CTL_E_VERSION, "version 0 is not supported");
 	assert_int_equal(f->h.calls, 0);
 }
 
@@ -322,9 +324,9 @@ static void test_missing_command(void **state)
 {
 	struct fixture *f = *state;
 
-	EXPECT_ERROR(f, "{\"version\":1}\n", "request names no command");
-	EXPECT_ERROR(f, "{\"version\":1,\"command\":7}\n", "request names no command");
-	EXPECT_ERROR(f, "{\"version\":1,\"command\":null}\n", "request names no command");
+	EXPECT_ERROR(f, "{\"version\":1}\n", CTL_E_BAD_REQUEST, "request names no command");
+	EXPECT_ERROR(f, "{\"version\":1,\"command\":7}\n", CTL_E_BAD_REQUEST, "request names no command");
+	EXPECT_ERROR(f, "{\"version\":1,\"command\":null}\n", CTL_E_BAD_REQUEST, "request names no command");
 	assert_int_equal(f->h.calls, 0);
 }
 
@@ -349,16 +351,18 @@ static void test_oversize(void **state)
 	struct fixture *f = *state;
 	char *big = malloc(CTL_MAX_REQUEST + 2);
 	char *limit = padded_request(CTL_MAX_REQUEST), *over = padded_request(CTL_MAX_REQUEST + 1);
+	char msg[64];
 	struct reply r;
 	json_t *j;
 
 	assert_non_null(big);
 	memset(big, 'a', CTL_MAX_REQUEST + 1);
 	big[CTL_MAX_REQUEST + 1] = '\0';
-	EXPECT_ERROR(f, big, "request longer than 4096 bytes");
-	EXPECT_ERROR(f, over, "request longer than 4096 bytes");
+	snprintf(msg, sizeof(msg), "request longer than %d bytes", CTL_MAX_REQUEST);
+	EXPECT_ERROR(f, big, CTL_E_TOO_LARGE, msg);
+	EXPECT_ERROR(f, over, CTL_E_TOO_LARGE, msg);
 	assert_int_equal(f->h.calls, 0);
-	/* exactly 4096 bytes, newline included, is still a request */
+	/* exactly CTL_MAX_REQUEST bytes, newline included, is still a request */
 	exchange(f, limit, strlen(limit), &r);
 	j = reply_line(&r, 0);
 	assert_status(j, "ok");
@@ -498,7 +502,7 @@ static void test_live_socket_refused(void **state)
 	assert_non_null(strstr(err, "another cmemd answers"));
 	assert_non_null(strstr(err, f->path));
 	/* the first server still owns its socket */
-	EXPECT_ERROR(f, "{\"version\":1,\"command\":\"fail\"}\n", "refused");
+	EXPECT_ERROR(f, "{\"version\":1,\"command\":\"fail\"}\n", CTL_E_BAD_VALUE, "refused");
 	exchange(f, "{\"version\":1,\"command\":\"members\"}\n",
 	         strlen("{\"version\":1,\"command\":\"members\"}\n"), &r);
 	assert_non_null(strstr(r.text, "\"echo\":\"members\""));
@@ -774,8 +778,222 @@ static void test_reply_too_large(void **state)
 {
 	struct fixture *f = *state;
 
-	EXPECT_ERROR(f, "{\"version\":1,\"command\":\"huge\"}\n", "reply too large");
+	EXPECT_ERROR(f, "{\"version\":1,\"command\":\"huge\"}\n", CTL_E_TOO_LARGE, "reply too large");
 	assert_int_equal(f->h.calls, 1);
+}
+
+/* ---- limits: watchers, per uid, root always answered ---- */
+
+/* A connection made with effective uid uid (root only: seteuid there and back). */
+static int connect_as(const char *path, uid_t uid)
+{
+	int fd;
+
+	if (uid != geteuid())
+		assert_int_equal(seteuid(uid), 0);
+	fd = client_connect(path);
+	if (geteuid() != 0)
+		assert_int_equal(seteuid(0), 0);
+	return fd;
+}
+
+/* Let other uids reach the fixture's socket (the test only; cmemd never does this). */
+static void open_to_all(struct fixture *f)
+{
+	assert_int_equal(chmod(f->dir, 0755), 0);
+	assert_int_equal(chmod(f->path, 0666), 0);
+}
+
+static void expect_busy(int fd, const char *msg)
+{
+	struct reply r;
+	json_t *j;
+
+	read_one_reply(fd, "error", &r);
+	assert_true(r.closed);
+	j = reply_line(&r, 0);
+	assert_string_equal(json_string_value(json_object_get(j, "code")), CTL_E_BUSY);
+	assert_string_equal(json_string_value(json_object_get(j, "error")), msg);
+	json_decref(j);
+	close(fd);
+}
+
+static void test_watch_limit(void **state)
+{
+	struct fixture *f = *state;
+	int w[CTL_MAX_WATCHERS], extra = client_connect(f->path);
+
+	for (size_t i = 0; i < CTL_MAX_WATCHERS; i++)
+		w[i] = start_watch(f);
+	assert_int_equal(ctl_nwatchers(f->c), CTL_MAX_WATCHERS);
+	pump(f->c, T0_MS);
+	client_send_str(extra, "{\"version\":1,\"command\":\"watch\"}\n");
+	pump(f->c, T0_MS);
+	expect_busy(extra, "too many watch clients (64)");
+	assert_int_equal(ctl_nwatchers(f->c), CTL_MAX_WATCHERS);
+	expect_served(f, client_connect(f->path), T0_MS); /* requests still get in */
+	close_all(w, CTL_MAX_WATCHERS);
+	pump(f->c, T0_MS);
+	assert_int_equal(ctl_nclients(f->c), 0);
+}
+
+static void test_per_uid_limit(void **state)
+{
+	struct fixture *f = *state;
+	int fds[CTL_MAX_PER_UID + 1], late;
+
+	if (geteuid() != 0)
+		skip(); /* needs a second uid */
+	open_to_all(f);
+	for (size_t i = 0; i < CTL_MAX_PER_UID; i++) {
+		fds[i] = connect_as(f->path, 65534);
+		pump(f->c, T0_MS + i);
+	}
+	assert_int_equal(ctl_nclients(f->c), CTL_MAX_PER_UID);
+	/* one more of that uid: its own oldest idle connection makes room */
+	fds[CTL_MAX_PER_UID] = connect_as(f->path, 65534);
+	pump(f->c, T0_MS + 100);
+	assert_int_equal(ctl_nclients(f->c), CTL_MAX_PER_UID);
+	expect_closed(fds[0], 1);
+	expect_closed(fds[1], 0);
+	/* all of them mid-request: the next one of that uid is refused */
+	for (size_t i = 1; i <= CTL_MAX_PER_UID; i++)
+		client_send_str(fds[i], "{");
+	pump(f->c, T0_MS + 101);
+	late = connect_as(f->path, 65534);
+	pump(f->c, T0_MS + 102);
+	expect_busy(late, "too many control clients of this uid");
+	/* another uid is not affected */
+	expect_served(f, connect_as(f->path, 65533), T0_MS + 103);
+	expect_served(f, client_connect(f->path), T0_MS + 103);
+	close_all(fds, CTL_MAX_PER_UID + 1);
+	pump(f->c, T0_MS + 104);
+	assert_int_equal(ctl_nclients(f->c), 0);
+}
+
+/* Four non-root uids fill every slot (64 watchers, 64 mid-request): root still gets in. */
+static void test_root_always_answered(void **state)
+{
+	struct fixture *f = *state;
+	int fds[CTL_MAX_CLIENTS], lates[2], late;
+	size_t n = 0;
+
+	if (geteuid() != 0)
+		skip();
+	open_to_all(f);
+	for (uid_t uid = 65531; uid <= 65534; uid++) {
+		for (size_t i = 0; i < CTL_MAX_PER_UID; i++, n++) {
+			fds[n] = connect_as(f->path, uid);
+			pump(f->c, T0_MS + n);
+			client_send_str(fds[n], uid >= 65533 ? "{\"version\":1,\"command\":\"watch\"}\n" : "{");
+			pump(f->c, T0_MS + n);
+		}
+	}
+	assert_int_equal(ctl_nclients(f->c), CTL_MAX_CLIENTS);
+	assert_int_equal(ctl_nwatchers(f->c), CTL_MAX_WATCHERS);
+	/* a fifth non-root uid finds no room */
+	late = connect_as(f->path, 65530);
+	pump(f->c, T0_MS + 200);
+	expect_busy(late, "too many control clients");
+	/* root does, each time: the oldest watcher makes room */
+	for (int k = 0; k < 2; k++) {
+		struct reply r = { .len = 0 };
+
+		expect_served(f, client_connect(f->path), T0_MS + 201 + k);
+		client_read(fds[2 * CTL_MAX_PER_UID + k], &r);
+		assert_true(r.closed);
+		/* the freed slot goes to a non-root newcomer, mid-request: full again */
+		lates[k] = connect_as(f->path, 65530);
+		pump(f->c, T0_MS + 201 + k);
+		client_send_str(lates[k], "{");
+		pump(f->c, T0_MS + 201 + k);
+		assert_int_equal(ctl_nclients(f->c), CTL_MAX_CLIENTS);
+	}
+	pump(f->c, T0_MS + 210);
+	assert_int_equal(ctl_nwatchers(f->c), CTL_MAX_WATCHERS - 2);
+	expect_closed(fds[0], 0); /* the ones mid-request stay */
+	close_all(fds, CTL_MAX_CLIENTS);
+	close_all(lates, 2);
+	pump(f->c, T0_MS + 300);
+	assert_int_equal(ctl_nclients(f->c), 0);
+}
+
+/* ---- the socket's directory and path ---- */
+
+static void expect_open_refused(struct fixture *f, const char *path, const char *msg)
+{
+	char err[512];
+
+	assert_null(ctl_open(path, NULL, test_handler, &f->h, err, sizeof(err)));
+	if (strstr(err, msg) == NULL)
+		fail_msg("error '%s' lacks '%s'", err, msg);
+}
+
+static void test_socket_dir_refused(void **state)
+{
+	struct fixture *f = *state;
+	char dir[320], sub[400], path[480], msg[1400];
+	struct stat st;
+
+	tu_path(dir, sizeof(dir), f->dir, "open");
+	assert_int_equal(mkdir(dir, 0755), 0);
+	tu_path(path, sizeof(path), dir, "cmemd.sock");
+	assert_int_equal(chmod(dir, 0777), 0);
+	snprintf(msg, sizeof(msg), "control socket %s: directory %s is writable by others (mode 0777)",
+	         path, dir);
+	expect_open_refused(f, path, msg);
+	assert_int_equal(chmod(dir, 01777), 0); /* sticky is not enough for the socket's own directory */
+	expect_open_refused(f, path, "is writable by others (mode 1777)");
+	assert_int_equal(chmod(dir, 0770), 0);
+	expect_open_refused(f, path, "is writable by its group (mode 0770)");
+	assert_int_equal(lstat(path, &st), -1); /* nothing was created */
+	/* a sticky world-writable directory above the socket's own is fine, as /tmp is */
+	assert_int_equal(chmod(dir, 01777), 0);
+	tu_path(sub, sizeof(sub), dir, "sub");
+	assert_int_equal(mkdir(sub, 0755), 0);
+	assert_int_equal(chmod(sub, 0755), 0);
+	tu_path(path, sizeof(path), sub, "cmemd.sock");
+	assert_int_equal(ctl_check_dir(path, geteuid(), msg, sizeof(msg)), 0);
+	/* owned by someone else */
+	if (geteuid() == 0) {
+		assert_int_equal(chmod(dir, 0755), 0);
+		assert_int_equal(chown(dir, 65534, 65534), 0);
+		tu_path(path, sizeof(path), dir, "cmemd.sock");
+		expect_open_refused(f, path, "is owned by uid 65534, not by root");
+	}
+}
+
+/* A link to an open directory is judged by where it leads. */
+static void test_socket_dir_link_resolved(void **state)
+{
+	struct fixture *f = *state;
+	char open_dir[320], link[320], path[400];
+
+	tu_path(open_dir, sizeof(open_dir), f->dir, "open");
+	assert_int_equal(mkdir(open_dir, 0755), 0);
+	assert_int_equal(chmod(open_dir, 0777), 0);
+	tu_path(link, sizeof(link), f->dir, "run");
+	assert_int_equal(symlink(open_dir, link), 0);
+	tu_path(path, sizeof(path), link, "cmemd.sock");
+	expect_open_refused(f, path, "is writable by others (mode 0777)");
+}
+
+/* A link planted at the socket's path: refused, and its target keeps its mode. */
+static void test_socket_path_link_not_followed(void **state)
+{
+	struct fixture *f = *state;
+	char target[320], path[320];
+	struct stat st;
+
+	tu_path(target, sizeof(target), f->dir, "shadow");
+	assert_int_equal(tu_write_file(target, "secret\n", 7, 0600), 0);
+	tu_path(path, sizeof(path), f->dir, "evil.sock");
+	assert_int_equal(symlink(target, path), 0);
+	expect_open_refused(f, path, "exists and is not a socket");
+	assert_int_equal(stat(target, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_uid, getuid());
+	assert_int_equal(st.st_gid, getgid());
 }
 
 /* daemon_ctl's loglevel: refused unless the peer is root, before anything else. */
@@ -836,6 +1054,12 @@ int main(void)
 		CTL_TEST(test_watch_broadcast),
 		CTL_TEST(test_slow_watcher_dropped),
 		CTL_TEST(test_reply_too_large),
+		CTL_TEST(test_watch_limit),
+		CTL_TEST(test_per_uid_limit),
+		CTL_TEST(test_root_always_answered),
+		CTL_TEST(test_socket_dir_refused),
+		CTL_TEST(test_socket_dir_link_resolved),
+		CTL_TEST(test_socket_path_link_not_followed),
 		cmocka_unit_test(test_loglevel_needs_root),
 	};
 

@@ -1,85 +1,131 @@
 /*
- * Unit tests: cmemctl's writers (table, JSON, Prometheus) on replies shaped
- * like the ones src/daemon_ctl.c produces, written to a memory stream.
+ * Unit tests: cmemctl's writers (table, JSON, Prometheus) on the replies
+ * the daemon's real handlers produce: a struct daemon is set up as
+ * test_daemon.c does, hears two peers through daemon_receive(), and is
+ * asked through daemon_ctl_handle(); events come from a real control
+ * socket with a watcher on it.  The clock the answers read is injected,
+ * so every figure is exact.  A change in a reply breaks a test here.
  */
 #include "testutil.h"
 
+#include <arpa/inet.h>
+#include <poll.h>
 #include <regex.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 
 #include "ctlfmt.h"
+#include "daemon_ctl.h"
+#include "util.h"
 
-static const char members_reply[] =
-    "{\"status\":\"ok\",\"self\":\"node-a\",\"members\":["
-    "{\"name\":\"node-a\",\"address\":\"10.0.0.1\",\"state\":\"alive\","
-    "\"incarnation\":1764172790123456,\"since\":1764172800,\"last_heard_ms\":0,\"loss\":0.0,"
-    "\"skew_s\":0,\"timeout_ms\":0,\"lines\":0,\"self\":true},"
-    "{\"name\":\"node-b\",\"address\":\"10.0.0.2\",\"state\":\"alive\","
-    "\"incarnation\":1764172791000000,\"since\":1764172801,\"last_heard_ms\":12,\"loss\":0.025,"
-    "\"skew_s\":1,\"timeout_ms\":750,\"lines\":420},"
-    "{\"name\":\"node-c\",\"address\":\"fd77:1::3\",\"state\":\"failed\","
-    "\"incarnation\":1764172792000000,\"since\":1764172900,\"last_heard_ms\":3021,\"loss\":0.5,"
-    "\"skew_s\":-2,\"timeout_ms\":900,\"lines\":77}"
-    "],\"rejected\":[],\"version\":1}";
+#define NOW_MS 5000000u
+#define NOW_S 1764172800u /* 2025-11-26 16:00:00 UTC */
+#define ASK_MS (NOW_MS + 12)
 
-static const char status_reply[] =
-    "{\"status\":\"ok\",\"name\":\"node-a\",\"daemon_version\":\"0.1.0\","
-    "\"incarnation\":1764172790123456,"
-    "\"cluster\":{\"group\":\"239.192.51.10\",\"port\":51510,\"interface\":\"eth0\",\"ttl\":1},"
-    "\"uptime_s\":3600,"
-    "\"members\":{\"alive\":3,\"candidate\":0,\"failed\":1,\"left\":0},"
-    "\"detector\":{\"heartbeat_ms\":50,\"fail_after_ms\":750,\"replay_window_s\":30,"
-    "\"max_members\":4096},"
-    "\"keys\":[{\"id\":1,\"primary\":true,\"fingerprint\":\"SHA256:abcd\",\"accepted\":1500},"
-    "{\"id\":2,\"primary\":false,\"fingerprint\":\"SHA256:ef01\",\"accepted\":3}],"
-    "\"log_level\":\"info\","
-    "\"confinement\":{\"uid\":65534,\"gid\":65534,\"chroot\":\"/var/empty\","
-    "\"no_new_privs\":true,\"pid\":4242},\"version\":1}";
+static struct daemon d;
+static const struct ctl_peer root = { .pid = 100, .uid = 0, .gid = 0 };
 
-static const char stats_reply[] =
-    "{\"status\":\"ok\","
-    "\"sent\":{\"cjoin\":1,\"alive\":1200,\"leave\":0,\"cluster\":2},"
-    "\"accepted\":{\"cjoin\":2,\"alive\":2400,\"leave\":1,\"cluster\":4},"
-    "\"dropped\":{\"bad_format\":1,\"bad_version\":0,\"unknown_key\":2,\"bad_mac\":7,"
-    "\"stale\":3,\"replay\":4,\"bad_body\":0,\"oversize\":5},"
-    "\"by_key\":{\"1\":1500,\"2\":3},"
-    "\"top_sources\":[{\"address\":\"10.0.0.9\",\"total\":9,"
-    "\"dropped\":{\"bad_mac\":5,\"stale\":4}},"
-    "{\"address\":\"fd77:1::9\",\"total\":2,\"dropped\":{\"bad_mac\":2}}],"
-    "\"other\":{\"own_lines\":1203,\"name_conflicts\":0,\"table_full\":0,\"send_errors\":0,"
-    "\"replies_suppressed\":6,\"dropped_watchers\":2},\"version\":1}";
+static uint64_t fixed_clock(void)
+{
+	return ASK_MS;
+}
 
-static const char event_reply[] =
-    "{\"event\":\"join\",\"member\":\"node-b\",\"address\":\"10.0.0.2\","
-    "\"incarnation\":5,\"time\":1764172800,\"detail\":\"joined\",\"version\":1}";
+static void quiet(enum log_level level, const char *msg, void *arg)
+{
+	(void)level;
+	(void)msg;
+	(void)arg;
+}
 
-static const char skew_event[] =
-    "{\"event\":\"skew\",\"member\":\"node-c\",\"address\":\"fd77:1::3\","
-    "\"incarnation\":7,\"time\":1764172801,\"detail\":\"clock ahead of ours by 4 s (window 30 s)\","
-    "\"skew_s\":4,\"version\":1}";
+static struct member_addr addr(const char *s)
+{
+	struct member_addr a = { .family = AF_INET };
 
-static const char loglevel_reply[] = "{\"status\":\"ok\",\"level\":\"debug\",\"version\":1}";
+	inet_pton(AF_INET, s, &a.a.v4);
+	return a;
+}
+
+static void rx(const char *sender, const char *body, uint64_t inc, uint64_t ctr, uint64_t ts,
+               const char *from, uint64_t now_ms)
+{
+	char line[WIRE_MAX_DATAGRAM + 2];
+	struct member_addr a = addr(from);
+	int n = wire_sign(keyring_primary(d.kr), ts, sender, body, strlen(body), inc, ctr, line,
+	                  sizeof(line));
+
+	assert_true(n > 0);
+	daemon_receive(&d, (uint8_t *)line, n, &a, now_ms, NOW_S);
+}
+
+/*
+ * node-c heard 3009 ms before the question and then failed; node-b heard
+ * 12 ms before it, its clock 1 s ahead; one forged datagram from 10.0.0.9.
+ */
+static int setup(void **state)
+{
+	struct member_addr bad = addr("10.0.0.9");
+
+	(void)state;
+	assert_true(sodium_init() >= 0);
+	memset(&d, 0, sizeof(d));
+	config_defaults(&d.cfg);
+	snprintf(d.cfg.name, sizeof(d.cfg.name), "node-a");
+	snprintf(d.cfg.group, sizeof(d.cfg.group), "239.192.51.10");
+	d.kr = tu_vector_keyring();
+	d.net.fd = -1;
+	d.incarnation = 1764172790123456u;
+	d.self_addr = addr("10.0.0.1");
+	log_set_hook(quiet, NULL);
+	log_set_level(LOG_LEVEL_INFO);
+	daemon_init(&d, NOW_MS - 3600000, NOW_S - 3600);
+	d.self_addr = addr("10.0.0.1");
+	rx("node-c", "cjoin node-c", 6, 1, NOW_S, "10.0.0.3", NOW_MS - 3009);
+	daemon_timers(&d, NOW_MS - 1, NOW_S);
+	rx("node-b", "alive node-b 1764172801", 5, 1, NOW_S + 1, "10.0.0.2", NOW_MS);
+	daemon_receive(&d, (const uint8_t *)"1764172800: [x] alive x |v1 k=1 n=1.1 h=00", 43, &bad,
+	               NOW_MS, NOW_S);
+	daemon_ctl_set_clock(fixed_clock);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	daemon_ctl_set_clock(NULL);
+	log_set_hook(NULL, NULL);
+	members_free(d.members);
+	keyring_free(d.kr);
+	return 0;
+}
+
+/* The daemon's reply to a request of command (and extra fields). */
+static json_t *ask(const char *command, const char *extra)
+{
+	char text[256];
+	json_error_t jerr;
+	json_t *req, *r;
+	int watch = 0;
+
+	snprintf(text, sizeof(text), "{\"version\":1,\"command\":\"%s\"%s}", command, extra);
+	req = json_loads(text, 0, &jerr);
+	assert_non_null(req);
+	r = daemon_ctl_handle(&d, command, req, &root, &watch);
+	json_decref(req);
+	assert_string_equal(json_string_value(json_object_get(r, "status")), "ok");
+	return r;
+}
 
 typedef int (*write_fn)(FILE *f, json_t *reply);
 
-static json_t *parse(const char *text)
+/* What fn writes for reply (consumed); *rc gets its return value. */
+static char *render(write_fn fn, json_t *r, int *rc)
 {
-	json_error_t jerr;
-	json_t *j = json_loads(text, 0, &jerr);
-
-	if (j == NULL)
-		fail_msg("sample does not parse: %s: %s", jerr.text, text);
-	return j;
-}
-
-/* What fn writes for the reply in text; *rc gets its return value. */
-static char *render(write_fn fn, const char *text, int *rc)
-{
-	json_t *r = parse(text);
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 
+	assert_non_null(fn);
 	assert_non_null(f);
 	*rc = fn(f, r);
 	assert_int_equal(fclose(f), 0);
@@ -87,11 +133,21 @@ static char *render(write_fn fn, const char *text, int *rc)
 	return buf;
 }
 
+static json_t *parse(const char *text)
+{
+	json_error_t jerr;
+	json_t *j = json_loads(text, 0, &jerr);
+
+	if (j == NULL)
+		fail_msg("does not parse: %s: %s", jerr.text, text);
+	return j;
+}
+
 /* fn refuses the reply and writes nothing. */
 static void expect_refused(write_fn fn, const char *text)
 {
 	int rc;
-	char *out = render(fn, text, &rc);
+	char *out = render(fn, parse(text), &rc);
 
 	if (rc != -1)
 		fail_msg("writer accepted %s and wrote: %s", text, out);
@@ -135,101 +191,99 @@ static size_t split_words(char *line, char **words, size_t max)
 	return n;
 }
 
+/* The line of out that starts with name (then a space); fails if none. */
+static const char *row_of(const char *out, const char *name, char *buf, size_t size)
+{
+	for (size_t i = 0; i < count_lines(out); i++) {
+		line_at(out, i, buf, size);
+		if (strncmp(buf, name, strlen(name)) == 0 && buf[strlen(name)] == ' ')
+			return buf;
+	}
+	fail_msg("no row for %s in:\n%s", name, out);
+	return NULL;
+}
+
 static void test_table_members(void **state)
 {
 	static const char *const header[] = { "NAME", "ADDRESS", "STATE", "SINCE",
 		                              "LAST", "HEARD", "LOSS", "SKEW" };
 	int rc;
-	char *out = render(ctlfmt_table.members, members_reply, &rc), line[256], copy[256];
+	char *out = render(ctlfmt_table.members, ask("members", ""), &rc), line[256], head[256];
 	char *w[16];
 
 	(void)state;
 	assert_int_equal(rc, 0);
-	assert_int_equal(count_lines(out), 4); /* header and one row per member */
+	assert_int_equal(count_lines(out), 4); /* header and one row per member, self included */
+	line_at(out, 0, head, sizeof(head));
 	line_at(out, 0, line, sizeof(line));
 	assert_int_equal(split_words(line, w, 16), 8);
 	for (size_t i = 0; i < 8; i++)
 		assert_string_equal(w[i], header[i]);
 
-	line_at(out, 1, line, sizeof(line));
+	row_of(out, "node-a", line, sizeof(line));
 	assert_non_null(strstr(line, "(self)"));
-	assert_non_null(strstr(line, "2025-11-26 16:00:00"));
+	assert_non_null(strstr(line, "2025-11-26 15:00:00")); /* started an hour before */
 
-	line_at(out, 2, line, sizeof(line));
+	row_of(out, "node-b", line, sizeof(line));
 	/* columns line up under the header */
-	line_at(out, 0, copy, sizeof(copy));
-	assert_int_equal(strstr(line, "10.0.0.2") - line, strstr(copy, "ADDRESS") - copy);
-	assert_int_equal(strstr(line, "alive") - line, strstr(copy, "STATE") - copy);
+	assert_int_equal(strstr(line, "10.0.0.2") - line, strstr(head, "ADDRESS") - head);
+	assert_int_equal(strstr(line, "alive") - line, strstr(head, "STATE") - head);
 	assert_int_equal(split_words(line, w, 16), 9);
-	assert_string_equal(w[0], "node-b");
 	assert_string_equal(w[1], "10.0.0.2");
 	assert_string_equal(w[2], "alive");
 	assert_string_equal(w[3], "2025-11-26");
-	assert_string_equal(w[4], "16:00:01");
+	assert_string_equal(w[4], "16:00:00");
 	assert_string_equal(w[5], "12");
 	assert_string_equal(w[6], "ms");
-	assert_string_equal(w[7], "2.5%");
+	assert_string_equal(w[7], "0.0%");
 	assert_string_equal(w[8], "+1s");
 
-	line_at(out, 3, line, sizeof(line));
+	row_of(out, "node-c", line, sizeof(line));
 	assert_int_equal(split_words(line, w, 16), 9);
-	assert_string_equal(w[0], "node-c");
-	assert_string_equal(w[1], "fd77:1::3");
+	assert_string_equal(w[1], "10.0.0.3");
 	assert_string_equal(w[2], "failed");
 	assert_string_equal(w[5], "3021");
-	assert_string_equal(w[7], "50.0%");
-	assert_string_equal(w[8], "-2s");
+	assert_string_equal(w[8], "+0s");
 	free(out);
 }
 
-static void test_table_members_empty_list(void **state)
-{
-	int rc;
-	char *out = render(ctlfmt_table.members, "{\"status\":\"ok\",\"members\":[]}", &rc);
-
-	(void)state;
-	assert_int_equal(rc, 0);
-	assert_int_equal(count_lines(out), 1);
-	assert_non_null(strstr(out, "NAME"));
-	free(out);
-}
-
-/* Authenticated senders kept out are listed after the members, one line each. */
+/* A clock 40 s ahead: the sender is named after the members, with why. */
 static void test_table_members_rejected(void **state)
 {
-	static const char reply[] =
-	    "{\"status\":\"ok\",\"self\":\"node-a\",\"members\":[],\"rejected\":["
-	    "{\"name\":\"node-z\",\"address\":\"10.0.0.26\",\"reason\":\"stale\",\"skew_s\":-95,"
-	    "\"lines\":12,\"last_ms\":300,\"detail\":\"clock 95 s behind ours\"}],\"version\":1}";
 	int rc;
-	char *out = render(ctlfmt_table.members, reply, &rc), line[256];
+	char *out, line[256];
 
 	(void)state;
+	rx("node-z", "alive node-z 1764172840", 9, 1, NOW_S + 40, "10.0.0.26", NOW_MS - 300 + 12);
+	out = render(ctlfmt_table.members, ask("members", ""), &rc);
 	assert_int_equal(rc, 0);
-	assert_int_equal(count_lines(out), 3);
-	assert_non_null(strstr(line_at(out, 1, line, sizeof(line)), "not admitted"));
-	assert_string_equal(line_at(out, 2, line, sizeof(line)),
-	                    "  node-z (10.0.0.26): clock 95 s behind ours; 12 lines, last 300 ms ago");
+	assert_int_equal(count_lines(out), 6);
+	assert_non_null(strstr(line_at(out, 4, line, sizeof(line)), "not admitted"));
+	assert_string_equal(line_at(out, 5, line, sizeof(line)),
+	                    "  node-z (10.0.0.26): clock 40 s ahead of ours, outside the 30 s window: "
+	                    "lines dropped as stale; 1 lines, last 300 ms ago");
 	free(out);
 }
 
 static void test_table_status(void **state)
 {
 	int rc;
-	char *out = render(ctlfmt_table.status, status_reply, &rc);
+	char *out = render(ctlfmt_table.status, ask("status", ""), &rc), want[160];
 
 	(void)state;
 	assert_int_equal(rc, 0);
 	assert_non_null(strstr(out, "node:        node-a (incarnation 1764172790123456)\n"));
-	assert_non_null(strstr(out, "version:     cmemd 0.1.0\n"));
-	assert_non_null(strstr(out, "cluster:     group 239.192.51.10 port 51510 interface eth0 ttl 1\n"));
+	assert_non_null(strstr(out, "version:     cmemd " CMEM_VERSION "\n"));
+	assert_non_null(strstr(out, "cluster:     group 239.192.51.10 port 51510 interface default ttl 1\n"));
 	assert_non_null(strstr(out, "uptime:      3600 s\n"));
-	assert_non_null(strstr(out, "members:     3 alive, 1 failed, 0 left, 0 candidates\n"));
-	assert_non_null(strstr(out, "heartbeat 50 ms, fail after >= 750 ms"));
-	assert_non_null(strstr(out, " 1* (SHA256:abcd) 2 (SHA256:ef01)"));
+	assert_non_null(strstr(out, "members:     2 alive, 1 failed, 0 left, 0 candidates\n"));
+	assert_non_null(strstr(out, "heartbeat 50 ms now (fastest 50 ms, adaptive), fail after >= 750 ms"));
+	assert_non_null(strstr(out, "keys:        1* ("));
+	assert_non_null(strstr(out, ") 2 ("));
 	assert_non_null(strstr(out, "log level:   info\n"));
-	assert_non_null(strstr(out, "confinement: pid 4242, uid 65534, gid 65534, chroot /var/empty, "
-	                            "no_new_privs yes\n"));
+	snprintf(want, sizeof(want), "confinement: pid %d, uid %d, gid %d, chroot none, ",
+	         (int)getpid(), (int)getuid(), (int)getgid());
+	assert_non_null(strstr(out, want));
 	free(out);
 }
 
@@ -255,48 +309,74 @@ static void test_table_stats(void **state)
 		                                "accepted by key id\n", "other\n",
 		                                "top sources of dropped lines\n" };
 	int rc;
-	char *out = render(ctlfmt_table.stats, stats_reply, &rc);
+	char *out = render(ctlfmt_table.stats, ask("stats", ""), &rc);
 	const char *prev = out;
 
 	(void)state;
 	assert_int_equal(rc, 0);
-	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(sections); i++) {
 		const char *at = strstr(prev, sections[i]);
 
 		if (at == NULL)
 			fail_msg("section %s missing or out of order in:\n%s", sections[i], out);
 		prev = at + strlen(sections[i]);
 	}
-	assert_int_equal(counted(out, "sent\n", "alive"), 1200);
-	assert_int_equal(counted(out, "dropped\n", "bad_mac"), 7);
-	assert_int_equal(counted(out, "accepted by key id\n", "1"), 1500);
-	assert_int_equal(counted(out, "other\n", "dropped_watchers"), 2);
-	assert_non_null(strstr(out, "10.0.0.9"));
-	assert_non_null(strstr(out, ": bad_mac 5 stale 4\n"));
+	assert_int_equal(counted(out, "accepted\n", "alive"), 1);
+	assert_int_equal(counted(out, "accepted\n", "cjoin"), 1);
+	assert_int_equal(counted(out, "dropped\n", "bad_format") + counted(out, "dropped\n", "bad_mac"), 1);
+	assert_int_equal(counted(out, "accepted by key id\n", "1"), 2);
+	assert_int_equal(counted(out, "other\n", "dropped_watchers"), 0);
+	assert_non_null(strstr(out, "  10.0.0.9 "));
 	free(out);
 }
 
-static void test_table_event(void **state)
+static void test_table_keys(void **state)
 {
 	int rc;
-	char *out = render(ctlfmt_table.event, event_reply, &rc);
+	char *out = render(ctlfmt_table.keys, ask("keys", ""), &rc), line[256];
+	char *w[8];
 
 	(void)state;
 	assert_int_equal(rc, 0);
-	assert_string_equal(out, "2025-11-26 16:00:00 join          node-b (10.0.0.2) incarnation 5: "
-	                         "joined\n");
+	line_at(out, 0, line, sizeof(line));
+	assert_int_equal(split_words(line, w, 8), 5);
+	assert_string_equal(w[0], "ID");
+	line_at(out, 1, line, sizeof(line));
+	assert_int_equal(split_words(line, w, 8), 5);
+	assert_string_equal(w[0], "1");
+	assert_string_equal(w[1], "yes");
+	assert_string_equal(w[3], "2"); /* lines accepted on key 1 */
+	assert_string_equal(w[4], "1"); /* alive peers on it: node-b */
+	assert_string_equal(line_at(out, 3, line, sizeof(line)),
+	                    "every alive peer signs with the primary key 1");
 	free(out);
-	out = render(ctlfmt_table.event, skew_event, &rc);
+}
+
+/* reload answers as keys list does, with the log level it applied. */
+static void test_table_reload(void **state)
+{
+	static const char req[] = "{\"version\":1,\"command\":\"reload\",\"config\":{\"log_level\":"
+	                          "\"warn\"},\"keys\":[{\"id\":4,\"secret\":\"" TU_KEY2_HEX "\","
+	                          "\"primary\":true}]}";
+	json_t *j = parse(req);
+	int watch = 0, rc;
+	char *out = render(ctlfmt_table.keys, daemon_ctl_handle(&d, "reload", j, &root, &watch), &rc);
+	char line[256];
+
+	(void)state;
+	json_decref(j);
 	assert_int_equal(rc, 0);
-	assert_non_null(strstr(out, " skew "));
-	assert_non_null(strstr(out, "clock ahead of ours by 4 s"));
+	assert_int_equal(count_lines(out), 4);
+	assert_string_equal(line_at(out, 2, line, sizeof(line)), "log level: warn");
+	assert_string_equal(line_at(out, 3, line, sizeof(line)),
+	                    "peers not yet signing with the primary key 4: node-b (key 1)");
 	free(out);
 }
 
 static void test_table_simple(void **state)
 {
 	int rc;
-	char *out = render(ctlfmt_table.simple, loglevel_reply, &rc);
+	char *out = render(ctlfmt_table.simple, ask("loglevel", ",\"level\":\"debug\""), &rc);
 
 	(void)state;
 	assert_int_equal(rc, 0);
@@ -316,15 +396,115 @@ static void test_table_refuses_incomplete(void **state)
 	expect_refused(ctlfmt_table.event, "{\"version\":1}");
 	expect_refused(ctlfmt_table.event, "{\"member\":\"node-b\"}");
 	expect_refused(ctlfmt_table.event, "{\"event\":\"join\"}");
+	expect_refused(ctlfmt_table.keys, "{\"status\":\"ok\"}");
+}
+
+/* ---- events: from a real control socket, as a watcher gets them ---- */
+
+struct watcher {
+	char dir[256], path[320];
+	int fd;
+};
+
+static void pump(void)
+{
+	struct pollfd pfd[8];
+
+	for (int i = 0; i < 16; i++) {
+		size_t n = ctl_pollfds(d.ctl, pfd, ARRAY_SIZE(pfd));
+
+		if (poll(pfd, n, 0) <= 0)
+			return;
+		ctl_process(d.ctl, pfd, n, NOW_MS);
+	}
+}
+
+static void watch_start(struct watcher *w)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char err[256], buf[256];
+	ssize_t n;
+
+	tu_mkdtemp(w->dir, sizeof(w->dir));
+	tu_path(w->path, sizeof(w->path), w->dir, "ctl.sock");
+	d.ctl = ctl_open(w->path, NULL, daemon_ctl_handle, &d, err, sizeof(err));
+	if (d.ctl == NULL)
+		fail_msg("ctl_open: %s", err);
+	memcpy(sun.sun_path, w->path, strlen(w->path) + 1);
+	w->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(w->fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	pump();
+	assert_int_equal(write(w->fd, "{\"version\":1,\"command\":\"watch\"}\n", 33), 33);
+	pump();
+	n = recv(w->fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_non_null(strstr(buf, "\"self\":\"node-a\""));
+}
+
+/* The next event line the watcher got, parsed. */
+static json_t *watch_next(struct watcher *w)
+{
+	char buf[1024];
+	size_t len = 0;
+
+	while (len < sizeof(buf) - 1) {
+		ssize_t n = recv(w->fd, buf + len, 1, MSG_DONTWAIT);
+
+		if (n != 1)
+			fail_msg("no event line (got '%.*s')", (int)len, buf);
+		if (buf[len++] == '\n')
+			break;
+	}
+	buf[len] = '\0';
+	return parse(buf);
+}
+
+static void watch_stop(struct watcher *w)
+{
+	close(w->fd);
+	ctl_close(d.ctl);
+	d.ctl = NULL;
+	tu_rmtree(w->dir);
+}
+
+static void test_table_events(void **state)
+{
+	struct watcher w;
+	int rc;
+	char *out;
+	json_t *e;
+
+	(void)state;
+	watch_start(&w);
+	rx("node-d", "cjoin node-d", 8, 1, NOW_S, "10.0.0.4", NOW_MS);
+	e = watch_next(&w);
+	assert_int_equal(json_integer_value(json_object_get(e, "version")), CTL_VERSION);
+	json_object_set_new(e, "time", json_integer(NOW_S)); /* the daemon stamps the real time */
+	out = render(ctlfmt_table.event, e, &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(out, "2025-11-26 16:00:00 join          node-d (10.0.0.4) incarnation 8: "
+	                         "joined\n");
+	free(out);
+	/* a clock 4 s ahead: a skew event */
+	rx("node-d", "alive node-d 1764172804", 8, 2, NOW_S + 4, "10.0.0.4", NOW_MS + 50);
+	e = watch_next(&w);
+	assert_string_equal(json_string_value(json_object_get(e, "event")), "skew");
+	assert_int_equal(json_integer_value(json_object_get(e, "skew_s")), 4);
+	out = render(ctlfmt_table.event, e, &rc);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(out, " skew          node-d (10.0.0.4) incarnation 8: "));
+	free(out);
+	watch_stop(&w);
 }
 
 /* The JSON writer: one line that parses back to the same object. */
-static void expect_json_roundtrip(write_fn fn, const char *text)
+static void expect_json_roundtrip(write_fn fn, json_t *orig)
 {
-	json_t *orig = parse(text), *back;
+	json_t *back;
 	json_error_t jerr;
 	int rc;
-	char *out = render(fn, text, &rc);
+	char *out = render(fn, json_incref(orig), &rc);
 
 	assert_int_equal(rc, 0);
 	assert_int_equal(count_lines(out), 1);
@@ -333,7 +513,7 @@ static void expect_json_roundtrip(write_fn fn, const char *text)
 	if (back == NULL)
 		fail_msg("JSON writer output does not parse: %s: %s", jerr.text, out);
 	if (!json_equal(orig, back))
-		fail_msg("JSON writer changed the reply:\n%s\nwrote:\n%s", text, out);
+		fail_msg("JSON writer changed the reply: wrote:\n%s", out);
 	json_decref(back);
 	json_decref(orig);
 	free(out);
@@ -342,15 +522,38 @@ static void expect_json_roundtrip(write_fn fn, const char *text)
 static void test_json_writer(void **state)
 {
 	(void)state;
-	expect_json_roundtrip(ctlfmt_json.members, members_reply);
-	expect_json_roundtrip(ctlfmt_json.status, status_reply);
-	expect_json_roundtrip(ctlfmt_json.stats, stats_reply);
-	expect_json_roundtrip(ctlfmt_json.event, event_reply);
-	expect_json_roundtrip(ctlfmt_json.event, skew_event);
-	expect_json_roundtrip(ctlfmt_json.simple, loglevel_reply);
+	expect_json_roundtrip(ctlfmt_json.members, ask("members", ""));
+	expect_json_roundtrip(ctlfmt_json.status, ask("status", ""));
+	expect_json_roundtrip(ctlfmt_json.stats, ask("stats", ""));
+	expect_json_roundtrip(ctlfmt_json.keys, ask("keys", ""));
+	expect_json_roundtrip(ctlfmt_json.simple, ask("loglevel", ",\"level\":\"warn\""));
 }
 
-#define PROM_SAMPLE "^cmem_[a-z_]+(\\{[a-z_]+=\"[^\"]*\"(,[a-z_]+=\"[^\"]*\")*\\})? [0-9]+$"
+/* Every writer fills the slots it supports and leaves the others NULL. */
+static void test_writer_slots(void **state)
+{
+	(void)state;
+	assert_non_null(ctlfmt_table.members);
+	assert_non_null(ctlfmt_table.status);
+	assert_non_null(ctlfmt_table.stats);
+	assert_non_null(ctlfmt_table.event);
+	assert_non_null(ctlfmt_table.keys);
+	assert_non_null(ctlfmt_table.simple);
+	assert_null(ctlfmt_table.metrics);
+	assert_non_null(ctlfmt_json.event);
+	assert_non_null(ctlfmt_prometheus.metrics);
+	assert_null(ctlfmt_prometheus.members);
+	assert_null(ctlfmt_prometheus.status);
+	assert_null(ctlfmt_prometheus.stats);
+	assert_null(ctlfmt_prometheus.event);
+	assert_null(ctlfmt_prometheus.keys);
+	assert_null(ctlfmt_prometheus.simple);
+}
+
+/* ---- Prometheus: the exposition, checked line by line ---- */
+
+#define PROM_LABEL "[a-z_]+=\"([^\"\\\\]|\\\\.)*\""
+#define PROM_SAMPLE "^cmem_[a-z_]+(\\{" PROM_LABEL "(," PROM_LABEL ")*\\})? -?[0-9.e+-]+$"
 #define PROM_HELP "^# HELP (cmem_[a-z_]+) [^ ].*$"
 #define PROM_TYPE "^# TYPE (cmem_[a-z_]+) (counter|gauge)$"
 #define PROM_MAX_FAMILIES 64
@@ -407,63 +610,123 @@ static void prom_line(struct prom_check *p, const char *line)
 	p->nsamples++;
 }
 
-static void test_prometheus_stats(void **state)
+/* The replies `stats --prometheus` combines, from the handlers. */
+static json_t *metrics_input(void)
+{
+	return json_pack("{s:o, s:o, s:o}", "stats", ask("stats", ""), "status", ask("status", ""),
+	                 "members", ask("members", ""));
+}
+
+static char *prom_render(json_t *in, struct prom_check *p)
+{
+	int rc;
+	char *out = render(ctlfmt_prometheus.metrics, in, &rc), line[512];
+
+	assert_int_equal(rc, 0);
+	assert_int_equal(regcomp(&p->sample, PROM_SAMPLE, REG_EXTENDED | REG_NOSUB), 0);
+	assert_int_equal(regcomp(&p->help, PROM_HELP, REG_EXTENDED), 0);
+	assert_int_equal(regcomp(&p->type, PROM_TYPE, REG_EXTENDED), 0);
+	assert_int_equal(out[strlen(out) - 1], '\n');
+	for (size_t i = 0; i < count_lines(out); i++)
+		prom_line(p, line_at(out, i, line, sizeof(line)));
+	assert_int_equal(p->nhelp, p->ntype);
+	regfree(&p->sample);
+	regfree(&p->help);
+	regfree(&p->type);
+	return out;
+}
+
+#define HAS(out, s) do { if (strstr((out), "\n" s "\n") == NULL) fail_msg("lacks %s in:\n%s", s, (out)); } while (0)
+
+static void test_prometheus(void **state)
 {
 	struct prom_check p = { .nhelp = 0 };
-	int rc;
-	char *out = render(ctlfmt_prometheus.stats, stats_reply, &rc), line[512];
-	size_t n;
+	char *out = prom_render(metrics_input(), &p);
 
 	(void)state;
-	assert_int_equal(rc, 0);
-	assert_int_equal(regcomp(&p.sample, PROM_SAMPLE, REG_EXTENDED | REG_NOSUB), 0);
-	assert_int_equal(regcomp(&p.help, PROM_HELP, REG_EXTENDED), 0);
-	assert_int_equal(regcomp(&p.type, PROM_TYPE, REG_EXTENDED), 0);
-	n = count_lines(out);
-	assert_int_equal(out[strlen(out) - 1], '\n');
-	for (size_t i = 0; i < n; i++)
-		prom_line(&p, line_at(out, i, line, sizeof(line)));
-	/* 4 verbs sent + 4 accepted + 8 reasons + 2 keys + 3 source pairs + 6 others */
-	assert_int_equal(p.nsamples, 27);
-	assert_int_equal(p.nhelp, p.ntype);
-	assert_int_equal(p.nhelp, 11);
-	assert_non_null(strstr(out, "\ncmem_lines_sent_total{verb=\"alive\"} 1200\n"));
-	assert_non_null(strstr(out, "\ncmem_lines_dropped_total{reason=\"bad_mac\"} 7\n"));
-	assert_non_null(strstr(out, "\ncmem_lines_accepted_by_key_total{key_id=\"2\"} 3\n"));
-	assert_non_null(strstr(out, "\ncmem_source_dropped_total{address=\"fd77:1::9\","
-	                            "reason=\"bad_mac\"} 2\n"));
-	assert_non_null(strstr(out, "\ncmem_dropped_watchers_total 2\n"));
-	regfree(&p.sample);
-	regfree(&p.help);
-	regfree(&p.type);
+	HAS(out, "cmem_lines_accepted_total{verb=\"alive\"} 1");
+	HAS(out, "cmem_lines_accepted_by_key_total{key_id=\"1\"} 2");
+	HAS(out, "cmem_dropped_watchers_total 0");
+	HAS(out, "cmem_members{state=\"alive\"} 2");
+	HAS(out, "cmem_members{state=\"failed\"} 1");
+	HAS(out, "cmem_members{state=\"left\"} 0");
+	HAS(out, "cmem_peer_up{member=\"node-b\"} 1");
+	HAS(out, "cmem_peer_up{member=\"node-c\"} 0");
+	HAS(out, "cmem_peer_loss_ratio{member=\"node-b\"} 0");
+	HAS(out, "cmem_peer_skew_seconds{member=\"node-b\"} 1");
+	HAS(out, "cmem_peer_timeout_seconds{member=\"node-b\"} 0.75");
+	HAS(out, "cmem_peer_last_heard_seconds{member=\"node-b\"} 0.012");
+	HAS(out, "cmem_peer_last_heard_seconds{member=\"node-c\"} 3.021");
+	HAS(out, "cmem_key_in_use{key=\"1\",primary=\"true\"} 1");
+	HAS(out, "cmem_key_in_use{key=\"2\",primary=\"false\"} 1");
+	HAS(out, "cmem_build_info{version=\"" CMEM_VERSION "\"} 1");
+	HAS(out, "cmem_uptime_seconds 3600");
+	assert_null(strstr(out, "member=\"node-a\"")); /* this node is not a peer */
+	/* the daemon's quorum view: node-a and node-b reachable of the three known */
+	HAS(out, "cmem_quorum_alive 2");
+	HAS(out, "cmem_quorum_known 3");
+	HAS(out, "cmem_quorum_has_quorum 1");
+	free(out);
+}
+
+/* The quorum gauges follow the status reply's quorum object. */
+static void test_prometheus_quorum(void **state)
+{
+	struct prom_check p = { .nhelp = 0 };
+	json_t *in = metrics_input();
+	char *out;
+
+	(void)state;
+	json_object_set_new(json_object_get(in, "status"), "quorum",
+	                    json_pack("{s:i, s:i, s:b}", "alive", 2, "known", 3, "has_quorum", 1));
+	out = prom_render(in, &p);
+	HAS(out, "cmem_quorum_alive 2");
+	HAS(out, "cmem_quorum_known 3");
+	HAS(out, "cmem_quorum_has_quorum 1");
+	free(out);
+}
+
+/* Label values are escaped as the exposition format says. */
+static void test_prometheus_escapes(void **state)
+{
+	struct prom_check p = { .nhelp = 0 };
+	json_t *in = metrics_input();
+	char *out;
+
+	(void)state;
+	json_object_set_new(json_object_get(in, "status"), "daemon_version", json_string("1.0\"x\\y"));
+	out = prom_render(in, &p);
+	HAS(out, "cmem_build_info{version=\"1.0\\\"x\\\\y\"} 1");
 	free(out);
 }
 
 static void test_prometheus_refuses(void **state)
 {
 	(void)state;
-	expect_refused(ctlfmt_prometheus.stats, "{\"status\":\"ok\",\"sent\":{}}");
-	/* the Prometheus format is for counters: the other commands are refused */
-	expect_refused(ctlfmt_prometheus.members, members_reply);
-	expect_refused(ctlfmt_prometheus.status, status_reply);
-	expect_refused(ctlfmt_prometheus.event, event_reply);
-	expect_refused(ctlfmt_prometheus.simple, loglevel_reply);
+	expect_refused(ctlfmt_prometheus.metrics, "{\"stats\":{\"status\":\"ok\",\"sent\":{}}}");
+	expect_refused(ctlfmt_prometheus.metrics, "{\"stats\":{\"dropped\":{}},\"status\":{}}");
 }
+
+#define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_table_members),
-		cmocka_unit_test(test_table_members_empty_list),
-		cmocka_unit_test(test_table_members_rejected),
-		cmocka_unit_test(test_table_status),
-		cmocka_unit_test(test_table_stats),
-		cmocka_unit_test(test_table_event),
-		cmocka_unit_test(test_table_simple),
-		cmocka_unit_test(test_table_refuses_incomplete),
-		cmocka_unit_test(test_json_writer),
-		cmocka_unit_test(test_prometheus_stats),
-		cmocka_unit_test(test_prometheus_refuses),
+		T(test_table_members),
+		T(test_table_members_rejected),
+		T(test_table_status),
+		T(test_table_stats),
+		T(test_table_keys),
+		T(test_table_reload),
+		T(test_table_simple),
+		T(test_table_refuses_incomplete),
+		T(test_table_events),
+		T(test_json_writer),
+		T(test_writer_slots),
+		T(test_prometheus),
+		T(test_prometheus_quorum),
+		T(test_prometheus_escapes),
+		T(test_prometheus_refuses),
 	};
 
 	setenv("TZ", "UTC", 1); /* the table shows local times */
