@@ -277,7 +277,10 @@ static void test_table_status(void **state)
 	assert_non_null(strstr(out, "cluster:     group 239.192.51.10 port 51510 interface default ttl 1\n"));
 	assert_non_null(strstr(out, "uptime:      3600 s\n"));
 	assert_non_null(strstr(out, "members:     2 alive, 1 failed, 0 left, 0 candidates\n"));
-	assert_non_null(strstr(out, "heartbeat 50 ms now (fastest 50 ms, adaptive), fail after >= 750 ms"));
+	snprintf(want, sizeof(want), "heartbeat %u ms now (fastest 50 ms, adaptive), fail after >= 750 ms",
+	         d.heartbeat_ms);
+	assert_non_null(strstr(out, want));
+	assert_non_null(strstr(out, "quorum:      2 of 3 known members reachable: majority\n"));
 	assert_non_null(strstr(out, "keys:        1* ("));
 	assert_non_null(strstr(out, ") 2 ("));
 	assert_non_null(strstr(out, "log level:   info\n"));
