@@ -18,7 +18,9 @@
 #include "config.h"
 #include "ctl.h"
 #include "ctlfmt.h"
+#include "hook.h"
 #include "keyring.h"
+#include "util.h"
 
 #define EXIT_DAEMON_ERROR 1
 #define EXIT_USAGE 2
@@ -32,7 +34,10 @@ static void usage(FILE *f)
 	        "  members                 the members, this node included\n"
 	        "  status                  this node, the cluster and the daemon's confinement\n"
 	        "  stats [--prometheus]    counters: sent, accepted, dropped by reason, by key\n"
-	        "  watch [--exec PROGRAM]  stream membership events as they happen\n"
+	        "  watch [--follow] [--exec PROGRAM [--timeout SECONDS]]\n"
+	        "                          stream membership events as they happen, or run\n"
+	        "                          PROGRAM for each (time limit 30 s); --follow\n"
+	        "                          reconnects when cmemd restarts\n"
 	        "  loglevel LEVEL          set the daemon's log level (root only)\n"
 	        "  keys list               key ids, primary, fingerprints, lines and peers per key\n"
 	        "  keys install FILE       send keyring FILE to the daemon, replacing its ring (root)\n"
@@ -118,49 +123,6 @@ static int is_error(json_t *r)
 	return 1;
 }
 
-static void run_handler(const char *prog, json_t *e)
-{
-	char inc[32];
-	pid_t pid;
-	int status;
-
-	snprintf(inc, sizeof(inc), "%lld", (long long)json_integer_value(json_object_get(e, "incarnation")));
-	pid = fork();
-	if (pid == -1) {
-		fprintf(stderr, "cmemctl: fork: %s\n", strerror(errno));
-		return;
-	}
-	if (pid == 0) {
-		setenv("CMEM_EVENT", json_string_value(json_object_get(e, "event")) ?: "", 1);
-		setenv("CMEM_MEMBER", json_string_value(json_object_get(e, "member")) ?: "", 1);
-		setenv("CMEM_ADDRESS", json_string_value(json_object_get(e, "address")) ?: "", 1);
-		setenv("CMEM_INCARNATION", inc, 1);
-		setenv("CMEM_DETAIL", json_string_value(json_object_get(e, "detail")) ?: "", 1);
-		execl("/bin/sh", "sh", "-c", prog, (char *)NULL);
-		_exit(127);
-	}
-	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) != 0)
-		fprintf(stderr, "cmemctl: %s exited with status %d for event %s of %s\n", prog,
-		        WEXITSTATUS(status), json_string_value(json_object_get(e, "event")),
-		        json_string_value(json_object_get(e, "member")));
-}
-
-static int do_watch(FILE *in, const struct ctlfmt_writer *w, const char *exec, const char *path)
-{
-	json_t *e;
-
-	while ((e = read_reply(in, path)) != NULL) {
-		if (exec)
-			run_handler(exec, e);
-		else
-			w->event(stdout, e);
-		fflush(stdout);
-		json_decref(e);
-	}
-	fprintf(stderr, "cmemctl: cmemd closed the event stream at %s\n", path);
-	return EXIT_UNREACHABLE;
-}
-
 enum cmd_kind { CMD_MEMBERS, CMD_STATUS, CMD_STATS, CMD_WATCH, CMD_SIMPLE, CMD_KEYS };
 
 struct cmd {
@@ -214,6 +176,9 @@ struct ctl_opts {
 	const char *socket, *exec;
 	const struct ctlfmt_writer *w;
 	int prometheus;
+	int follow;          /* watch: reconnect */
+	const char *timeout; /* watch --exec: as given */
+	uint64_t timeout_ms;
 };
 
 static int usage_error(const char *msg, const char *arg)
@@ -229,7 +194,8 @@ static int parse_opts(int argc, char **argv, struct ctl_opts *o)
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },  { "json", no_argument, NULL, 'j' },
 		{ "prometheus", no_argument, NULL, 'p' },    { "exec", required_argument, NULL, 'e' },
-		{ "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
+		{ "help", no_argument, NULL, 'h' },          { "follow", no_argument, NULL, 'F' },
+		{ "timeout", required_argument, NULL, 'T' }, { NULL, 0, NULL, 0 },
 	};
 	int ch;
 
@@ -239,6 +205,8 @@ static int parse_opts(int argc, char **argv, struct ctl_opts *o)
 		case 'j': o->w = &ctlfmt_json; break;
 		case 'p': o->prometheus = 1; break;
 		case 'e': o->exec = optarg; break;
+		case 'F': o->follow = 1; break;
+		case 'T': o->timeout = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
@@ -306,6 +274,77 @@ static json_t *build_request(const struct cmd *c, int nargs, char **args)
 	return req;
 }
 
+/* watch without --exec: each event, and a resync as a members table. */
+static int watch_print(void *arg, json_t *e)
+{
+	const struct ctlfmt_writer *w = arg;
+	const char *ev = json_string_value(json_object_get(e, "event"));
+	int rc;
+
+	if (w == &ctlfmt_table && ev && strcmp(ev, "resync") == 0) {
+		printf("resync (%s): the membership now\n",
+		       json_string_value(json_object_get(e, "reason")) ?: "-");
+		rc = w->members(stdout, e);
+	} else {
+		rc = w->event(stdout, e);
+	}
+	fflush(stdout);
+	return rc;
+}
+
+static int do_watch(const struct ctl_opts *o)
+{
+	struct hook_opts h = {
+		.socket = o->socket,
+		.exec = o->exec,
+		.follow = o->follow,
+		.banner = o->w == &ctlfmt_table && !o->exec,
+		.timeout_ms = o->timeout_ms,
+		.grace_ms = HOOK_GRACE_MS,
+		.queue_max = HOOK_QUEUE_MAX,
+		.print = watch_print,
+		.print_arg = (void *)o->w,
+		.err = stderr,
+		.now_ms = now_mono_ms,
+	};
+	int signo = 0;
+
+	switch (hook_watch(&h, &signo)) {
+	case HOOK_END_CLOSED:
+	case HOOK_END_UNREACHABLE: return EXIT_UNREACHABLE;
+	case HOOK_END_ERROR: return EXIT_DAEMON_ERROR;
+	case HOOK_END_SIGNAL: break;
+	}
+	/* die of the signal, as a shell or systemd expects */
+	fflush(stdout);
+	signal(signo, SIG_DFL);
+	raise(signo);
+	return EXIT_DAEMON_ERROR;
+}
+
+/* --exec, --follow and --timeout: watch's alone, and sound. */
+static int watch_opts(struct ctl_opts *o, const struct cmd *c)
+{
+	char *end;
+	double t;
+
+	if (c->kind != CMD_WATCH && (o->exec || o->follow || o->timeout))
+		return usage_error(o->exec ? "--exec applies to 'watch' only"
+		                   : o->follow ? "--follow applies to 'watch' only"
+		                               : "--timeout applies to 'watch' only", "");
+	if (o->timeout && !o->exec)
+		return usage_error("--timeout limits the --exec handler: give --exec too", "");
+	o->timeout_ms = HOOK_TIMEOUT_MS;
+	if (o->timeout == NULL)
+		return 0;
+	errno = 0;
+	t = strtod(o->timeout, &end);
+	if (errno || end == o->timeout || *end || !(t >= 0.001 && t <= 86400))
+		return usage_error("--timeout wants seconds from 0.001 to 86400, not ", o->timeout);
+	o->timeout_ms = (uint64_t)(t * 1000 + 0.5);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct ctl_opts o = { .w = &ctlfmt_table };
@@ -331,12 +370,14 @@ int main(int argc, char **argv)
 		return usage_error("wrong number of arguments for ", c->name);
 	if (o.prometheus && c->kind != CMD_STATS)
 		return usage_error("--prometheus applies to 'stats' only", "");
-	if (o.exec && c->kind != CMD_WATCH)
-		return usage_error("--exec applies to 'watch' only", "");
+	if (watch_opts(&o, c) == -1)
+		return EXIT_USAGE;
 	if (o.prometheus)
 		o.w = &ctlfmt_prometheus;
 	if (o.socket == NULL)
 		o.socket = default_socket();
+	if (c->kind == CMD_WATCH)
+		return do_watch(&o);
 	req = build_request(c, nargs, argv + optind + 1);
 	if (req == NULL)
 		return usage_error("usage: keys list | keys install FILE | keys use ID | keys remove ID", "");
@@ -352,12 +393,6 @@ int main(int argc, char **argv)
 	}
 	if (is_error(reply))
 		return EXIT_DAEMON_ERROR;
-	if (c->kind == CMD_WATCH) {
-		if (o.w == &ctlfmt_table && !o.exec)
-			fprintf(stderr, "cmemctl: watching %s's events (Ctrl-C to stop)\n",
-			        json_string_value(json_object_get(reply, "self")) ?: "cmemd");
-		return do_watch(in, o.w, o.exec, o.socket);
-	}
 	rc = write_reply(o.w, c->kind, reply);
 	json_decref(reply);
 	if (rc == -1) {
