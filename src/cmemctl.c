@@ -328,19 +328,25 @@ static int watch_opts(struct ctl_opts *o, const struct cmd *c)
 	char *end;
 	double t;
 
-	if (c->kind != CMD_WATCH && (o->exec || o->follow || o->timeout))
-		return usage_error(o->exec ? "--exec applies to 'watch' only"
-		                   : o->follow ? "--follow applies to 'watch' only"
-		                               : "--timeout applies to 'watch' only", "");
-	if (o->timeout && !o->exec)
-		return usage_error("--timeout limits the --exec handler: give --exec too", "");
+	if (c->kind != CMD_WATCH && (o->exec || o->follow || o->timeout)) {
+		usage_error(o->exec ? "--exec applies to 'watch' only"
+		            : o->follow ? "--follow applies to 'watch' only"
+		                        : "--timeout applies to 'watch' only", "");
+		return -1;
+	}
+	if (o->timeout && !o->exec) {
+		usage_error("--timeout limits the --exec handler: give --exec too", "");
+		return -1;
+	}
 	o->timeout_ms = HOOK_TIMEOUT_MS;
 	if (o->timeout == NULL)
 		return 0;
 	errno = 0;
 	t = strtod(o->timeout, &end);
-	if (errno || end == o->timeout || *end || !(t >= 0.001 && t <= 86400))
-		return usage_error("--timeout wants seconds from 0.001 to 86400, not ", o->timeout);
+	if (errno || end == o->timeout || *end || !(t >= 0.001 && t <= 86400)) {
+		usage_error("--timeout wants seconds from 0.001 to 86400, not ", o->timeout);
+		return -1;
+	}
 	o->timeout_ms = (uint64_t)(t * 1000 + 0.5);
 	return 0;
 }
