@@ -552,6 +552,31 @@ static void w_unreachable(struct watcher *w, enum req_result r, const char *err)
 		w->retry_at = w->o->now_ms() + hook_backoff_next(&w->backoff);
 }
 
+/* Hand over the whole lines read so far; -1 when one is garbled (the watch ends). */
+static int w_take(struct watcher *w)
+{
+	char err[512];
+	json_t *ev;
+	int r;
+
+	while ((r = conn_line(&w->conn, w->o->socket, &ev, err, sizeof(err))) == 1)
+		w_deliver(w, ev);
+	if (r == -1) {
+		fprintf(w->o->err, "cmemctl: %s\n", err);
+		w_stop(w, HOOK_END_ERROR);
+	}
+	return r;
+}
+
+/* Take in what the daemon sent. */
+static void w_read(struct watcher *w)
+{
+	int r = conn_fill(&w->conn), e = errno;
+
+	if (w_take(w) != -1 && r <= 0)
+		w_lost(w, r == 0 ? NULL : strerror(e));
+}
+
 static void w_connect(struct watcher *w)
 {
 	char err[512] = "";
@@ -573,26 +598,15 @@ static void w_connect(struct watcher *w)
 	w->connections++;
 	w->failures = 0;
 	w->up_since = now;
-	/* the stream is open first, so nothing falls between the two */
-	if (w->o->follow && w_resync(w, w->connections > 1 ? "reconnect" : "start", 0) == -1)
+	/*
+	 * The stream is open before the membership is read, so nothing falls
+	 * between the two; events read with the ok line come after the resync.
+	 */
+	if (w->o->follow && w_resync(w, w->connections > 1 ? "reconnect" : "start", 0) == -1) {
 		w_lost(w, "no membership for the resync");
-}
-
-/* Take in what the daemon sent. */
-static void w_read(struct watcher *w)
-{
-	char err[512];
-	json_t *ev;
-	int r = conn_fill(&w->conn), e = errno, lr;
-
-	while ((lr = conn_line(&w->conn, w->o->socket, &ev, err, sizeof(err))) == 1)
-		w_deliver(w, ev);
-	if (lr == -1) {
-		fprintf(w->o->err, "cmemctl: %s\n", err);
-		w_stop(w, HOOK_END_ERROR);
-	} else if (r <= 0) {
-		w_lost(w, r == 0 ? NULL : strerror(e));
+		return;
 	}
+	w_take(w);
 }
 
 /* After an overflow, once the queue is worked through: say so and resync. */
