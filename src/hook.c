@@ -381,7 +381,7 @@ static int conn_fill(struct conn *c)
 /* The next whole line, parsed: 1 and *out set, 0 none yet, -1 garbled (err set). */
 static int conn_line(struct conn *c, const char *path, json_t **out, char *err, size_t errlen)
 {
-	char *line = c->buf + c->off, *nl = c->len > c->off ? memchr(line, '\n', c->len - c->off) : NULL;
+	char *line = c->buf ? c->buf + c->off : NULL, *nl = line ? memchr(line, '\n', c->len - c->off) : NULL;
 	json_error_t jerr;
 	json_t *j;
 

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -371,6 +372,7 @@ static void test_watch_overflow_resync(void **state)
 	assert_true((lfd = listen_at(sock)) != -1);
 	daemon = fork();
 	if (daemon == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test leaves nothing behind */
 		/* one write: the watcher reads all six before the handler ends */
 		int wfd = serve(lfd, "watch", OK_LINE EV("join", "a", 1) EV("join", "b", 2) EV("join", "c", 3)
 		                              EV("join", "d", 4) EV("join", "e", 5) EV("join", "f", 6));
@@ -408,6 +410,7 @@ static void test_watch_follow(void **state)
 	assert_true((lfd = listen_at(sock)) != -1);
 	daemon = fork();
 	if (daemon == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test leaves nothing behind */
 		int wfd = serve(lfd, "watch", OK_LINE EV("join", "a", 1));
 
 		close(serve(lfd, "members", MEMBERS));
