@@ -19,9 +19,11 @@
 #include "ctl.h"
 #include "ctlfmt.h"
 #include "keyfile.h"
+#include "hook.h"
 #include "keyring.h"
-#include "version.h"
 #include "log.h"
+#include "util.h"
+#include "version.h"
 
 #define EXIT_DAEMON_ERROR 1
 #define EXIT_USAGE 2
@@ -35,7 +37,10 @@ static void usage(FILE *f)
 	        "  members                 the members, this node included\n"
 	        "  status                  this node, the cluster and the daemon's confinement\n"
 	        "  stats [--prometheus]    counters: sent, accepted, dropped by reason, by key\n"
-	        "  watch [--exec PROGRAM]  stream membership events as they happen\n"
+	        "  watch [--follow] [--exec PROGRAM [--timeout SECONDS]]\n"
+	        "                          stream membership events as they happen, or run\n"
+	        "                          PROGRAM for each (time limit 30 s); --follow\n"
+	        "                          reconnects when cmemd restarts\n"
 	        "  loglevel LEVEL          set the daemon's log level (root only)\n"
 	        "  keys list               key ids, primary, fingerprints, lines and peers per key\n"
 	        "  keys install FILE       send keyring FILE to the daemon, replacing its ring (root)\n"
@@ -182,49 +187,6 @@ static int is_error(json_t *r)
 	return 1;
 }
 
-static void run_handler(const char *prog, json_t *e)
-{
-	char inc[32];
-	pid_t pid;
-	int status;
-
-	snprintf(inc, sizeof(inc), "%lld", (long long)json_integer_value(json_object_get(e, "incarnation")));
-	pid = fork();
-	if (pid == -1) {
-		fprintf(stderr, "cmemctl: fork: %s\n", strerror(errno));
-		return;
-	}
-	if (pid == 0) {
-		setenv("CMEM_EVENT", json_string_value(json_object_get(e, "event")) ?: "", 1);
-		setenv("CMEM_MEMBER", json_string_value(json_object_get(e, "member")) ?: "", 1);
-		setenv("CMEM_ADDRESS", json_string_value(json_object_get(e, "address")) ?: "", 1);
-		setenv("CMEM_INCARNATION", inc, 1);
-		setenv("CMEM_DETAIL", json_string_value(json_object_get(e, "detail")) ?: "", 1);
-		execl("/bin/sh", "sh", "-c", prog, (char *)NULL);
-		_exit(127);
-	}
-	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) != 0)
-		fprintf(stderr, "cmemctl: %s exited with status %d for event %s of %s\n", prog,
-		        WEXITSTATUS(status), json_string_value(json_object_get(e, "event")),
-		        json_string_value(json_object_get(e, "member")));
-}
-
-static int do_watch(FILE *in, const struct ctlfmt_writer *w, const char *exec, const char *path)
-{
-	json_t *e;
-
-	while ((e = read_reply(in, path)) != NULL) {
-		if (exec)
-			run_handler(exec, e);
-		else
-			w->event(stdout, e);
-		fflush(stdout);
-		json_decref(e);
-	}
-	fprintf(stderr, "cmemctl: cmemd closed the event stream at %s\n", path);
-	return EXIT_UNREACHABLE;
-}
-
 enum cmd_kind { CMD_MEMBERS, CMD_STATUS, CMD_STATS, CMD_WATCH, CMD_SIMPLE, CMD_KEYS, CMD_RELOAD };
 
 struct cmd {
@@ -264,6 +226,9 @@ struct ctl_opts {
 	const char *socket, *exec, *config;
 	const struct ctlfmt_writer *w;
 	int prometheus;
+	int follow;          /* watch: reconnect */
+	const char *timeout; /* watch --exec: as given */
+	uint64_t timeout_ms;
 };
 
 /* The configuration cmemctl reads: -c FILE, or the default if it exists. */
@@ -320,8 +285,8 @@ static int parse_opts(int argc, char **argv, struct ctl_opts *o)
 		{ "socket", required_argument, NULL, 's' },  { "json", no_argument, NULL, 'j' },
 		{ "prometheus", no_argument, NULL, 'p' },    { "exec", required_argument, NULL, 'e' },
 		{ "config", required_argument, NULL, 'c' },  { "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+		{ "version", no_argument, NULL, 'V' },       { "follow", no_argument, NULL, 'F' },
+		{ "timeout", required_argument, NULL, 'T' }, { NULL, 0, NULL, 0 },
 	};
 	int ch;
 
@@ -333,6 +298,8 @@ static int parse_opts(int argc, char **argv, struct ctl_opts *o)
 		case 'p': o->prometheus = 1; break;
 		case 'e': o->exec = optarg; break;
 		case 'V': printf("cmemctl %s\n", CMEM_VERSION); exit(0);
+		case 'F': o->follow = 1; break;
+		case 'T': o->timeout = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
@@ -563,14 +530,91 @@ static int is_keys_change(const struct cmd *c, json_t *req)
 	return c->kind == CMD_KEYS && action && (!strcmp(action, "use") || !strcmp(action, "remove"));
 }
 
+/* watch without --exec: each event, and a resync as a members table. */
+static int watch_print(void *arg, json_t *e)
+{
+	const struct ctlfmt_writer *w = arg;
+	const char *ev = json_string_value(json_object_get(e, "event"));
+	int rc;
+
+	if (w == &ctlfmt_table && ev && strcmp(ev, "resync") == 0) {
+		printf("resync (%s): the membership now\n",
+		       json_string_value(json_object_get(e, "reason")) ?: "-");
+		rc = w->members(stdout, e);
+	} else {
+		rc = w->event(stdout, e);
+	}
+	fflush(stdout);
+	return rc;
+}
+
+static int do_watch(const struct ctl_opts *o)
+{
+	struct hook_opts h = {
+		.socket = o->socket,
+		.exec = o->exec,
+		.follow = o->follow,
+		.banner = o->w == &ctlfmt_table && !o->exec,
+		.timeout_ms = o->timeout_ms,
+		.grace_ms = HOOK_GRACE_MS,
+		.queue_max = HOOK_QUEUE_MAX,
+		.print = watch_print,
+		.print_arg = (void *)o->w,
+		.err = stderr,
+		.now_ms = now_mono_ms,
+	};
+	int signo = 0;
+
+	switch (hook_watch(&h, &signo)) {
+	case HOOK_END_CLOSED:
+	case HOOK_END_UNREACHABLE: return EXIT_UNREACHABLE;
+	case HOOK_END_ERROR: return EXIT_DAEMON_ERROR;
+	case HOOK_END_SIGNAL: break;
+	}
+	/* die of the signal, as a shell or systemd expects */
+	fflush(stdout);
+	signal(signo, SIG_DFL);
+	raise(signo);
+	return EXIT_DAEMON_ERROR;
+}
+
+/* --exec, --follow and --timeout: watch's alone, and sound. */
+static int watch_opts(struct ctl_opts *o, const struct cmd *c)
+{
+	char *end;
+	double t;
+
+	if (c->kind != CMD_WATCH && (o->exec || o->follow || o->timeout)) {
+		usage_error(o->exec ? "--exec applies to 'watch' only"
+		            : o->follow ? "--follow applies to 'watch' only"
+		                        : "--timeout applies to 'watch' only", "");
+		return -1;
+	}
+	if (o->timeout && !o->exec) {
+		usage_error("--timeout limits the --exec handler: give --exec too", "");
+		return -1;
+	}
+	o->timeout_ms = HOOK_TIMEOUT_MS;
+	if (o->timeout == NULL)
+		return 0;
+	errno = 0;
+	t = strtod(o->timeout, &end);
+	if (errno || end == o->timeout || *end || !(t >= 0.001 && t <= 86400)) {
+		usage_error("--timeout wants seconds from 0.001 to 86400, not ", o->timeout);
+		return -1;
+	}
+	o->timeout_ms = (uint64_t)(t * 1000 + 0.5);
+	return 0;
+}
+
 static int check_usage(const struct cmd *c, int nargs, struct ctl_opts *o)
 {
 	if (nargs < c->min_args || nargs > c->max_args)
 		return usage_error("wrong number of arguments for ", c->name);
 	if (o->prometheus && c->kind != CMD_STATS)
 		return usage_error("--prometheus applies to 'stats' only", "");
-	if (o->exec && c->kind != CMD_WATCH)
-		return usage_error("--exec applies to 'watch' only", "");
+	if (watch_opts(o, c) == -1)
+		return -1;
 	if (o->prometheus)
 		o->w = &ctlfmt_prometheus;
 	if (writer_slot(o->w, c->kind, o->prometheus) == NULL)
@@ -595,7 +639,6 @@ int main(int argc, char **argv)
 	struct ctl_opts o = { .w = &ctlfmt_table };
 	const struct cmd *c;
 	json_t *req, *reply;
-	FILE *in;
 	int nargs, failed = 0;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -617,20 +660,15 @@ int main(int argc, char **argv)
 		o.socket = default_socket(&o);
 	if (c->kind == CMD_STATS && o.prometheus)
 		return show(&o, c, ask_metrics(o.socket));
+	if (c->kind == CMD_WATCH)
+		return do_watch(&o);
 	req = build_request(c, nargs, argv + optind + 1, &o);
 	if (req == NULL)
 		return usage_error("usage: keys list | keys install FILE | keys use ID | keys remove ID", "");
 	if (is_keys_change(c, req))
 		failed = run_keys_change(&o, req, &reply) == -1;
 	else
-		reply = ask(o.socket, req, c->kind == CMD_WATCH ? &in : NULL);
+		reply = ask(o.socket, req, NULL);
 	json_decref(req);
-	if (c->kind == CMD_WATCH) {
-		if (o.w == &ctlfmt_table && !o.exec)
-			fprintf(stderr, "cmemctl: watching %s's events (Ctrl-C to stop)\n",
-			        json_string_value(json_object_get(reply, "self")) ?: "cmemd");
-		json_decref(reply);
-		return do_watch(in, o.w, o.exec, o.socket);
-	}
 	return show(&o, c, reply) || failed ? EXIT_DAEMON_ERROR : 0;
 }

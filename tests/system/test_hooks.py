@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""System test: `cmemctl watch --exec` hooks that keep working.
+
+Three hosts.  1. A handler that outlives its --timeout (1 s) is killed with
+its process group and reported on stderr; the events that came meanwhile
+(leave, restart) reach the handler afterwards, in order, and the daemon
+never drops the watcher.  2. `watch --follow --exec HOOK`, the command line
+of cmem-hook@.service: the hook first gets a resync with the membership;
+its daemon is restarted; the watch reconnects within the backoff, the hook
+gets a resync with the current membership (environment and stdin JSON
+agree with `members --json`), and later events reach it.  3. Usage errors
+of the new options.  Prints the figures.
+"""
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+
+from cmemnet import CMEMCTL, Cluster, check, fail, need_root, wait_until
+
+HOOK = r'''#!/bin/sh
+# one line per step: wall-clock time, step, event, member, incarnation
+log=%(dir)s/%(name)s.log
+echo "$(date +%%s.%%N) start $CMEM_EVENT $CMEM_MEMBER $CMEM_INCARNATION" >> $log
+if [ "$CMEM_EVENT" = join ] && [ "$CMEM_MEMBER" = %(hang)s ] && [ ! -e %(dir)s/hung ]; then
+	echo $$ > %(dir)s/hung
+	sleep 100
+fi
+if [ "$CMEM_EVENT" = resync ]; then
+	cat > %(dir)s/%(name)s-resync-$CMEM_DETAIL.json
+	echo "$(date +%%s.%%N) members $CMEM_DETAIL $CMEM_MEMBERS" >> $log
+fi
+echo "$(date +%%s.%%N) end $CMEM_EVENT $CMEM_MEMBER" >> $log
+'''
+
+
+class Lines:
+    """A cmemctl process whose stderr lines are collected."""
+
+    def __init__(self, c, argv):
+        self.err = []
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        c.procs.append(self.proc)
+        threading.Thread(target=self._read, daemon=True).start()
+        self.out = []
+        threading.Thread(target=self._read_out, daemon=True).start()
+
+    def _read(self):
+        for ln in self.proc.stderr:
+            self.err.append((time.time(), ln.rstrip("\n")))
+
+    def _read_out(self):
+        for ln in self.proc.stdout:
+            self.out.append(ln.rstrip("\n"))
+
+    def said(self, text):
+        return next((t for t, ln in self.err if text in ln), None)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            fail("cmemctl watch did not stop on SIGTERM")
+
+
+def hook(c, name, hang="none"):
+    path = os.path.join(c.dir, name + ".sh")
+    with open(path, "w") as f:
+        f.write(HOOK % {"dir": c.dir, "name": name, "hang": hang})
+    os.chmod(path, 0o755)
+    return path
+
+
+def steps(c, name):
+    """[(time, step, event, member, rest)] from the hook's log."""
+    try:
+        with open(os.path.join(c.dir, name + ".log")) as f:
+            out = []
+            for ln in f:
+                w = ln.split()
+                out.append((float(w[0]), w[1], w[2] if len(w) > 2 else "", w[3] if len(w) > 3 else "",
+                            " ".join(w[3:])))
+            return out
+    except OSError:
+        return []
+
+
+def find(log, step, event, member=None, after=0.0):
+    return next((x for x in log if x[1] == step and x[2] == event and x[0] >= after and
+                 (member is None or x[3] == member)), None)
+
+
+def check_timeout(c, h, joiner):
+    """A handler past its limit is killed and reported; later events follow in order."""
+    before = h.query("stats")["other"]["dropped_watchers"]
+    w = Lines(c, [CMEMCTL, "-s", h.sock, "watch", "--exec", hook(c, "slow", joiner.name), "--timeout", "1"])
+    time.sleep(0.3)
+    joiner.start()
+    check(wait_until(lambda: os.path.exists(os.path.join(c.dir, "hung")), 5), "the join handler never ran")
+    joiner.kill(signal.SIGTERM)  # leave, while the handler hangs
+    check(joiner.wait_exit(5) == 0, "%s did not stop" % joiner.name)
+    joiner.start()               # restart, still while it hangs
+    inc = joiner.query("status")["incarnation"]
+    done = wait_until(lambda: find(steps(c, "slow"), "end", "restart", joiner.name), 10)
+    log = steps(c, "slow")
+    check(done, "the restart event never reached the handler: %s; stderr %s" % (log, w.err))
+    mine = [(s, e) for _, s, e, m, _ in log if m == joiner.name]
+    check(mine == [("start", "join"), ("start", "leave"), ("end", "leave"), ("start", "restart"),
+                   ("end", "restart")], "handler steps for %s: %s" % (joiner.name, mine))
+    check(find(log, "start", "restart", joiner.name)[4].split()[-1] == str(inc),
+          "restart handed over with the wrong incarnation: %s (want %d)" % (log, inc))
+    j, lv = find(log, "start", "join", joiner.name), find(log, "start", "leave", joiner.name)
+    late = lv[0] - j[0]
+    # measured from inside the shell, a few ms after cmemctl started it
+    check(0.95 <= late <= 2.0, "the hung handler was cut after %.3f s, limit 1 s" % late)
+    said = wait_until(lambda: w.said("ran past its 1 s limit: killed by SIGTERM"), 2)
+    check(said and "event join of %s" % joiner.name in next(ln for _, ln in w.err if "ran past" in ln),
+          "no report of the kill on stderr: %s" % w.err)
+    pgid = int(open(os.path.join(c.dir, "hung")).read())
+    try:
+        os.killpg(pgid, 0)
+        fail("the hung handler's process group %d is still there" % pgid)
+    except ProcessLookupError:
+        pass
+    dropped = h.query("stats")["other"]["dropped_watchers"] - before
+    check(dropped == 0, "the daemon dropped the watcher %d times" % dropped)
+    rc = w.stop()
+    check(rc == -signal.SIGTERM, "watch --exec on SIGTERM: exit %s" % rc)
+    print("timeout: a handler hung past its 1 s limit was killed %.3f s after it started (%s); "
+          "leave and restart followed in order; dropped_watchers +0" % (late, next(
+              ln for _, ln in w.err if "ran past" in ln).split(": ", 1)[1]))
+
+
+def resync_file(c, reason):
+    try:
+        with open(os.path.join(c.dir, "follow-resync-%s.json" % reason)) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def check_resync(c, h, reason, t_after):
+    rs = find(steps(c, "follow"), "members", reason, after=t_after)
+    ev = resync_file(c, reason)
+    check(rs and ev, "no %s resync reached the hook: %s" % (reason, steps(c, "follow")))
+    env = dict(m.split("=") for m in rs[4].split())
+    listed = {m["name"]: m["state"] for m in ev["members"]}
+    check(ev["event"] == "resync" and ev["reason"] == reason and ev["self"] == h.name,
+          "resync JSON %s" % {k: v for k, v in ev.items() if k != "members"})
+    check(env == listed and h.name in listed, "CMEM_MEMBERS %s vs stdin JSON %s" % (env, listed))
+    now = {m["name"] for m in h.query("members")["members"]}
+    check(set(listed) == now, "resync lists %s, members --json %s" % (sorted(listed), sorted(now)))
+    return rs[0], listed
+
+
+def check_follow(c, h, other):
+    """The systemd template's command line across a daemon restart."""
+    w = Lines(c, [CMEMCTL, "-s", h.sock, "watch", "--follow", "--exec", hook(c, "follow")])
+    check(wait_until(lambda: resync_file(c, "start"), 5), "no start resync: %s" % w.err)
+    _, first = check_resync(c, h, "start", 0)
+    check(set(first.values()) == {"alive"} and len(first) == len(c.hosts),
+          "start resync: %s" % first)
+    t_down = time.time()
+    h.kill(signal.SIGTERM)
+    check(h.wait_exit(5) == 0, "%s did not stop" % h.name)
+    time.sleep(0.5)  # the daemon is away for a while
+    h.start()
+    t_up = time.time()
+    check(wait_until(lambda: resync_file(c, "reconnect"), 10),
+          "no resync after the restart: %s" % w.err)
+    check(wait_until(lambda: c.converged(), 5), "the cluster did not converge after the restart")
+    t_rs, listed = check_resync(c, h, "reconnect", t_down)
+    back = t_rs - t_down
+    check(back <= 2 * (t_up - t_down) + 0.3,
+          "reconnected %.3f s after the daemon stopped; it answered again after %.3f s"
+          % (back, t_up - t_down))
+    check(w.said("closed the event stream") and w.said("reconnecting (--follow)") and
+          w.said("reconnected to cmemd"), "follow stderr: %s" % w.err)
+    t0 = time.time()
+    other.kill(signal.SIGTERM)
+    check(wait_until(lambda: find(steps(c, "follow"), "end", "leave", other.name, t0), 5),
+          "the leave of %s after the reconnection never reached the hook: %s"
+          % (other.name, steps(c, "follow")))
+    check(w.proc.poll() is None, "watch --follow exited: %s" % w.err)
+    w.stop()
+    print("follow: %s restarted (away %.2f s); reconnected and resynced %.2f s after it stopped, "
+          "%d members (%s); a later leave reached the hook" % (
+              h.name, t_up - t_down, back, len(listed),
+              " ".join("%s=%s" % kv for kv in sorted(listed.items()))))
+
+
+USAGE = [
+    (["watch", "--exec", "true", "--timeout", "0"], "--timeout wants seconds"),
+    (["watch", "--exec", "true", "--timeout", "x"], "--timeout wants seconds"),
+    (["watch", "--timeout", "5"], "give --exec too"),
+    (["--follow", "members"], "--follow applies to 'watch' only"),
+    (["status", "--timeout", "3"], "--timeout applies to 'watch' only"),
+]
+
+
+def check_usage(c):
+    missing = os.path.join(c.dir, "no-such-dir", "cmemd.sock")
+    for args, msg in USAGE:
+        r = subprocess.run([CMEMCTL, "-s", missing] + args, capture_output=True, text=True, timeout=5)
+        check(r.returncode == 2 and msg in r.stderr, "cmemctl %s: exit %d, %r" % (args, r.returncode, r.stderr))
+    r = subprocess.run([CMEMCTL, "-s", missing, "watch", "--exec", "true"], capture_output=True,
+                       text=True, timeout=5)
+    check(r.returncode == 3 and "cannot reach cmemd" in r.stderr, "watch --exec, no daemon: %r" % r.stderr)
+    print("usage: %d option errors exit 2; no daemon without --follow exits 3" % len(USAGE))
+
+
+def main():
+    need_root()
+    c = Cluster(3)
+    h1, h2, h3 = c.hosts
+    for h in (h1, h2):
+        h.start()
+    check(wait_until(lambda: c.converged([h1, h2]), 10), "2 daemons did not converge")
+    check_usage(c)
+    check_timeout(c, h1, h3)
+    check(wait_until(lambda: c.converged(), 10), "3 daemons did not converge")
+    check_follow(c, h2, h3)
+    c.cleanup()
+    print("hooks: ok")
+
+
+if __name__ == "__main__":
+    main()
