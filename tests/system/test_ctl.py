@@ -40,10 +40,9 @@ MEMBER_KEYS = {"name", "address", "state", "incarnation", "since", "last_heard_m
                "timeout_ms", "lines"}
 EVENT_KEYS = {"event", "member", "address", "incarnation", "time", "detail", "version"}
 VERBS = {"cjoin", "alive", "leave", "cluster"}
-REASONS = {"bad_format", "bad_version", "unknown_key", "bad_mac", "stale", "replay", "bad_body",
-           "oversize"}
-OTHER = {"own_lines", "name_conflicts", "table_full", "send_errors", "replies_suppressed",
-         "dropped_watchers"}
+REASONS = {"bad_format", "bad_version", "unknown_key", "bad_mac", "stale", "replay", "bad_body"}
+OTHER = {"oversize", "own_replays", "late", "duplicates", "own_lines", "name_conflicts",
+         "table_full", "send_errors", "replies_suppressed", "dropped_watchers"}
 PROM_LABEL = r'[a-z_]+="(?:[^"\\]|\\.)*"'
 PROM_SAMPLE = re.compile(r'^cmem_[a-z_]+(\{%s(,%s)*\})? -?[0-9.e+-]+$' % (PROM_LABEL, PROM_LABEL))
 PROM_META = re.compile(r'^# (HELP|TYPE) (cmem_[a-z_]+) (.+)$')
@@ -646,8 +645,11 @@ def check_stuck_watcher(c, h, observers, via, count=6000):
     print("heartbeats of %s meanwhile: %d sent; seen by %s last heard median %d ms, max %d ms over %d "
           "samples (before: max %d ms)" % (h.name, hb, "/".join(o.name for o in observers),
                                           median(samples), max(samples), len(samples), max(baseline)))
-    check(max(samples) < HEARTBEAT_LIMIT_MS, "heartbeats of %s late: last heard %d ms ago"
-          % (h.name, max(samples)))
+    # the heartbeat adapts (about 190 ms apart on a clean network): held against
+    # the quiet baseline measured just before, not a fixed figure
+    limit = max(HEARTBEAT_LIMIT_MS, 1.5 * max(baseline))
+    check(max(samples) < limit, "heartbeats of %s late: last heard %d ms ago (limit %d ms)"
+          % (h.name, max(samples), limit))
     check(lines >= count // 2, "only %d of %d flood lines accepted" % (lines, count))
     check(dropped >= 1 and closed, "the stuck watcher was not dropped (dropped_watchers +%d, closed %s)"
           % (dropped, closed))
