@@ -26,6 +26,8 @@
 #include "addr.h"
 #include "peers.h"
 
+union net_sockaddr;
+
 #define NET_OWN_MAX 64 /* this host's addresses remembered (never sent to) */
 
 struct net {
@@ -53,6 +55,8 @@ struct net {
 	uint32_t nl_seq;
 	/* scratch for net_send, grown with the peer table */
 	struct member_addr *dest;
+	struct mmsghdr *msgs;
+	union net_sockaddr *names;
 	size_t dest_alloc;
 	/* counters for `cmemctl status` */
 	uint64_t lines_sent;      /* net_send calls */

@@ -17,7 +17,14 @@
 #include "netlink.h"
 #include "util.h"
 
-#define NET_SEND_CHUNK 64 /* datagrams per sendmmsg */
+#define NET_SEND_MAX 1024 /* datagrams per sendmmsg (UIO_MAXIOV) */
+
+/* A destination as sendmmsg wants it: IPv4 or IPv6, nothing larger. */
+union net_sockaddr {
+	struct sockaddr sa;
+	struct sockaddr_in v4;
+	struct sockaddr_in6 v6;
+};
 
 #ifndef IPV6_MULTICAST_ALL
 #define IPV6_MULTICAST_ALL 29
@@ -396,7 +403,7 @@ int net_open(struct net *n, const struct cmem_config *c, char *err, size_t errle
 
 /* ---- sending ---- */
 
-/* Room for the group and every peer in n->dest. */
+/* Room for the group and every peer in the send scratch arrays. */
 static void dest_reserve(struct net *n)
 {
 	size_t want = 1 + (n->peers ? peers_size(n->peers) : 0);
@@ -405,50 +412,53 @@ static void dest_reserve(struct net *n)
 		return;
 	n->dest_alloc = want + 16;
 	n->dest = xreallocarray(n->dest, n->dest_alloc, sizeof(*n->dest));
+	n->msgs = xreallocarray(n->msgs, n->dest_alloc, sizeof(struct mmsghdr));
+	n->names = xreallocarray(n->names, n->dest_alloc, sizeof(union net_sockaddr));
 }
 
 static socklen_t dest_sockaddr(const struct net *n, const struct member_addr *a,
-                               struct sockaddr_storage *ss)
+                               union net_sockaddr *u)
 {
-	socklen_t len = addr_to_sockaddr(a, a->port ? a->port : n->port, ss);
+	struct sockaddr_storage ss;
+	socklen_t len = addr_to_sockaddr(a, a->port ? a->port : n->port, &ss);
 
 	/* a link-local IPv6 source (learned) needs its zone: our interface */
 	if (a->family == AF_INET6 && IN6_IS_ADDR_LINKLOCAL(&a->a.v6))
-		((struct sockaddr_in6 *)ss)->sin6_scope_id = n->ifindex;
+		((struct sockaddr_in6 *)&ss)->sin6_scope_id = n->ifindex;
+	memcpy(u, &ss, len);
 	return len;
 }
 
 /*
- * Send buf to the first ndest of n->dest (and to the group first if
- * group), NET_SEND_CHUNK per sendmmsg.  A refused datagram (a peer's
- * network unreachable) is skipped, not retried.  Returns how many went out.
+ * Send buf to the group (if group) and to the first ndest of n->dest: one
+ * sendmmsg for them all (up to NET_SEND_MAX).  A refused datagram (a
+ * peer's network unreachable) is skipped, not retried.  Returns how many
+ * went out.
  */
 static size_t send_all(struct net *n, int group, size_t ndest, const void *buf, size_t len,
                        int *first_errno)
 {
-	struct sockaddr_storage ss[NET_SEND_CHUNK];
-	struct mmsghdr msg[NET_SEND_CHUNK];
+	union net_sockaddr *names = n->names;
+	struct mmsghdr *msg = n->msgs;
 	struct iovec iov = { .iov_base = (void *)(uintptr_t)buf, .iov_len = len };
 	size_t total = ndest + (group ? 1 : 0), done = 0, sent = 0;
 
-	while (done < total) {
-		size_t k = 0;
-		int r;
+	for (size_t i = 0; i < total; i++) {
+		socklen_t sl;
 
-		for (; k < NET_SEND_CHUNK && done + k < total; k++) {
-			size_t i = done + k;
-			socklen_t sl;
-
-			if (group && i == 0) {
-				memcpy(&ss[k], &n->group, n->grouplen);
-				sl = n->grouplen;
-			} else {
-				sl = dest_sockaddr(n, &n->dest[i - (group ? 1 : 0)], &ss[k]);
-			}
-			msg[k] = (struct mmsghdr){ .msg_hdr = { .msg_name = &ss[k], .msg_namelen = sl,
-				                                .msg_iov = &iov, .msg_iovlen = 1 } };
+		if (group && i == 0) {
+			memcpy(&names[i], &n->group, n->grouplen);
+			sl = n->grouplen;
+		} else {
+			sl = dest_sockaddr(n, &n->dest[i - (group ? 1 : 0)], &names[i]);
 		}
-		r = sendmmsg(n->fd, msg, (unsigned)k, 0);
+		msg[i] = (struct mmsghdr){ .msg_hdr = { .msg_name = &names[i], .msg_namelen = sl,
+			                                .msg_iov = &iov, .msg_iovlen = 1 } };
+	}
+	while (done < total) {
+		size_t k = total - done < NET_SEND_MAX ? total - done : NET_SEND_MAX;
+		int r = sendmmsg(n->fd, msg + done, (unsigned)k, 0);
+
 		if (r <= 0) {
 			if (*first_errno == 0)
 				*first_errno = r < 0 ? errno : EIO;
@@ -473,10 +483,9 @@ int net_send(struct net *n, const void *buf, size_t len)
 		return -1;
 	}
 	n->lines_sent++;
-	if (n->peers) {
-		dest_reserve(n);
-		ndest = peers_due(n->peers, now_mono_ms(), n->dest, n->dest_alloc);
-	}
+	dest_reserve(n);
+	if (n->peers)
+		ndest = peers_due(n->peers, now_mono_ms(), n->dest, n->dest_alloc - 1);
 	if (!n->multicast && ndest == 0)
 		return 0; /* nobody known yet */
 	sent = send_all(n, n->multicast, ndest, buf, len, &err);
@@ -491,7 +500,7 @@ int net_send(struct net *n, const void *buf, size_t len)
 int net_send_to(struct net *n, const struct member_addr *to, const void *buf, size_t len)
 {
 	struct member_addr a = *to;
-	struct sockaddr_storage ss;
+	union net_sockaddr u;
 	socklen_t sl;
 
 	if (a.port == 0)
@@ -500,8 +509,8 @@ int net_send_to(struct net *n, const struct member_addr *to, const void *buf, si
 		errno = EPERM;
 		return -1;
 	}
-	sl = dest_sockaddr(n, &a, &ss);
-	if (sendto(n->fd, buf, len, 0, (struct sockaddr *)&ss, sl) != (ssize_t)len)
+	sl = dest_sockaddr(n, &a, &u);
+	if (sendto(n->fd, buf, len, 0, &u.sa, sl) != (ssize_t)len)
 		return -1;
 	n->datagrams_sent++;
 	return 0;
@@ -795,7 +804,11 @@ void net_close(struct net *n)
 	peers_free(n->peers);
 	n->peers = NULL;
 	free(n->dest);
+	free(n->msgs);
+	free(n->names);
 	n->dest = NULL;
+	n->msgs = NULL;
+	n->names = NULL;
 	n->dest_alloc = 0;
 	if (n->fd == -1)
 		return;
