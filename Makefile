@@ -133,3 +133,72 @@ $(BUILD)/bench_wire: bench/bench_wire.c $(LIB)
 
 clean:
 	rm -rf build build-san
+
+# ---- install, uninstall, Debian package ----------------------------------
+#   make install   [DESTDIR=] [PREFIX=/usr/local] [SYSCONFDIR=] [UNITDIR=] ...
+#   make uninstall (same variables; keeps a changed configuration)
+#   make deb       build/cmem_*.deb with dpkg-buildpackage (installs its tools)
+# PREFIX=/usr is the distribution layout: configuration in /etc, units where
+# this system's systemd looks for them.  Anything under /etc/cmem/ in the
+# shipped files is rewritten to SYSCONFDIR/cmem/, the program paths to
+# SBINDIR and BINDIR, so the installed units and sample configuration agree
+# with the layout chosen.
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+SBINDIR     ?= $(PREFIX)/sbin
+LIBEXECDIR  ?= $(PREFIX)/libexec
+MANDIR      ?= $(PREFIX)/share/man
+ifeq ($(PREFIX),/usr)
+SYSCONFDIR  ?= /etc
+SD_DIR       = $(shell pkg-config --variable=$(1) systemd 2>/dev/null)
+UNITDIR     ?= $(or $(call SD_DIR,systemdsystemunitdir),/lib/systemd/system)
+SYSUSERSDIR ?= $(or $(call SD_DIR,sysusersdir),/usr/lib/sysusers.d)
+TMPFILESDIR ?= $(or $(call SD_DIR,tmpfilesdir),/usr/lib/tmpfiles.d)
+else
+SYSCONFDIR  ?= $(PREFIX)/etc
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+endif
+INSTALL     ?= install
+UNITS       := cmemd.service cmem-hook@.service cmem-textfile.service cmem-textfile.timer
+MANPAGES    := $(wildcard man/*.[158])
+DEB_DEBS    := debhelper fakeroot lintian dpkg-dev
+LAYOUT_SED  := -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/usr/bin/|$(BINDIR)/|g' \
+               -e 's|/usr/libexec/cmem/|$(LIBEXECDIR)/cmem/|g' -e 's|/etc/cmem/|$(SYSCONFDIR)/cmem/|g'
+
+.PHONY: install uninstall deb deb-deps
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)/cmem \
+	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+	  $(DESTDIR)$(SYSCONFDIR)/cmem $(addprefix $(DESTDIR)$(MANDIR)/man,1 5 8)
+	$(INSTALL) -m 0755 $(BUILD)/cmemd $(DESTDIR)$(SBINDIR)/cmemd
+	$(INSTALL) -m 0755 $(BUILD)/cmemctl $(BUILD)/cmem-keygen $(DESTDIR)$(BINDIR)/
+	sed $(LAYOUT_SED) dist/cmem-textfile > $(DESTDIR)$(LIBEXECDIR)/cmem/cmem-textfile
+	chmod 0755 $(DESTDIR)$(LIBEXECDIR)/cmem/cmem-textfile
+	for m in $(MANPAGES); do \
+	  sed $(LAYOUT_SED) $$m > $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/} || exit 1; \
+	  chmod 0644 $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; done
+	for u in $(UNITS); do \
+	  sed $(LAYOUT_SED) dist/systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	  chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; done
+	$(INSTALL) -m 0644 dist/sysusers.d/cmem.conf $(DESTDIR)$(SYSUSERSDIR)/cmem.conf
+	$(INSTALL) -m 0644 dist/tmpfiles.d/cmem.conf $(DESTDIR)$(TMPFILESDIR)/cmem.conf
+	@conf=$(DESTDIR)$(SYSCONFDIR)/cmem/cmemd.conf; \
+	if [ -e "$$conf" ]; then echo "keeping $$conf (the sample is conf/cmemd.conf)"; \
+	else sed $(LAYOUT_SED) conf/cmemd.conf > "$$conf" && chmod 0644 "$$conf" && \
+	  echo "installed $$conf"; fi
+
+# The configuration is removed only when it is still the sample, unchanged.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/cmemd $(DESTDIR)$(BINDIR)/cmemctl $(DESTDIR)$(BINDIR)/cmem-keygen
+	rm -f $(DESTDIR)$(LIBEXECDIR)/cmem/cmem-textfile
+	-rmdir $(DESTDIR)$(LIBEXECDIR)/cmem 2>/dev/null
+	rm -f $(foreach m,$(MANPAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
+	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS))
+	rm -f $(DESTDIR)$(SYSUSERSDIR)/cmem.conf $(DESTDIR)$(TMPFILESDIR)/cmem.conf
+	@conf=$(DESTDIR)$(SYSCONFDIR)/cmem/cmemd.conf; \
+	if [ -e "$$conf" ] && sed $(LAYOUT_SED) conf/cmemd.conf | cmp -s - "$$conf"; then \
+	  rm -f "$$conf"; rmdir $(DESTDIR)$(SYSCONFDIR)/cmem 2>/dev/null; \
+	elif [ -e "$$conf" ]; then echo "keeping $$conf: it was changed"; fi
