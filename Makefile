@@ -13,6 +13,7 @@ PKGS     := libsodium libconfig jansson
 DEBS     := build-essential pkg-config libsodium-dev libconfig-dev libcmocka-dev libjansson-dev \
             clang libclang-rt-14-dev iproute2 nftables util-linux procps python3 tcpdump
 FUZZ_SECONDS ?= 60
+STATIC   ?= 1
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -53,8 +54,12 @@ $(BUILD)/%: $(BUILD)/obj/%.o $(LIB)
 # cmemd is linked statically, as a static PIE (so still position
 # independent): shared libraries are mapped whole by fault-around and would
 # more than double the resident size of a daemon that runs on every host.
+# `make STATIC=0` links it like the other programs (the Debian package does,
+# so that a libsodium security update reaches the daemon).
+ifneq ($(STATIC),0)
 $(BUILD)/cmemd: $(BUILD)/obj/cmemd.o $(LIB)
 	$(CC) $(CFLAGS) $(filter-out -pie,$(LDFLAGS)) -static-pie -o $@ $< $(LIB) $(STATIC_LIBS)
+endif
 
 # keep objects: make would delete them as intermediate files
 .SECONDARY:
@@ -163,7 +168,8 @@ endif
 INSTALL     ?= install
 UNITS       := cmemd.service cmem-hook@.service cmem-textfile.service cmem-textfile.timer
 MANPAGES    := $(wildcard man/*.[158])
-DEB_DEBS    := debhelper fakeroot lintian dpkg-dev
+DEB_DEBS    := debhelper fakeroot lintian dpkg-dev pkg-config libsodium-dev libconfig-dev \
+               libjansson-dev libcmocka-dev
 LAYOUT_SED  := -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/usr/bin/|$(BINDIR)/|g' \
                -e 's|/usr/libexec/cmem/|$(LIBEXECDIR)/cmem/|g' -e 's|/etc/cmem/|$(SYSCONFDIR)/cmem/|g'
 
@@ -172,7 +178,7 @@ LAYOUT_SED  := -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/usr/bin/|$(BINDIR)/|g' \
 install: all
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)/cmem \
 	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
-	  $(DESTDIR)$(SYSCONFDIR)/cmem $(addprefix $(DESTDIR)$(MANDIR)/man,1 5 8)
+	  $(DESTDIR)$(SYSCONFDIR)/cmem/hooks $(addprefix $(DESTDIR)$(MANDIR)/man,1 5 8)
 	$(INSTALL) -m 0755 $(BUILD)/cmemd $(DESTDIR)$(SBINDIR)/cmemd
 	$(INSTALL) -m 0755 $(BUILD)/cmemctl $(BUILD)/cmem-keygen $(DESTDIR)$(BINDIR)/
 	sed $(LAYOUT_SED) dist/cmem-textfile > $(DESTDIR)$(LIBEXECDIR)/cmem/cmem-textfile
@@ -200,5 +206,27 @@ uninstall:
 	rm -f $(DESTDIR)$(SYSUSERSDIR)/cmem.conf $(DESTDIR)$(TMPFILESDIR)/cmem.conf
 	@conf=$(DESTDIR)$(SYSCONFDIR)/cmem/cmemd.conf; \
 	if [ -e "$$conf" ] && sed $(LAYOUT_SED) conf/cmemd.conf | cmp -s - "$$conf"; then \
-	  rm -f "$$conf"; rmdir $(DESTDIR)$(SYSCONFDIR)/cmem 2>/dev/null; \
+	  rm -f "$$conf"; rmdir $(DESTDIR)$(SYSCONFDIR)/cmem/hooks $(DESTDIR)$(SYSCONFDIR)/cmem 2>/dev/null; \
 	elif [ -e "$$conf" ]; then echo "keeping $$conf: it was changed"; fi
+
+# dpkg-buildpackage writes its results next to the source tree and cleans
+# the tree (make clean) first: build a copy in $(BUILD)/deb instead, then
+# keep the packages in $(BUILD).  Lintian errors fail the target.
+deb-deps:
+	@missing=""; for p in $(DEB_DEBS); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; fi; echo "installing:$$missing"; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    $$missing; fi
+
+deb: deb-deps
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/cmem
+	tar -cf - --exclude=./.git --exclude=./$(BUILD) --exclude=./build --exclude=./build-san . \
+	  | tar -C $(BUILD)/deb/cmem -xf -
+	cd $(BUILD)/deb/cmem && dpkg-buildpackage -us -uc -b
+	mv $(BUILD)/deb/cmem_*.deb $(BUILD)/deb/cmem_*.buildinfo $(BUILD)/deb/cmem_*.changes $(BUILD)/
+	-mv $(BUILD)/deb/cmem-dbgsym_*.*deb $(BUILD)/ 2>/dev/null
+	lintian --fail-on error --info $(BUILD)/cmem_*.changes
+	rm -rf $(BUILD)/deb
+	@ls -1 $(BUILD)/cmem_*.deb
