@@ -210,7 +210,8 @@ uninstall:
 	elif [ -e "$$conf" ]; then echo "keeping $$conf: it was changed"; fi
 
 # dpkg-buildpackage writes its results next to the source tree and cleans
-# the tree (make clean) first: build a copy in $(BUILD)/deb instead, then
+# the tree (make clean) first: build a copy in $(BUILD)/deb instead (with
+# none of this make's variables), then
 # keep the packages in $(BUILD).  Lintian errors fail the target.
 deb-deps:
 	@missing=""; for p in $(DEB_DEBS); do \
@@ -224,7 +225,8 @@ deb: deb-deps
 	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/cmem
 	tar -cf - --exclude=./.git --exclude=./$(BUILD) --exclude=./build --exclude=./build-san . \
 	  | tar -C $(BUILD)/deb/cmem -xf -
-	cd $(BUILD)/deb/cmem && dpkg-buildpackage -us -uc -b
+	cd $(BUILD)/deb/cmem && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD -u STATIC -u DESTDIR -u PREFIX \
+	  -u SYSCONFDIR -u UNITDIR -u SYSUSERSDIR -u TMPFILESDIR dpkg-buildpackage -us -uc -b
 	mv $(BUILD)/deb/cmem_*.deb $(BUILD)/deb/cmem_*.buildinfo $(BUILD)/deb/cmem_*.changes $(BUILD)/
 	-mv $(BUILD)/deb/cmem-dbgsym_*.*deb $(BUILD)/ 2>/dev/null
 	lintian --fail-on error --info $(BUILD)/cmem_*.changes
