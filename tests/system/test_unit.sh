@@ -60,6 +60,23 @@ make -s -C "$src" BUILD="$build" install DESTDIR="$root" PREFIX=/usr >"$dir/inst
 tail -n 1 "$root/etc/cmem/cmemd.conf" | grep -q '^# changed$' ||
 	fail "make install overwrote an existing cmemd.conf"
 
+# another prefix: the units and the sample name its paths; uninstall
+# leaves nothing behind
+local=$dir/local
+make -s -C "$src" BUILD="$build" install DESTDIR="$local" >"$dir/install.log" 2>&1 ||
+	fail "make install (PREFIX=/usr/local): $(cat "$dir/install.log")"
+u=$local/usr/local/lib/systemd/system/cmemd.service
+grep -q '^ExecStart=/usr/local/sbin/cmemd -f -c /usr/local/etc/cmem/cmemd.conf$' "$u" ||
+	fail "PREFIX=/usr/local: $(grep '^ExecStart' "$u")"
+grep -q '^ConditionPathExists=/usr/local/etc/cmem/cluster.keys$' "$u" ||
+	fail "PREFIX=/usr/local: $(grep '^Condition' "$u")"
+grep -q '^keyring = "/usr/local/etc/cmem/cluster.keys";' "$local/usr/local/etc/cmem/cmemd.conf" ||
+	fail "PREFIX=/usr/local: the sample names another keyring"
+make -s -C "$src" BUILD="$build" uninstall DESTDIR="$local" >"$dir/install.log" 2>&1 ||
+	fail "make uninstall: $(cat "$dir/install.log")"
+left=$(find "$local" -type f)
+[ -z "$left" ] || fail "make uninstall left $left"
+
 # every man page a unit points to is installed
 for m in $(sed -n 's/^Documentation=//p' "$root/$unitdir"/cmem*); do
 	page=${m#man:}
@@ -134,10 +151,29 @@ grep -q 'uid 65534' "$dir/status" || fail "cmemd did not drop to nobody: $(cat "
 grep -q "chroot $dir/chroot" "$dir/status" || fail "cmemd is not chrooted: $(cat "$dir/status")"
 grep -q '^CapEff:[[:space:]]*0000000000000000$' "/proc/$pid/status" ||
 	fail "cmemd kept capabilities: $(grep Cap "/proc/$pid/status")"
+
+# the installed textfile job, against this daemon
+printf '#!/bin/sh\nexec "%s" -s "%s" "$@"\n' "$build/cmemctl" "$dir/cmemd.sock" >"$dir/ctl"
+chmod 0755 "$dir/ctl"
+prom=$dir/textfile/cmem.prom
+mkdir "$dir/textfile"
+CMEMCTL=$dir/ctl "$root/usr/libexec/cmem/cmem-textfile" "$prom" ||
+	fail "cmem-textfile failed against a running daemon"
+[ "$(stat -c %a "$prom")" = 644 ] || fail "cmem.prom is mode $(stat -c %a "$prom"), not 644"
+grep -q '^cmem_lines_sent_total' "$prom" || fail "cmem.prom has no cmem_lines_sent_total: $(head -n 5 "$prom")"
+[ "$(ls "$dir/textfile")" = cmem.prom ] || fail "cmem-textfile left files: $(ls "$dir/textfile")"
+if python3 -c 'import prometheus_client' 2>/dev/null; then
+	python3 -c 'import sys; from prometheus_client.parser import text_string_to_metric_families as p
+n = sum(1 for f in p(open(sys.argv[1]).read()) for s in f.samples)
+sys.exit(0 if n > 0 else 1)' "$prom" || fail "cmem.prom does not parse as Prometheus text"
+fi
 kill -TERM "$pid"
 wait "$pid"
 rc=$?
 pid=""
 [ $rc -eq 0 ] || fail "cmemd exited $rc on TERM: $(cat "$dir/cmemd.log")"
-echo "cmemd started, dropped and stopped with bounding set $caps"
+CMEMCTL=$dir/ctl "$root/usr/libexec/cmem/cmem-textfile" "$prom" 2>"$dir/textfile.log" ||
+	fail "cmem-textfile fails while the daemon is down: $(cat "$dir/textfile.log")"
+[ ! -e "$prom" ] || fail "cmem-textfile kept stale figures while the daemon is down"
+echo "cmemd started, dropped and stopped with bounding set $caps; cmem.prom written, then removed"
 exit 0
