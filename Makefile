@@ -222,6 +222,10 @@ deb-deps:
 	    $$missing; fi
 
 deb: deb-deps
+	@v=$$(sed -n 's/^#define CMEM_VERSION "\(.*\)"$$/\1/p' include/version.h 2>/dev/null); \
+	c=$$(dpkg-parsechangelog -S Version); \
+	[ -z "$$v" ] || [ "$$v" = "$$c" ] || { echo "make deb: debian/changelog is at $$c but" \
+	  "include/version.h at $$v: add a changelog entry for $$v"; exit 1; }
 	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/cmem
 	tar -cf - --exclude=./.git --exclude=./$(BUILD) --exclude=./build --exclude=./build-san . \
 	  | tar -C $(BUILD)/deb/cmem -xf -
