@@ -35,18 +35,17 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/cmem-package.XXXXXX") || exit 1
 export DEBIAN_FRONTEND=noninteractive
 ns=""
 pid=""
-dpkg-query -W -f='${Package}\n' | sort >"$dir/before"
+touch "$dir/pulled"
 cleanup() {
 	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
 	[ -n "$ns" ] && ip netns del "$ns" 2>/dev/null
 	rm -f /etc/cmem/cluster.keys
 	dpkg --purge cmem >/dev/null 2>&1
 	[ $run_ours -eq 1 ] && rm -rf /run/cmem
-	# and whatever apt pulled in for it
-	dpkg-query -W -f='${Package}\n' | sort >"$dir/after"
-	extra=$(comm -13 "$dir/before" "$dir/after")
+	# and exactly what apt pulled in for it (never what others installed)
+	pulled=$(cat "$dir/pulled")
 	# shellcheck disable=SC2086 # one word per package
-	[ -z "$extra" ] || apt-get purge -y -qq $extra >/dev/null 2>&1
+	[ -z "$pulled" ] || apt-get purge -y -qq $pulled >/dev/null 2>&1
 	rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -64,6 +63,8 @@ if grep -q '^[EW]: ' "$dir/deb.log"; then
 fi
 
 # ---- install
+apt-get install -s --no-install-recommends "$deb" 2>/dev/null |
+	sed -n 's/^Inst \([^ ]*\) .*/\1/p' | grep -vx cmem >"$dir/pulled"
 apt-get install -y -qq --no-install-recommends "$deb" >"$dir/apt.log" 2>&1 ||
 	fail "apt-get install $deb: $(tail -n 20 "$dir/apt.log")"
 getent passwd cmem >"$dir/pw" || fail "no user cmem after installing"
