@@ -14,6 +14,7 @@ DEBS     := build-essential pkg-config libsodium-dev libconfig-dev libcmocka-dev
             clang libclang-rt-14-dev iproute2 nftables util-linux procps python3 tcpdump \
             python3-prometheus-client
 FUZZ_SECONDS ?= 60
+STATIC   ?= 1
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -54,8 +55,12 @@ $(BUILD)/%: $(BUILD)/obj/%.o $(LIB)
 # cmemd is linked statically, as a static PIE (so still position
 # independent): shared libraries are mapped whole by fault-around and would
 # more than double the resident size of a daemon that runs on every host.
+# `make STATIC=0` links it like the other programs (the Debian package does,
+# so that a libsodium security update reaches the daemon).
+ifneq ($(STATIC),0)
 $(BUILD)/cmemd: $(BUILD)/obj/cmemd.o $(LIB)
 	$(CC) $(CFLAGS) $(filter-out -pie,$(LDFLAGS)) -static-pie -o $@ $< $(LIB) $(STATIC_LIBS)
+endif
 
 # keep objects: make would delete them as intermediate files
 .SECONDARY:
@@ -134,3 +139,101 @@ $(BUILD)/bench_wire: bench/bench_wire.c $(LIB)
 
 clean:
 	rm -rf build build-san
+
+# ---- install, uninstall, Debian package ----------------------------------
+#   make install   [DESTDIR=] [PREFIX=/usr/local] [SYSCONFDIR=] [UNITDIR=] ...
+#   make uninstall (same variables; keeps a changed configuration)
+#   make deb       build/cmem_*.deb with dpkg-buildpackage (installs its tools)
+# PREFIX=/usr is the distribution layout: configuration in /etc, units where
+# this system's systemd looks for them.  Anything under /etc/cmem/ in the
+# shipped files is rewritten to SYSCONFDIR/cmem/, the program paths to
+# SBINDIR and BINDIR, so the installed units and sample configuration agree
+# with the layout chosen.
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+SBINDIR     ?= $(PREFIX)/sbin
+LIBEXECDIR  ?= $(PREFIX)/libexec
+MANDIR      ?= $(PREFIX)/share/man
+ifeq ($(PREFIX),/usr)
+SYSCONFDIR  ?= /etc
+SD_DIR       = $(shell pkg-config --variable=$(1) systemd 2>/dev/null)
+UNITDIR     ?= $(or $(call SD_DIR,systemdsystemunitdir),/lib/systemd/system)
+SYSUSERSDIR ?= $(or $(call SD_DIR,sysusersdir),/usr/lib/sysusers.d)
+TMPFILESDIR ?= $(or $(call SD_DIR,tmpfilesdir),/usr/lib/tmpfiles.d)
+else
+SYSCONFDIR  ?= $(PREFIX)/etc
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+endif
+INSTALL     ?= install
+UNITS       := cmemd.service cmem-hook@.service cmem-textfile.service cmem-textfile.timer
+MANPAGES    := $(wildcard man/*.[158])
+DEB_DEBS    := debhelper fakeroot lintian dpkg-dev pkg-config libsodium-dev libconfig-dev \
+               libjansson-dev libcmocka-dev libseccomp-dev
+LAYOUT_SED  := -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/usr/bin/|$(BINDIR)/|g' \
+               -e 's|/usr/libexec/cmem/|$(LIBEXECDIR)/cmem/|g' -e 's|/etc/cmem/|$(SYSCONFDIR)/cmem/|g'
+
+.PHONY: install uninstall deb deb-deps
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)/cmem \
+	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+	  $(DESTDIR)$(SYSCONFDIR)/cmem/hooks $(addprefix $(DESTDIR)$(MANDIR)/man,1 5 8)
+	$(INSTALL) -m 0755 $(BUILD)/cmemd $(DESTDIR)$(SBINDIR)/cmemd
+	$(INSTALL) -m 0755 $(BUILD)/cmemctl $(BUILD)/cmem-keygen $(DESTDIR)$(BINDIR)/
+	sed $(LAYOUT_SED) dist/cmem-textfile > $(DESTDIR)$(LIBEXECDIR)/cmem/cmem-textfile
+	chmod 0755 $(DESTDIR)$(LIBEXECDIR)/cmem/cmem-textfile
+	for m in $(MANPAGES); do \
+	  sed $(LAYOUT_SED) $$m > $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/} || exit 1; \
+	  chmod 0644 $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; done
+	for u in $(UNITS); do \
+	  sed $(LAYOUT_SED) dist/systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	  chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; done
+	$(INSTALL) -m 0644 dist/sysusers.d/cmem.conf $(DESTDIR)$(SYSUSERSDIR)/cmem.conf
+	$(INSTALL) -m 0644 dist/tmpfiles.d/cmem.conf $(DESTDIR)$(TMPFILESDIR)/cmem.conf
+	@conf=$(DESTDIR)$(SYSCONFDIR)/cmem/cmemd.conf; \
+	if [ -e "$$conf" ]; then echo "keeping $$conf (the sample is conf/cmemd.conf)"; \
+	else sed $(LAYOUT_SED) conf/cmemd.conf > "$$conf" && chmod 0644 "$$conf" && \
+	  echo "installed $$conf"; fi
+
+# The configuration is removed only when it is still the sample, unchanged.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/cmemd $(DESTDIR)$(BINDIR)/cmemctl $(DESTDIR)$(BINDIR)/cmem-keygen
+	rm -f $(DESTDIR)$(LIBEXECDIR)/cmem/cmem-textfile
+	-rmdir $(DESTDIR)$(LIBEXECDIR)/cmem 2>/dev/null
+	rm -f $(foreach m,$(MANPAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
+	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS))
+	rm -f $(DESTDIR)$(SYSUSERSDIR)/cmem.conf $(DESTDIR)$(TMPFILESDIR)/cmem.conf
+	@conf=$(DESTDIR)$(SYSCONFDIR)/cmem/cmemd.conf; \
+	if [ -e "$$conf" ] && sed $(LAYOUT_SED) conf/cmemd.conf | cmp -s - "$$conf"; then \
+	  rm -f "$$conf"; rmdir $(DESTDIR)$(SYSCONFDIR)/cmem/hooks $(DESTDIR)$(SYSCONFDIR)/cmem 2>/dev/null; \
+	elif [ -e "$$conf" ]; then echo "keeping $$conf: it was changed"; fi
+
+# dpkg-buildpackage writes its results next to the source tree and cleans
+# the tree (make clean) first: build a copy in $(BUILD)/deb instead (with
+# none of this make's variables), then
+# keep the packages in $(BUILD).  Lintian errors fail the target.
+deb-deps:
+	@missing=""; for p in $(DEB_DEBS); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; fi; echo "installing:$$missing"; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    $$missing; fi
+
+deb: deb-deps
+	@v=$$(sed -n 's/^#define CMEM_VERSION "\(.*\)"$$/\1/p' include/version.h 2>/dev/null); \
+	c=$$(dpkg-parsechangelog -S Version); \
+	[ -z "$$v" ] || [ "$$v" = "$$c" ] || { echo "make deb: debian/changelog is at $$c but" \
+	  "include/version.h at $$v: add a changelog entry for $$v"; exit 1; }
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/cmem
+	tar -cf - --exclude=./.git --exclude=./$(BUILD) --exclude=./build --exclude=./build-san . \
+	  | tar -C $(BUILD)/deb/cmem -xf -
+	cd $(BUILD)/deb/cmem && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD -u STATIC -u DESTDIR -u PREFIX \
+	  -u SYSCONFDIR -u UNITDIR -u SYSUSERSDIR -u TMPFILESDIR dpkg-buildpackage -us -uc -b
+	mv $(BUILD)/deb/cmem_*.deb $(BUILD)/deb/cmem_*.buildinfo $(BUILD)/deb/cmem_*.changes $(BUILD)/
+	-mv $(BUILD)/deb/cmem-dbgsym_*.*deb $(BUILD)/ 2>/dev/null
+	lintian --fail-on error --info $(BUILD)/cmem_*.changes
+	rm -rf $(BUILD)/deb
+	@ls -1 $(BUILD)/cmem_*.deb
