@@ -170,7 +170,7 @@ INSTALL     ?= install
 UNITS       := cmemd.service cmem-hook@.service cmem-textfile.service cmem-textfile.timer
 MANPAGES    := $(wildcard man/*.[158])
 DEB_DEBS    := debhelper fakeroot lintian dpkg-dev pkg-config libsodium-dev libconfig-dev \
-               libjansson-dev libcmocka-dev libseccomp-dev
+               libjansson-dev libcmocka-dev
 LAYOUT_SED  := -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/usr/bin/|$(BINDIR)/|g' \
                -e 's|/usr/libexec/cmem/|$(LIBEXECDIR)/cmem/|g' -e 's|/etc/cmem/|$(SYSCONFDIR)/cmem/|g'
 
