@@ -10,7 +10,7 @@ messages.
 import os
 import subprocess
 
-from cmemnet import CMEMD, Cluster, check, need_root, wait_until
+from cmemnet import CMEMD, Cluster, check, finish, need_root, scenario
 
 
 def proc_status(pid):
@@ -55,10 +55,12 @@ def refused(c, what, expect, conf_extra="", prepare=None, undo=None):
         prepare()
     with open(h.conf, "w") as f:
         f.write(h.config_text(conf_extra))
-    r = subprocess.run(["ip", "netns", "exec", h.ns, CMEMD, "-f", "-c", h.conf],
-                       capture_output=True, text=True, timeout=10)
-    if undo:
-        undo()
+    try:
+        r = subprocess.run(["ip", "netns", "exec", h.ns, CMEMD, "-f", "-c", h.conf],
+                           capture_output=True, text=True, timeout=10)
+    finally:
+        if undo:  # the next scenario starts from the good configuration
+            undo()
     check(r.returncode != 0, "%s: daemon started (rc %d)" % (what, r.returncode))
     check(expect in r.stderr, "%s: message %r lacks %r" % (what, r.stderr, expect))
     print("refused %s: %s" % (what, r.stderr.strip().splitlines()[-1]))
@@ -67,23 +69,28 @@ def refused(c, what, expect, conf_extra="", prepare=None, undo=None):
 def main():
     need_root()
     c = Cluster(2)
-    confined(c)
-    refused(c, "a group-readable keyring", "permissions 0640 are too open",
-            prepare=lambda: os.chmod(c.keyring, 0o640), undo=lambda: os.chmod(c.keyring, 0o600))
-    refused(c, "an unknown option", "cmemd.conf:12: unknown option 'heartbeat'", "heartbeat = 5;\n")
-    refused(c, "an out-of-range value", "'ttl' must be between 0 and 255",
-            conf_extra="", prepare=lambda: c.conf.update({"ttl": "300"}),
-            undo=lambda: c.conf.pop("ttl"))
-    refused(c, "a chroot writable by others", "writable by others",
-            prepare=lambda: os.chmod(c.chroot, 0o777), undo=lambda: os.chmod(c.chroot, 0o755))
-    refused(c, "a missing user", "user 'no-such-user-cmem' does not exist",
-            prepare=lambda: c.conf.update({"user": '"no-such-user-cmem"'}),
-            undo=lambda: c.conf.pop("user"))
-    refused(c, "a missing keyring", "cannot open: No such file or directory",
-            prepare=lambda: c.conf.update({"keyring": '"/nonexistent/cluster.keys"'}),
-            undo=lambda: c.conf.pop("keyring"))
+    with scenario("confined"):
+        confined(c)
+    cases = [
+        ("a group-readable keyring", "permissions 0640 are too open", "",
+         lambda: os.chmod(c.keyring, 0o640), lambda: os.chmod(c.keyring, 0o600)),
+        ("an unknown option", "cmemd.conf:12: unknown option 'heartbeat'", "heartbeat = 5;\n",
+         None, None),
+        ("an out-of-range value", "'ttl' must be between 0 and 255", "",
+         lambda: c.conf.update({"ttl": "300"}), lambda: c.conf.pop("ttl")),
+        ("a chroot writable by others", "writable by others", "",
+         lambda: os.chmod(c.chroot, 0o777), lambda: os.chmod(c.chroot, 0o755)),
+        ("a missing user", "user 'no-such-user-cmem' does not exist", "",
+         lambda: c.conf.update({"user": '"no-such-user-cmem"'}), lambda: c.conf.pop("user")),
+        ("a missing keyring", "cannot open: No such file or directory", "",
+         lambda: c.conf.update({"keyring": '"/nonexistent/cluster.keys"'}),
+         lambda: c.conf.pop("keyring")),
+    ]
+    for what, expect, extra, prepare, undo in cases:
+        with scenario("refused: " + what):
+            refused(c, what, expect, extra, prepare, undo)
     c.cleanup()
-    print("PASS test_confinement")
+    finish()
 
 
 if __name__ == "__main__":
