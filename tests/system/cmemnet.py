@@ -15,7 +15,7 @@ A test file is a list of scenarios:
 A failed check (or any error) ends the scenario it is in, not the file: the
 later scenarios still run, and finish() prints "N scenarios, M failed" and
 exits 1 if any failed.  Watch(host) returns once the daemon has answered the
-watch request; Cluster.all_saw() waits until every watcher reported an
+watch request (a Relay between cmemctl and the daemon sees that reply); Cluster.all_saw() waits until every watcher reported an
 event; Host.inject() runs build/cmem-inject in the host's namespace;
 Cluster.loss() / partition() / heal() install the nft rules.
 """
@@ -186,52 +186,38 @@ def write_keyring(path, keys=((1, None, True),)):
     return path
 
 
-class Watch:
-    """cmemctl --json watch on one host; events kept with their arrival time.
-
-    The constructor returns once the daemon has answered the watch request
-    (its first reply, {"status":"ok","self":...}): the daemon sends it after
-    subscribing the client, so every later event reaches this watcher.
-    cmemctl prints events only, so the reply is seen on a relay socket that
-    cmemctl talks through (host.dir/watch-N.sock, forwarded byte for byte to
-    the daemon's socket).  Watch(host, ready=False) does not wait.
-    """
+class Relay:
+    """A socket path that forwards, byte for byte, to a host's control socket
+    and notes the daemon's first reply line.  A client pointed at it with
+    `cmemctl -s relay.path watch ...` is subscribed once wait_ready() is
+    true: the daemon subscribes a watcher before it sends that reply, and
+    cmemctl prints nothing for it.  One connection at a time; a client that
+    reconnects is connected again."""
 
     _seq = [0]
 
-    def __init__(self, host, ready=True, timeout=5.0):
+    def __init__(self, host):
         self.host = host
-        self.events = []
         self.reply = None
-        self._subscribed = threading.Event()
-        Watch._seq[0] += 1
-        self.relay_path = os.path.join(host.dir, "watch-%d.sock" % Watch._seq[0])
+        self._replied = threading.Event()
+        Relay._seq[0] += 1
+        self.path = os.path.join(host.dir, "relay-%d.sock" % Relay._seq[0])
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._listener.bind(self.relay_path)
+        self._listener.bind(self.path)
         self._listener.listen(4)
-        threading.Thread(target=self._relay, daemon=True).start()
-        self.proc = subprocess.Popen([CMEMCTL, "-s", self.relay_path, "--json", "watch"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     text=True, bufsize=1)
-        host.cluster.procs.append(self.proc)
-        host.cluster.watches.append(self)
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-        if ready:
-            check(self.wait_ready(timeout), "%s: cmemctl watch not subscribed within %.0f s (reply %s)"
-                  % (host.name, timeout, self.reply))
+        threading.Thread(target=self._serve, daemon=True).start()
 
     def wait_ready(self, timeout=5.0):
-        """True once the daemon accepted the watch request."""
-        self._subscribed.wait(timeout)
+        """True once the daemon answered the first request with status ok."""
+        self._replied.wait(timeout)
         return bool(self.reply and self.reply.get("status") == "ok")
 
-    def _relay(self):
-        while True:  # one connection per cmemctl attempt
+    def _serve(self):
+        while True:
             try:
                 client, _ = self._listener.accept()
             except OSError:
-                return  # stop() closed the listener
+                return  # close() shut the listener
             daemon = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 daemon.connect(self.host.sock)
@@ -250,15 +236,55 @@ class Watch:
                 data = src.recv(65536)
                 if not data:
                     return
-                if src is daemon and not self._subscribed.is_set():
+                if src is daemon and not self._replied.is_set():
                     first += data
                     if b"\n" in first:
                         try:
                             self.reply = json.loads(first.split(b"\n", 1)[0])
                         except ValueError:
-                            self.reply = {"garbled": first[:200]}
-                        self._subscribed.set()
+                            self.reply = {"garbled": first[:200].decode(errors="replace")}
+                        self._replied.set()
                 (client if src is daemon else daemon).sendall(data)
+
+    def close(self):
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes accept()
+        except OSError:
+            pass
+        self._listener.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+
+class Watch:
+    """cmemctl --json watch on one host; events kept with their arrival time.
+
+    The constructor returns once the daemon has answered the watch request
+    (its first reply, {"status":"ok","self":...}), so that every later event
+    reaches this watcher: cmemctl talks to the daemon through a Relay, which
+    sees that reply.  Watch(host, ready=False) does not wait.
+    """
+
+    def __init__(self, host, ready=True, timeout=5.0):
+        self.host = host
+        self.events = []
+        self.relay = Relay(host)
+        self.proc = subprocess.Popen([CMEMCTL, "-s", self.relay.path, "--json", "watch"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True, bufsize=1)
+        host.cluster.procs.append(self.proc)
+        host.cluster.watches.append(self)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+        if ready:
+            check(self.wait_ready(timeout), "%s: cmemctl watch not subscribed within %.0f s (reply %s)"
+                  % (host.name, timeout, self.relay.reply))
+
+    def wait_ready(self, timeout=5.0):
+        """True once the daemon accepted the watch request."""
+        return self.relay.wait_ready(timeout)
 
     def _read(self):
         for line in self.proc.stdout:
@@ -285,15 +311,7 @@ class Watch:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
-        try:
-            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the relay's accept()
-        except OSError:
-            pass
-        self._listener.close()
-        try:
-            os.unlink(self.relay_path)
-        except OSError:
-            pass
+        self.relay.close()
 
 
 class Host:
