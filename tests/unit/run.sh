@@ -9,7 +9,8 @@ trap 'rm -f "$log"' EXIT
 for t in "$@"; do
 	echo "== $t"
 	progs=$((progs + 1))
-	(cd tests && "../$t") >"$log" 2>&1
+	case $t in /*) p=$t ;; *) p=../$t ;; esac  # BUILD may be absolute
+	(cd tests && "$p") >"$log" 2>&1
 	rc=$?
 	cat "$log"
 	n=$(awk '/^\[==========\] [0-9]+ test\(s\) run\./ { s += $2 } END { print s + 0 }' "$log")
