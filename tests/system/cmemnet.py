@@ -14,10 +14,14 @@ A test file is a list of scenarios:
 
 A failed check (or any error) ends the scenario it is in, not the file: the
 later scenarios still run, and finish() prints "N scenarios, M failed" and
-exits 1 if any failed.  Watch(host) returns once the daemon has answered the
-watch request (a Relay between cmemctl and the daemon sees that reply); Cluster.all_saw() waits until every watcher reported an
-event; Host.inject() runs build/cmem-inject in the host's namespace;
-Cluster.loss() / partition() / heal() install the nft rules.
+exits 1 if any failed; need(value, "scenario") names an earlier scenario a
+later one depends on.  Watch(host) returns once the daemon has answered the
+watch request (a Relay between cmemctl and the daemon sees that reply), not
+after a sleep; Cluster.all_saw() waits until every watcher reported an event
+and returns the delays; Cluster.events_since() lists unwanted events (false
+failures); Host.inject() / inject_bg() run build/cmem-inject in the host's
+namespace; Cluster.loss() / no_loss() drop a share of the datagrams on the
+hosts, partition() / heal() cut the bridge between groups of hosts at once.
 """
 import atexit
 import functools
