@@ -5,22 +5,44 @@ Each test builds its own network: one "switch" namespace holding a bridge
 pair.  Nothing is added to the root namespace.  Every namespace and every
 process a test starts is removed/killed (by PID) when it ends, even on
 failure.  Traffic stays inside these namespaces (TTL 1).
+
+A test file is a list of scenarios:
+
+    with scenario("partition"):
+        ...
+    finish()
+
+A failed check (or any error) ends the scenario it is in, not the file: the
+later scenarios still run, and finish() prints "N scenarios, M failed" and
+exits 1 if any failed; need(value, "scenario") names an earlier scenario a
+later one depends on.  Watch(host) returns once the daemon has answered the
+watch request (a Relay between cmemctl and the daemon sees that reply), not
+after a sleep; Cluster.all_saw() waits until every watcher reported an event
+and returns the delays; Cluster.events_since() lists unwanted events (false
+failures); Host.inject() / inject_bg() run build/cmem-inject in the host's
+namespace; Cluster.loss() / no_loss() drop a share of the datagrams on the
+hosts, partition() / heal() cut the bridge between groups of hosts at once.
 """
 import atexit
+import functools
 import json
 import os
+import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.abspath(os.environ.get("CMEM_BUILD", os.path.join(ROOT, "build")))
 CMEMD = os.path.join(BUILD, "cmemd")
 CMEMCTL = os.path.join(BUILD, "cmemctl")
+INJECT = os.path.join(BUILD, "cmem-inject")
 
 _live = []  # clusters to clean up
 
@@ -29,9 +51,18 @@ def sh(*args, check=True, **kw):
     return subprocess.run(list(args), check=check, capture_output=True, text=True, **kw)
 
 
+class Failed(SystemExit):
+    """A failed check.  Inside a scenario it ends that scenario; outside one
+    it ends the file with exit status 1 (it is a SystemExit, as it always was)."""
+
+    def __init__(self, msg):
+        super().__init__(1)
+        self.msg = msg
+
+
 def fail(msg):
     print("FAIL: " + msg, flush=True)
-    sys.exit(1)
+    raise Failed(msg)
 
 
 def check(cond, msg):
@@ -51,6 +82,102 @@ def wait_until(pred, timeout, step=0.02):
         time.sleep(step)
 
 
+_scenarios = []      # every Scenario that ended, in order
+_finished = [False]  # finish() printed the summary
+
+
+class Scenario:
+    """One scenario of a test file; a failure inside it is recorded, not raised.
+
+    Failed checks and unexpected errors (a query that times out, a missing
+    key) end the scenario and are printed with the scenario's name; the file
+    goes on with the next one.  Clusters created inside a failed scenario are
+    cleaned up at once, so that its daemons do not disturb the next one.
+    Interrupts and other exits (the skip status 77) pass through.
+    """
+
+    def __init__(self, name):
+        self.name = name
+        self.error = None
+        self.seconds = 0.0
+
+    @property
+    def ok(self):
+        return self.error is None
+
+    def __enter__(self):
+        print("-- scenario %s" % self.name, flush=True)
+        self._t0 = time.monotonic()
+        self._before = set(map(id, _live))
+        return self
+
+    def __exit__(self, etype, exc, tb):
+        self.seconds = time.monotonic() - self._t0
+        if etype is not None and issubclass(etype, Failed):
+            self.error = exc.msg
+        elif etype is not None and issubclass(etype, Exception):
+            traceback.print_exception(etype, exc, tb)
+            self.error = "%s: %s" % (etype.__name__, exc)
+        elif etype is not None:
+            return False
+        _scenarios.append(self)
+        if self.ok:
+            print("-- ok %s (%.1f s)" % (self.name, self.seconds), flush=True)
+            return True
+        print("-- FAILED %s (%.1f s): %s" % (self.name, self.seconds, self.error), flush=True)
+        for c in [c for c in _live if id(c) not in self._before]:
+            c.cleanup()
+        return True
+
+
+def scenario(name):
+    """`with scenario("name"):` or, on a function, `@scenario` (named after it);
+    the decorated function returns None when its scenario failed."""
+    if not callable(name):
+        return Scenario(name)
+    fn = name
+
+    @functools.wraps(fn)
+    def run(*args, **kw):
+        with Scenario(fn.__name__.replace("_", "-")):
+            return fn(*args, **kw)
+        return None
+    return run
+
+
+def need(value, what):
+    """The result of an earlier scenario, or a failure naming it."""
+    if value is None:
+        fail("not run: it needs %s, which failed" % what)
+    return value
+
+
+def finish(name=None):
+    """Print every scenario's outcome and "N scenarios, M failed"; exit 0 or 1."""
+    name = name or os.path.splitext(os.path.basename(sys.argv[0]))[0]
+    _finished[0] = True
+    _summary(name)
+    if any(not sc.ok for sc in _scenarios):
+        sys.exit(1)
+    print("PASS " + name, flush=True)
+    sys.exit(0)
+
+
+def _summary(name, note=""):
+    failed = [sc for sc in _scenarios if not sc.ok]
+    for sc in _scenarios:
+        print("   %-6s %-28s %6.1f s%s" % ("ok" if sc.ok else "FAILED", sc.name, sc.seconds,
+                                          "" if sc.ok else "  " + sc.error[:300]))
+    print("%s: %d scenarios, %d failed%s" % (name, len(_scenarios), len(failed), note), flush=True)
+
+
+def _summary_at_exit():
+    # a failure outside any scenario ended the file early: still say what ran
+    if _scenarios and not _finished[0]:
+        _summary(os.path.splitext(os.path.basename(sys.argv[0]))[0],
+                 " (stopped early by a failure outside the scenarios)")
+
+
 def write_keyring(path, keys=((1, None, True),)):
     lines = ["# test keyring"]
     for kid, secret, primary in keys:
@@ -63,17 +190,105 @@ def write_keyring(path, keys=((1, None, True),)):
     return path
 
 
-class Watch:
-    """cmemctl --json watch on one host; events kept with their arrival time."""
+class Relay:
+    """A socket path that forwards, byte for byte, to a host's control socket
+    and notes the daemon's first reply line.  A client pointed at it with
+    `cmemctl -s relay.path watch ...` is subscribed once wait_ready() is
+    true: the daemon subscribes a watcher before it sends that reply, and
+    cmemctl prints nothing for it.  One connection at a time; a client that
+    reconnects is connected again."""
+
+    _seq = [0]
 
     def __init__(self, host):
+        self.host = host
+        self.reply = None
+        self._replied = threading.Event()
+        Relay._seq[0] += 1
+        self.path = os.path.join(host.dir, "relay-%d.sock" % Relay._seq[0])
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(self.path)
+        self._listener.listen(4)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def wait_ready(self, timeout=5.0):
+        """True once the daemon answered the first request with status ok."""
+        self._replied.wait(timeout)
+        return bool(self.reply and self.reply.get("status") == "ok")
+
+    def _serve(self):
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # close() shut the listener
+            daemon = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                daemon.connect(self.host.sock)
+                self._pipe(client, daemon)
+            except OSError:
+                pass
+            finally:
+                client.close()
+                daemon.close()
+
+    def _pipe(self, client, daemon):
+        first = b""
+        while True:
+            r, _, _ = select.select([client, daemon], [], [])
+            for src in r:
+                data = src.recv(65536)
+                if not data:
+                    return
+                if src is daemon and not self._replied.is_set():
+                    first += data
+                    if b"\n" in first:
+                        try:
+                            self.reply = json.loads(first.split(b"\n", 1)[0])
+                        except ValueError:
+                            self.reply = {"garbled": first[:200].decode(errors="replace")}
+                        self._replied.set()
+                (client if src is daemon else daemon).sendall(data)
+
+    def close(self):
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes accept()
+        except OSError:
+            pass
+        self._listener.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+
+class Watch:
+    """cmemctl --json watch on one host; events kept with their arrival time.
+
+    The constructor returns once the daemon has answered the watch request
+    (its first reply, {"status":"ok","self":...}), so that every later event
+    reaches this watcher: cmemctl talks to the daemon through a Relay, which
+    sees that reply.  Watch(host, ready=False) does not wait.
+    """
+
+    def __init__(self, host, ready=True, timeout=5.0):
+        self.host = host
         self.events = []
-        self.proc = subprocess.Popen([CMEMCTL, "-s", host.sock, "--json", "watch"],
+        self.relay = Relay(host)
+        self.proc = subprocess.Popen([CMEMCTL, "-s", self.relay.path, "--json", "watch"],
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      text=True, bufsize=1)
         host.cluster.procs.append(self.proc)
+        host.cluster.watches.append(self)
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
+        if ready:
+            check(self.wait_ready(timeout), "%s: cmemctl watch not subscribed within %.0f s (reply %s)"
+                  % (host.name, timeout, self.relay.reply))
+
+    def wait_ready(self, timeout=5.0):
+        """True once the daemon accepted the watch request."""
+        return self.relay.wait_ready(timeout)
 
     def _read(self):
         for line in self.proc.stdout:
@@ -88,10 +303,19 @@ class Watch:
                 return t
         return None
 
+    def wait_for(self, event, member, after=0.0, timeout=5.0):
+        """Arrival time of the first such event at or after `after`, or None."""
+        return wait_until(lambda: self.first(event, member, after), timeout, step=0.005)
+
+    def since(self, after, kinds=("failed", "leave", "restart")):
+        """Events of those kinds that arrived at or after `after`."""
+        return [e for t, e in list(self.events) if t >= after and e.get("event") in kinds]
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
+        self.relay.close()
 
 
 class Host:
@@ -176,6 +400,39 @@ class Host:
         except (RuntimeError, ValueError, subprocess.TimeoutExpired):
             return {}
 
+    def inject(self, *args, expect=0, timeout=120):
+        """Run build/cmem-inject in this host's namespace, aimed at the cluster's
+        group and port on eth0; checks its exit status; returns its output."""
+        p = self.inject_bg(*args)
+        try:
+            out = p.communicate(timeout=timeout)[0]
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out = p.communicate()[0]
+            fail("cmem-inject %s: still running after %d s: %s" % (" ".join(args), timeout, out))
+        check(p.returncode == expect, "cmem-inject %s: exit %d, wanted %d: %s"
+              % (" ".join(args), p.returncode, expect, out))
+        return out
+
+    def inject_bg(self, *args):
+        """cmem-inject started in the background (stdout and stderr on .stdout)."""
+        c = self.cluster
+        argv = ["ip", "netns", "exec", self.ns, INJECT] + list(args) + [
+            "--group", c.group, "--port", str(c.port), "--interface", "eth0"]
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        c.procs.append(p)
+        return p
+
+    def nft(self, rules):
+        """Load an nft ruleset (text) in this host's namespace."""
+        r = subprocess.run(["ip", "netns", "exec", self.ns, "nft", "-f", "-"], input=rules, text=True,
+                           capture_output=True)
+        check(r.returncode == 0, "%s: nft: %s" % (self.name, r.stderr))
+
+    def nft_delete(self, table, family="inet"):
+        subprocess.run(["ip", "netns", "exec", self.ns, "nft", "delete", "table", family, table],
+                       capture_output=True)
+
     def kill(self, sig=signal.SIGKILL):
         os.kill(self.proc.pid, sig)
 
@@ -197,6 +454,7 @@ class Cluster:
         self.conf = conf or {}
         self.log_level = log_level
         self.procs = []
+        self.watches = []
         self.dir = tempfile.mkdtemp(prefix="cmem-test-")
         os.chmod(self.dir, 0o755)
         self.chroot = os.path.join(self.dir, "chroot")
@@ -244,9 +502,46 @@ class Cluster:
                 return False
         return True
 
-    def loss(self, percent, hooks=("input",)):
-        """Drop percent% of cmem datagrams on every host (nft numgen)."""
-        for h in self.hosts:
+    def all_saw(self, watches, event, member, after, timeout=5.0):
+        """Wait until every watcher reported `event` for `member` at or after
+        `after` (a time.monotonic() value); returns each one's delay in seconds
+        (in the order of `watches`), or None if one did not within `timeout`."""
+        def delays():
+            ts = [w.first(event, member, after) for w in watches]
+            return all(t is not None for t in ts) and [t - after for t in ts]
+        return wait_until(delays, timeout, step=0.005) if watches else None
+
+    @staticmethod
+    def events_since(watches, after, kinds=("failed", "leave", "restart")):
+        """[(watcher index, event)] of those kinds since `after`: e.g. false failures."""
+        return [(i, e) for i, w in enumerate(watches) for e in w.since(after, kinds)]
+
+    def partition(self, *sides):
+        """Cut the bridge between groups of hosts (lists of Host): frames from
+        one side are not forwarded to another.  One nft table in the switch
+        namespace, so that the cut and heal() happen at one instant."""
+        rules = []
+        for a in sides:
+            for b in sides:
+                if a is not b:
+                    rules.append("  iifname { %s } oifname { %s } drop\n" % (
+                        ", ".join('"p%d"' % h.i for h in a), ", ".join('"p%d"' % h.i for h in b)))
+        text = ("table bridge cmempart {\n chain split {\n  type filter hook forward priority 0;\n"
+                "%s }\n}\n" % "".join(rules))
+        r = subprocess.run(["ip", "netns", "exec", self.sw, "nft", "-f", "-"], input=text, text=True,
+                           capture_output=True)
+        check(r.returncode == 0, "partition: nft: %s" % r.stderr)
+
+    def heal(self):
+        """Undo partition(), at once."""
+        r = sh("ip", "netns", "exec", self.sw, "nft", "delete", "table", "bridge", "cmempart",
+               check=False)
+        check(r.returncode == 0, "heal: nft: %s" % r.stderr)
+
+    def loss(self, percent, hooks=("input",), hosts=None):
+        """Drop percent% of cmem datagrams on every host (or on `hosts`), on
+        the given hooks ("input", "output"): nft numgen, undone by no_loss()."""
+        for h in hosts or self.hosts:
             chains = "".join(
                 "chain %s { type filter hook %s priority 0; udp dport %d numgen random mod 100 < %d drop; }\n"
                 % (hk, hk, self.port, percent) for hk in hooks)
@@ -260,6 +555,8 @@ class Cluster:
                            capture_output=True)
 
     def cleanup(self):
+        for w in self.watches:
+            w.stop()
         for p in self.procs:
             if p.poll() is None:
                 try:
@@ -287,6 +584,7 @@ def _cleanup_all(*_):
 
 
 atexit.register(_cleanup_all)
+atexit.register(_summary_at_exit)  # runs first: atexit is last in, first out
 signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
 
 

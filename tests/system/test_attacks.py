@@ -4,8 +4,8 @@
 Real daemons in network namespaces; an attacker namespace on the same
 bridge sends with build/cmem-inject.
  4. forged flood: 100 000 forged lines/s for 10 s, then garbage: no false
-    failure, heartbeats on time, `cmemctl members` answers within 100 ms,
-    resident memory flat (+-1 MB), log lines rate-limited;
+    failure, peers last heard <= 100 ms ago, `cmemctl members` answers
+    within 20 ms, resident memory +16 kB at most, <= 26 log lines;
  5. replay of 30 s of recorded traffic: membership unchanged, replayed lines
     counted as replay or stale; a departed member is not brought back; a
     recorded leave does not evict a member that is alive;
@@ -13,35 +13,37 @@ bridge sends with build/cmem-inject.
     offset, in the log and in `cmemctl members`; one 10 s behind is admitted
     and its skew shown;
  7. another cluster's key and an unknown key id: never admitted, counted;
- 9. restart under the same name: a restart at once; lines of the old
-    incarnation replayed afterwards are dropped;
+ 9. restart under the same name: a restart within 50 ms of the start;
+    lines of the old incarnation replayed afterwards are dropped;
 12. oversize (1233 B, 64 KiB), empty, binary and truncated datagrams:
-    dropped, counted, never logged one per packet.
+    dropped, counted, at most 6 log lines for 14 000 of them.
+The bounds hold the figures of README "Tested against" at about 2x.
 """
+import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import threading
 import time
 
-from cmemnet import BUILD, Cluster, Watch, check, median, need_root, wait_until, write_keyring
+from cmemnet import INJECT, Cluster, Watch, check, finish, need, need_root, scenario, wait_until, write_keyring
 
-INJECT = os.path.join(BUILD, "cmem-inject")
 SOAK = bool(os.environ.get("CMEM_SOAK"))
 
 
-def inject(c, host, *args, wait=True):
-    argv = ["ip", "netns", "exec", host.ns, INJECT] + list(args) + [
-        "--group", c.group, "--port", str(c.port), "--interface", "eth0"]
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    c.procs.append(p)
-    if not wait:
-        return p
-    out = p.communicate(timeout=120)[0]
-    check(p.returncode == 0, "cmem-inject %s failed: %s" % (" ".join(args), out))
-    return out
+# Figures of README "Tested against" rows 4, 9 and 12, held here at about 2x.
+FLOOD_HEARD_MAX_MS = 100   # peers last heard <= 51 ms ago during the flood
+FLOOD_CTL_MAX_S = 0.02     # `cmemctl members` answered in <= 10 ms
+FLOOD_WARMUP_S = 2         # RSS: +40 kB in the first 2 s (buffers first used), then flat
+FLOOD_RSS_MAX_KB = 80      # ... so at most 2x that in all,
+FLOOD_RSS_LATE_MAX_KB = 16  # and at most 4 pages after the first 2 s (10 s or 60 s)
+RESTART_MAX_S = 0.05       # a restart reported 0.004 s after the new process starts: the join aim
+BAD_DGRAM_LOG_MAX = 6      # 3 log lines for 14 000 bad datagrams
+
+
+def flood_log_max(secs):
+    return 2 * (secs + 3)  # 13 log lines per daemon in 10 s, 63 in 60 s
 
 
 def rss_kb(h):
@@ -53,18 +55,13 @@ def stats(h):
     return h.query("stats")
 
 
-def bad_events(watches, since):
-    return [(i, e) for i, w in enumerate(watches) for t, e in w.events
-            if t >= since and e.get("event") in ("failed", "leave", "restart")]
-
-
 def flood(c, daemons, attacker):
     watches = [Watch(h) for h in daemons]
-    time.sleep(0.5)
     rss0 = [rss_kb(h) for h in daemons]
     logs0 = [len(h.read_log().splitlines()) for h in daemons]
     mac0 = sum(stats(h)["dropped"]["bad_mac"] for h in daemons)
-    lat, heard, stop = [], [], threading.Event()
+    lat, heard, rss, stop = [], [], [], threading.Event()
+    t0 = time.monotonic()
 
     def probe():
         while not stop.is_set():
@@ -72,17 +69,16 @@ def flood(c, daemons, attacker):
             r = daemons[0].ctl("members")
             lat.append(time.monotonic() - t)
             if r.returncode == 0:
-                import json
                 heard.extend(m["last_heard_ms"] for m in json.loads(r.stdout)["members"]
                              if not m.get("self") and m["state"] == "alive")
+            rss.append((time.monotonic() - t0, [rss_kb(h) for h in daemons]))
             time.sleep(0.1)
 
     th = threading.Thread(target=probe)
     th.start()
-    t0 = time.monotonic()
     secs = 60 if SOAK else 10
-    out = inject(c, attacker, "flood", "--rate", "100000", "--seconds", str(secs), "--mode", "forged")
-    out += inject(c, attacker, "flood", "--rate", "50000", "--seconds", "2", "--mode", "garbage")
+    out = attacker.inject("flood", "--rate", "100000", "--seconds", str(secs), "--mode", "forged")
+    out += attacker.inject("flood", "--rate", "50000", "--seconds", "2", "--mode", "garbage")
     time.sleep(1.5)
     stop.set()
     th.join()
@@ -90,17 +86,26 @@ def flood(c, daemons, attacker):
     mac = sum(stats(h)["dropped"]["bad_mac"] for h in daemons) - mac0
     rss1 = [rss_kb(h) for h in daemons]
     loglines = [len(h.read_log().splitlines()) - n for h, n in zip(daemons, logs0)]
-    bad = bad_events(watches, t0)
+    bad = Cluster.events_since(watches, t0)
+    # the first seconds touch the receive buffers once; growth after that would be a leak
+    warm = next((r for t, r in rss if t >= FLOOD_WARMUP_S), rss0)
     print("flood: %s forged lines/s for %d s + garbage: %d counted as bad_mac on %d daemons; "
           "%d false failures; members answered in max %.0f ms (%d queries); peers last heard "
-          "max %d ms ago; RSS %s -> %s kB; %s log lines per daemon"
+          "max %d ms ago; RSS %s -> %s (%d s in) -> %s kB; %s log lines per daemon"
           % (rate.group(1) if rate else "?", secs, mac, len(daemons), len(bad), 1000 * max(lat),
-             len(lat), max(heard), rss0, rss1, loglines))
+             len(lat), max(heard), rss0, warm, FLOOD_WARMUP_S, rss1, loglines))
     check(not bad, "false failures during the flood: %s" % bad[:3])
-    check(max(lat) <= 0.1, "cmemctl members took %.0f ms" % (1000 * max(lat)))
-    check(max(heard) < 500, "heartbeats late during the flood: %d ms" % max(heard))
-    check(all(abs(a - b) <= 1024 for a, b in zip(rss0, rss1)), "memory grew: %s -> %s" % (rss0, rss1))
-    check(all(n <= 2 * (secs + 6) for n in loglines), "log not rate-limited: %s lines" % loglines)
+    check(max(lat) <= FLOOD_CTL_MAX_S, "cmemctl members took %.0f ms > %.0f ms"
+          % (1000 * max(lat), 1000 * FLOOD_CTL_MAX_S))
+    check(max(heard) <= FLOOD_HEARD_MAX_MS, "heartbeats late during the flood: last heard %d ms ago > %d ms"
+          % (max(heard), FLOOD_HEARD_MAX_MS))
+    check(all(b - a <= FLOOD_RSS_MAX_KB for a, b in zip(rss0, rss1)),
+          "memory grew by more than %d kB: %s -> %s" % (FLOOD_RSS_MAX_KB, rss0, rss1))
+    check(all(b - a <= FLOOD_RSS_LATE_MAX_KB for a, b in zip(warm, rss1)),
+          "memory grew by more than %d kB after the first %d s: %s -> %s"
+          % (FLOOD_RSS_LATE_MAX_KB, FLOOD_WARMUP_S, warm, rss1))
+    check(all(n <= flood_log_max(secs) for n in loglines), "log not rate-limited: %s lines > %d"
+          % (loglines, flood_log_max(secs)))
     check(mac > 0.5 * 100000 * secs * len(daemons), "forged lines not counted: %d" % mac)
     for w in watches:
         w.stop()
@@ -109,7 +114,7 @@ def flood(c, daemons, attacker):
 def replay(c, daemons, attacker):
     rec = os.path.join(c.dir, "recorded.lines")
     secs = 30
-    recorder = inject(c, attacker, "record", "--seconds", str(secs), "-o", rec, wait=False)
+    recorder = attacker.inject_bg("record", "--seconds", str(secs), "-o", rec)
     time.sleep(secs - 8)
     stayer = daemons[2]           # its recorded leave must not evict it later
     stayer.kill(signal.SIGTERM)
@@ -127,11 +132,10 @@ def replay(c, daemons, attacker):
     leaves = [l for l in lines if "] leave %s " % stayer.name in l]
     check(leaves, "no leave of %s recorded" % stayer.name)
     watches = [Watch(observer), Watch(stayer)]
-    time.sleep(0.3)
     before = stats(observer)["dropped"]
     view = observer.states()
     t0 = time.monotonic()
-    inject(c, attacker, "replay", "-i", rec)
+    attacker.inject("replay", "-i", rec)
     time.sleep(1.0)
     after = stats(observer)["dropped"]
     counted = (after["replay"] - before["replay"]) + (after["stale"] - before["stale"])
@@ -142,7 +146,7 @@ def replay(c, daemons, attacker):
     check(counted >= len(foreign), "only %d of %d replayed lines counted" % (counted, len(foreign)))
     check(observer.states() == view, "membership changed: %s -> %s" % (view, observer.states()))
     check(observer.states()[stayer.name] == "alive", "replayed leave evicted %s" % stayer.name)
-    check(not bad_events(watches, t0), "events during replay: %s" % bad_events(watches, t0))
+    check(not Cluster.events_since(watches, t0), "events during replay: %s" % Cluster.events_since(watches, t0))
     for w in watches:
         w.stop()
     leaver.start()
@@ -150,10 +154,10 @@ def replay(c, daemons, attacker):
 
 def skew(c, daemons, attacker):
     h = daemons[0]
-    inject(c, attacker, "send", "--keyring", c.keyring, "--name", "node-ahead", "--verb", "alive",
+    attacker.inject("send", "--keyring", c.keyring, "--name", "node-ahead", "--verb", "alive",
            "--time-offset", "40", "--count", "40", "--interval-ms", "50")
-    inject(c, attacker, "send", "--keyring", c.keyring, "--name", "node-behind", "--verb",
-           "alive", "--time-offset", "-10", "--count", "40", "--interval-ms", "50", wait=False)
+    attacker.inject_bg("send", "--keyring", c.keyring, "--name", "node-behind", "--verb",
+           "alive", "--time-offset", "-10", "--count", "40", "--interval-ms", "50")
     time.sleep(1.0)
     m = h.query("members")
     rej = {r["name"]: r for r in m.get("rejected", [])}
@@ -179,7 +183,7 @@ def wrong_keys(c, daemons, stranger):
     d0 = stats(h)["dropped"]
     stranger.start(conf_text=stranger.config_text().replace(c.keyring, other))
     unknown = write_keyring(os.path.join(c.dir, "id9.keys"), ((9, None, True),))
-    inject(c, stranger, "send", "--keyring", unknown, "--name", "node-id9", "--verb", "cjoin",
+    stranger.inject("send", "--keyring", unknown, "--name", "node-id9", "--verb", "cjoin",
            "--count", "10", "--interval-ms", "50")
     time.sleep(1.5)
     d1 = stats(h)["dropped"]
@@ -196,17 +200,17 @@ def wrong_keys(c, daemons, stranger):
 def restart(c, daemons, attacker):
     h, victim = daemons[0], daemons[1]
     rec = os.path.join(c.dir, "old-incarnation.lines")
-    inject(c, attacker, "record", "--seconds", "2", "-o", rec)
+    attacker.inject("record", "--seconds", "2", "-o", rec)
     w = Watch(h)
-    time.sleep(0.3)
     victim.kill()
     victim.wait_exit()
     t0 = time.monotonic()
-    victim.start()
-    seen = wait_until(lambda: w.first("restart", victim.name, t0), 3)
+    victim.start(wait=False)
+    seen = w.wait_for("restart", victim.name, t0, 3)
     check(seen, "restart not reported")
+    check(wait_until(lambda: victim.ctl_ok("status"), 5), "%s did not start again" % victim.name)
     before = stats(h)["dropped"]
-    inject(c, attacker, "replay", "-i", rec, "--filter-name", victim.name)
+    attacker.inject("replay", "-i", rec, "--filter-name", victim.name)
     time.sleep(0.5)
     s1 = stats(h)
     after = dict(s1["dropped"], oversize=s1["other"]["oversize"])
@@ -220,6 +224,7 @@ def restart(c, daemons, attacker):
           % (victim.name, seen - t0, n, dropped))
     check(dropped >= n and not restarts and h.states()[victim.name] == "alive",
           "old incarnation replay: dropped %d of %d, events %s" % (dropped, n, restarts))
+    check(seen - t0 <= RESTART_MAX_S, "restart reported after %.3f s > %.3f s" % (seen - t0, RESTART_MAX_S))
     w.stop()
 
 
@@ -227,7 +232,7 @@ def bad_datagrams(c, daemons, attacker):
     h = daemons[0]
     s0 = stats(h)
     before, logs0 = dict(s0["dropped"], oversize=s0["other"]["oversize"]), len(h.read_log().splitlines())
-    inject(c, attacker, "flood", "--rate", "5000", "--seconds", "2", "--mode", "oversize")
+    attacker.inject("flood", "--rate", "5000", "--seconds", "2", "--mode", "oversize")
     good = subprocess.run([INJECT, "send", "--keyring", c.keyring, "--name", "x", "--verb",
                            "alive", "--print"], capture_output=True).stdout
     script = ("import socket,sys\n"
@@ -249,32 +254,49 @@ def bad_datagrams(c, daemons, attacker):
           "%d log lines for them" % (over, fmt, logs))
     # an oversize datagram fails check 1 (size): counted as bad_format, and as oversize
     check(over >= 9000 and fmt >= 3900 + over, "not all counted: oversize %d, bad_format %d" % (over, fmt))
-    check(logs <= 10, "%d log lines: not rate-limited" % logs)
+    check(logs <= BAD_DGRAM_LOG_MAX, "%d log lines > %d: not rate-limited" % (logs, BAD_DGRAM_LOG_MAX))
 
 
 def main():
     need_root()
-    # the flood on its own: two daemons and the attacker share the 2 cores
-    c = Cluster(3)
-    daemons, attacker = c.hosts[:2], c.hosts[2]
-    for h in daemons:
-        h.start()
-    check(wait_until(lambda: c.converged(daemons), 5), "no convergence")
-    flood(c, daemons, attacker)
-    c.cleanup()
+    with scenario("forged-flood"):
+        # the flood on its own: two daemons and the attacker share the 2 cores;
+        # the heartbeat pinned to 50 ms (heartbeat_fixed), so that "last heard"
+        # measures how late the flood makes them, not the adaptive interval
+        c = Cluster(3, conf={"heartbeat_fixed": "true"})
+        daemons, attacker = c.hosts[:2], c.hosts[2]
+        for h in daemons:
+            h.start()
+        check(wait_until(lambda: c.converged(daemons), 5), "no convergence")
+        flood(c, daemons, attacker)
+        c.cleanup()
 
-    c = Cluster(5)
-    daemons, attacker, stranger = c.hosts[:3], c.hosts[3], c.hosts[4]
-    for h in daemons:
-        h.start()
-    check(wait_until(lambda: c.converged(daemons), 5), "no convergence")
-    bad_datagrams(c, daemons, attacker)
-    skew(c, daemons, attacker)
-    wrong_keys(c, daemons, stranger)
-    restart(c, daemons, attacker)
-    replay(c, daemons, attacker)
-    c.cleanup()
-    print("PASS test_attacks")
+    net = None
+    with scenario("start-3-of-5"):
+        c = Cluster(5)
+        daemons, attacker, stranger = c.hosts[:3], c.hosts[3], c.hosts[4]
+        for h in daemons:
+            h.start()
+        check(wait_until(lambda: c.converged(daemons), 5), "no convergence")
+        net = c
+    with scenario("bad-datagrams"):
+        need(net, "start-3-of-5")
+        bad_datagrams(c, daemons, attacker)
+    with scenario("clock-skew"):
+        need(net, "start-3-of-5")
+        skew(c, daemons, attacker)
+    with scenario("wrong-keys"):
+        need(net, "start-3-of-5")
+        wrong_keys(c, daemons, stranger)
+    with scenario("restart-old-incarnation"):
+        need(net, "start-3-of-5")
+        restart(c, daemons, attacker)
+    with scenario("replay-30s"):
+        need(net, "start-3-of-5")
+        replay(c, daemons, attacker)
+    if net:
+        net.cleanup()
+    finish()
 
 
 if __name__ == "__main__":

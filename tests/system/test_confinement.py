@@ -15,7 +15,7 @@ import re
 import signal
 import subprocess
 
-from cmemnet import CMEMCTL, CMEMD, Cluster, check, need_root, wait_until
+from cmemnet import CMEMCTL, CMEMD, Cluster, check, finish, need_root, scenario, wait_until
 
 
 def proc_status(pid):
@@ -173,10 +173,12 @@ def refused(c, what, expect, conf_extra="", prepare=None, undo=None, args=("-f",
         prepare()
     with open(h.conf, "w") as f:
         f.write(h.config_text(conf_extra))
-    r = subprocess.run(["ip", "netns", "exec", h.ns, CMEMD] + list(args) + ["-c", h.conf],
-                       capture_output=True, text=True, timeout=10)
-    if undo:
-        undo()
+    try:
+        r = subprocess.run(["ip", "netns", "exec", h.ns, CMEMD] + list(args) + ["-c", h.conf],
+                           capture_output=True, text=True, timeout=10)
+    finally:
+        if undo:  # the next scenario starts from the good configuration
+            undo()
     check(r.returncode != 0, "%s: daemon started (rc %d)" % (what, r.returncode))
     check(expect in r.stderr, "%s: message %r lacks %r" % (what, r.stderr, expect))
     print("refused %s: %s" % (what, r.stderr.strip().splitlines()[-1]))
@@ -195,45 +197,51 @@ def one_version():
     print("version: cmemd, cmemctl and cmem-keygen -V all say %s" % want)
 
 
-def main():
-    one_version()
-    need_root()
-    c = Cluster(2)
-    confined(c)
-    inherited_fds_closed(c)
-    seccomp_off(c)
-    fresh_run(c)
-    refused(c, "a group-readable keyring", "permissions 0640 are too open",
-            prepare=lambda: os.chmod(c.keyring, 0o640), undo=lambda: os.chmod(c.keyring, 0o600))
-    refused(c, "an unknown option", "cmemd.conf:12: unknown option 'heartbeat'", "heartbeat = 5;\n")
-    refused(c, "an out-of-range value", "'ttl' must be between 0 and 255",
-            conf_extra="", prepare=lambda: c.conf.update({"ttl": "300"}),
-            undo=lambda: c.conf.pop("ttl"))
-    refused(c, "a chroot writable by others", "writable by others",
-            prepare=lambda: os.chmod(c.chroot, 0o777), undo=lambda: os.chmod(c.chroot, 0o755))
-    refused(c, "a missing user", "user 'no-such-user-cmem' does not exist",
-            prepare=lambda: c.conf.update({"user": '"no-such-user-cmem"'}),
-            undo=lambda: c.conf.pop("user"))
-    refused(c, "a run-as user with uid 0", "user 'root' has uid 0 in /etc/passwd",
-            prepare=lambda: c.conf.update({"user": '"root"'}), undo=lambda: c.conf.pop("user"))
-    refused(c, 'chroot = "" as root', 'chroot = "" is only for a daemon started as an ordinary user',
-            prepare=lambda: c.conf.update({"chroot": '""'}), undo=lambda: c.conf.pop("chroot"))
-    for args in (("-n",), ("-f",)):
-        refused(c, "a missing control_group (%s)" % args[0],
-                "control_group 'no-such-group-cmem' does not exist in /etc/group",
-                prepare=lambda: c.conf.update({"control_group": '"no-such-group-cmem"'}),
-                undo=lambda: c.conf.pop("control_group"), args=args)
+def check_good_file(c):
     h = c.hosts[1]
     with open(h.conf, "w") as f:
         f.write(h.config_text())
     r = subprocess.run(["ip", "netns", "exec", h.ns, CMEMD, "-n", "-c", h.conf],
                        capture_output=True, text=True, timeout=10)
     check(r.returncode == 0 and r.stdout == "configuration OK\n", "-n on a good file: %r" % (r,))
-    refused(c, "a missing keyring", "cannot open: No such file or directory",
-            prepare=lambda: c.conf.update({"keyring": '"/nonexistent/cluster.keys"'}),
-            undo=lambda: c.conf.pop("keyring"))
+
+
+def main():
+    with scenario("one version"):
+        one_version()
+    need_root()
+    c = Cluster(2)
+    for name, fn in (("confined", confined), ("inherited fds closed", inherited_fds_closed),
+                     ("seccomp off", seccomp_off), ("fresh /run", fresh_run),
+                     ("-n on a good file", check_good_file)):
+        with scenario(name):
+            fn(c)
+    cases = [
+        ("a group-readable keyring", "permissions 0640 are too open", "",
+         lambda: os.chmod(c.keyring, 0o640), lambda: os.chmod(c.keyring, 0o600), ()),
+        ("an unknown option", "cmemd.conf:12: unknown option 'heartbeat'", "heartbeat = 5;\n",
+         None, None, ()),
+        ("an out-of-range value", "'ttl' must be between 0 and 255", "",
+         lambda: c.conf.update({"ttl": "300"}), lambda: c.conf.pop("ttl"), ()),
+        ("a chroot writable by others", "writable by others", "",
+         lambda: os.chmod(c.chroot, 0o777), lambda: os.chmod(c.chroot, 0o755), ()),
+        ("a missing user", "user 'no-such-user-cmem' does not exist", "",
+         lambda: c.conf.update({"user": '"no-such-user-cmem"'}), lambda: c.conf.pop("user"), ()),
+        ("a run-as user with uid 0", "user 'root' has uid 0 in /etc/passwd", "",
+         lambda: c.conf.update({"user": '"root"'}), lambda: c.conf.pop("user"), ()),
+        ('chroot = "" as root', 'chroot = "" is only for a daemon started as an ordinary user', "",
+         lambda: c.conf.update({"chroot": '""'}), lambda: c.conf.pop("chroot"), ()),
+        ("a missing keyring", "cannot open: No such file or directory", "",
+         lambda: c.conf.update({"keyring": '"/nonexistent/cluster.keys"'}),
+         lambda: c.conf.pop("keyring"), ()),
+    ] + [("a missing control_group (%s)" % a, "control_group 'no-such-group-cmem' does not exist "
+          "in /etc/group", "", lambda: c.conf.update({"control_group": '"no-such-group-cmem"'}),
+          lambda: c.conf.pop("control_group"), (a,)) for a in ("-n", "-f")]
+    for what, expect, extra, prepare, undo, args in cases:
+        with scenario("refused: " + what):
+            refused(c, what, expect, extra, prepare, undo, **({"args": args} if args else {}))
     c.cleanup()
-    print("PASS test_confinement")
+    finish()
 
 
 if __name__ == "__main__":

@@ -1,23 +1,25 @@
 #!/usr/bin/env python3
 """System test: partitions, crashes and name conflicts (issue scenarios 1, 2, 8).
 
-1. 8 hosts split 4 | 4 for 10 s (nft drops the other half's traffic on
-   every host): each side declares the other failed and none of its own;
-   after healing all 8 list all 8 alive within 2 s, no daemon restarted.
+1. 8 hosts split 4 | 4 for 10 s (the bridge stops forwarding between the
+   halves): each side declares the other failed and none of its own; after
+   healing every host hears every host of the other side again within
+   0.1 s, no daemon restarted.
 2. Each member of 5 crashes in turn (kill -9): every survivor declares it
-   failed; min/median/max detection time over all crashes.
+   failed; min/median/max detection time over all crashes, each bounded.
 8. Two hosts configured with the same name: both log the conflict, the
    other members log it too and their view does not flap between them.
 """
-import subprocess
 import time
 
-from cmemnet import Cluster, Watch, check, median, need_root, wait_until
+from cmemnet import Cluster, Watch, check, finish, median, need_root, scenario, wait_until
 
 
-def nft(h, rules):
-    subprocess.run(["ip", "netns", "exec", h.ns, "nft", "-f", "-"], input=rules, text=True,
-                   check=True, capture_output=True)
+# Figures of README "Tested against" rows 1 and 2, held here at about 2x.
+HEAL_MAX_S = 0.1          # every host heard every other again after healing: 0.02-0.05 s
+CRASH_MIN_S = 0.65        # fail_after_ms 750 less one heartbeat: never sooner
+CRASH_MEDIAN_MAX_S = 0.9  # median 0.74 s
+CRASH_MAX_S = 1.0         # max 0.76 s; the aim: every member within 1 s
 
 
 def partition():
@@ -26,42 +28,43 @@ def partition():
     check(wait_until(c.converged, 10), "8 hosts did not converge")
     pids = [h.pid for h in c.hosts]
     watches = [Watch(h) for h in c.hosts]
-    time.sleep(0.3)
     halves = [c.hosts[:4], c.hosts[4:]]
-    for side, other in ((halves[0], halves[1]), (halves[1], halves[0])):
-        addrs = ", ".join(h.addr for h in other)
-        for h in side:
-            nft(h, "table inet cmempart {\n chain in {\n  type filter hook input priority 0;\n"
-                   "  ip saddr { %s } drop\n }\n}\n" % addrs)
+
+    def other_side(i):
+        return halves[1] if i < 4 else halves[0]
+
     t0 = time.monotonic()
+    c.partition(*halves)
     time.sleep(10)
-    for side, other in ((halves[0], halves[1]), (halves[1], halves[0])):
-        for h in side:
-            st = h.states()
-            check(all(st.get(o.name) == "failed" for o in other),
-                  "partition: %s does not see the other side failed: %s" % (h.name, st))
-            check(all(st.get(o.name) == "alive" for o in side),
-                  "partition: %s lost a member of its own side: %s" % (h.name, st))
-    own_side_failures = [(w_i, e) for w_i, w in enumerate(watches) for t, e in w.events
-                         if t >= t0 and e.get("event") == "failed" and
-                         (int(e["member"].split("-")[1]) <= 4) == (w_i < 4)]
+    for i, h in enumerate(c.hosts):
+        st = h.states()
+        check(all(st.get(o.name) == "failed" for o in other_side(i)),
+              "partition: %s does not see the other side failed: %s" % (h.name, st))
+        check(all(st.get(o.name) == "alive" for o in halves[i >= 4]),
+              "partition: %s lost a member of its own side: %s" % (h.name, st))
+    own_side_failures = [(i, e) for i, e in c.events_since(watches, t0, ("failed",))
+                         if e["member"] not in {o.name for o in other_side(i)}]
     check(not own_side_failures, "false failures inside a side: %s" % own_side_failures)
-    for h in c.hosts:
-        subprocess.run(["ip", "netns", "exec", h.ns, "nft", "delete", "table", "inet", "cmempart"],
-                       check=True, capture_output=True)
     t1 = time.monotonic()
-    healed = wait_until(c.converged, 5)
-    took = time.monotonic() - t1
-    check(healed, "partition did not heal within 5 s")
-    check(took <= 2.0, "healing took %.3f s > 2 s" % took)
+    c.heal()
+    heard = []
+    for i, w in enumerate(watches):
+        for o in other_side(i):
+            d = c.all_saw([w], "join", o.name, t1, 5)
+            check(d, "partition healed: %s did not hear %s again within 5 s: %s"
+                  % (c.hosts[i].name, o.name, c.hosts[i].states()))
+            heard += d
+    check(wait_until(c.converged, 2), "healed: the members lists differ: %s"
+          % {h.name: h.states() for h in c.hosts})
     check([h.pid for h in c.hosts] == pids and all(h.running() for h in c.hosts),
           "a daemon restarted during the partition")
-    restarts = [e for w in watches for t, e in w.events if e.get("event") == "restart"]
+    restarts = c.events_since(watches, t0, ("restart",))
     check(not restarts, "restart events: %s" % restarts)
-    print("partition: 8 hosts split 4|4 for 10 s: each side saw the other 4 failed, 0 false "
-          "failures inside a side; healed, all 8 list all 8 alive after %.3f s, no restart" % took)
-    for w in watches:
-        w.stop()
+    print("partition: 8 hosts split 4|4 at the bridge for 10 s: each side saw the other 4 failed, 0 "
+          "false failures inside a side; healed: each host heard each of the other side again after "
+          "min %.3f / median %.3f / max %.3f s, all 8 list all 8 alive; no restart"
+          % (min(heard), median(heard), max(heard)))
+    check(max(heard) <= HEAL_MAX_S, "healing took %.3f s > %.3f s" % (max(heard), HEAL_MAX_S))
     c.cleanup()
 
 
@@ -73,11 +76,10 @@ def crash_each():
     times = []
     for victim in c.hosts:
         time.sleep(1.0)
+        others = [w for w, h in zip(watches, c.hosts) if h is not victim]
         t0 = time.monotonic()
         victim.kill()
-        others = [w for w, h in zip(watches, c.hosts) if h is not victim]
-        seen = wait_until(lambda: all(w.first("failed", victim.name, t0) for w in others) and
-                          [w.first("failed", victim.name, t0) - t0 for w in others], 10)
+        seen = c.all_saw(others, "failed", victim.name, t0, 10)
         check(seen, "crash of %s not seen by all survivors" % victim.name)
         times += seen
         victim.wait_exit()
@@ -88,9 +90,11 @@ def crash_each():
         watches[i] = Watch(victim)
     print("crash: each of 5 members killed in turn; %d detections: min %.3f / median %.3f / max %.3f s"
           % (len(times), min(times), median(times), max(times)))
-    check(median(times) <= 1.0, "median detection %.3f s > 1 s" % median(times))
-    for w in watches:
-        w.stop()
+    check(min(times) >= CRASH_MIN_S, "a crash was declared after %.3f s < %.2f s: before the timeout"
+          % (min(times), CRASH_MIN_S))
+    check(median(times) <= CRASH_MEDIAN_MAX_S, "median detection %.3f s > %.2f s"
+          % (median(times), CRASH_MEDIAN_MAX_S))
+    check(max(times) <= CRASH_MAX_S, "max detection %.3f s > %.2f s" % (max(times), CRASH_MAX_S))
     c.cleanup()
 
 
@@ -124,10 +128,13 @@ def name_conflict():
 
 def main():
     need_root()
-    partition()
-    crash_each()
-    name_conflict()
-    print("PASS test_faults")
+    with scenario("partition-heal"):
+        partition()
+    with scenario("crash-each"):
+        crash_each()
+    with scenario("name-conflict"):
+        name_conflict()
+    finish()
 
 
 if __name__ == "__main__":

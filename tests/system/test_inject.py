@@ -20,29 +20,9 @@ import subprocess
 import threading
 import time
 
-from cmemnet import BUILD, Cluster, check, need_root, wait_until, write_keyring
+from cmemnet import INJECT, Cluster, check, finish, need, need_root, scenario, wait_until, write_keyring
 
-INJECT = os.path.join(BUILD, "cmem-inject")
 FLOOD_RATE = 20000
-
-
-def inject(host, *args, expect=0, timeout=30):
-    c = host.cluster
-    dest = ["--group", c.group, "--port", str(c.port), "--interface", "eth0"]
-    argv = ["ip", "netns", "exec", host.ns, INJECT] + list(args) + dest
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    check(r.returncode == expect, "cmem-inject %s: exit %d, wanted %d: %s%s"
-          % (" ".join(args), r.returncode, expect, r.stdout, r.stderr))
-    return r.stdout + r.stderr
-
-
-def inject_bg(host, *args):
-    c = host.cluster
-    dest = ["--group", c.group, "--port", str(c.port), "--interface", "eth0"]
-    p = subprocess.Popen(["ip", "netns", "exec", host.ns, INJECT] + list(args) + dest,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    c.procs.append(p)
-    return p
 
 
 def dropped(h):
@@ -64,27 +44,27 @@ def settle(h, reason, before, want, timeout=3.0):
 
 
 def usage_errors(attacker, keys):
-    inject(attacker, "send", expect=2)
-    inject(attacker, "send", "--keyring", keys, "--name", "x", "--verb", "cjoin", "--ttl", "2",
+    attacker.inject("send", expect=2)
+    attacker.inject("send", "--keyring", keys, "--name", "x", "--verb", "cjoin", "--ttl", "2",
            expect=2)
-    inject(attacker, "flood", "--rate", "10", "--seconds", "1", "--mode", "bogus", expect=2)
+    attacker.inject("flood", "--rate", "10", "--seconds", "1", "--mode", "bogus", expect=2)
     r = subprocess.run([INJECT, "send", "--keyring", keys, "--name", "x", "--verb", "cjoin",
                         "--group", "10.1.2.3"], capture_output=True, text=True)
     check(r.returncode == 2, "a unicast --group was not refused: %s" % r.stderr)
-    out = inject(attacker, "send", "--keyring", "/nonexistent.keys", "--name", "x", "--verb",
+    out = attacker.inject("send", "--keyring", "/nonexistent.keys", "--name", "x", "--verb",
                  "cjoin", expect=1)
     check("/nonexistent.keys" in out, "error does not name the file: %s" % out)
     print("usage: missing options, --ttl 2, bad --mode, unicast group exit 2; missing keyring exit 1")
 
 
 def valid_member(c, daemon, attacker, rec):
-    recorder = inject_bg(daemon, "record", "--seconds", "3", "-o", rec)
+    recorder = daemon.inject_bg("record", "--seconds", "3", "-o", rec)
     time.sleep(0.4)  # let it join
     inc = str(int(time.time() * 1e6))
     t0 = time.monotonic()
-    inject(attacker, "send", "--keyring", c.keyring, "--name", "intruder-ok", "--verb", "cjoin",
+    attacker.inject("send", "--keyring", c.keyring, "--name", "intruder-ok", "--verb", "cjoin",
            "--incarnation", inc, "--counter", "1")
-    stream = inject_bg(attacker, "send", "--keyring", c.keyring, "--name", "intruder-ok",
+    stream = attacker.inject_bg("send", "--keyring", c.keyring, "--name", "intruder-ok",
                        "--verb", "alive", "--incarnation", inc, "--counter", "2", "--count",
                        "20", "--interval-ms", "50")
     seen = wait_until(lambda: daemon.states().get("intruder-ok") == "alive", 3)
@@ -104,7 +84,7 @@ def valid_member(c, daemon, attacker, rec):
 
 def replay(daemon, attacker, rec, recorded):
     before = dropped(daemon)["replay"]
-    out = inject(attacker, "replay", "-i", rec, "--filter-name", "intruder-ok")
+    out = attacker.inject("replay", "-i", rec, "--filter-name", "intruder-ok")
     m = re.search(r"sent (\d+) of", out)
     check(m and int(m.group(1)) == recorded, "replay sent the wrong lines: %s" % out)
     d = settle(daemon, "replay", before, recorded)
@@ -116,10 +96,10 @@ def wrong_keys(c, daemon, attacker):
     wrong = write_keyring(os.path.join(c.dir, "wrong.keys"))              # id 1, other secret
     unknown = write_keyring(os.path.join(c.dir, "unknown.keys"), ((9, None, True),))
     before = dropped(daemon)
-    inject(attacker, "send", "--keyring", wrong, "--name", "intruder-bad", "--verb", "cjoin")
-    inject(attacker, "send", "--keyring", wrong, "--name", "intruder-bad", "--verb", "alive",
+    attacker.inject("send", "--keyring", wrong, "--name", "intruder-bad", "--verb", "cjoin")
+    attacker.inject("send", "--keyring", wrong, "--name", "intruder-bad", "--verb", "alive",
            "--count", "5", "--interval-ms", "20")
-    inject(attacker, "send", "--keyring", unknown, "--name", "intruder-unk", "--verb", "cjoin")
+    attacker.inject("send", "--keyring", unknown, "--name", "intruder-unk", "--verb", "cjoin")
     bad = settle(daemon, "bad_mac", before["bad_mac"], 6)
     unk = settle(daemon, "unknown_key", before["unknown_key"], 1)
     st = daemon.states()
@@ -142,7 +122,7 @@ def flood(daemon, attacker):
     lat, stop = [], threading.Event()
     pinger = threading.Thread(target=ctl_pinger, args=(daemon, stop, lat), daemon=True)
     pinger.start()
-    out = inject(attacker, "flood", "--rate", str(FLOOD_RATE), "--seconds", "1", "--mode", "forged")
+    out = attacker.inject("flood", "--rate", str(FLOOD_RATE), "--seconds", "1", "--mode", "forged")
     stop.set()
     pinger.join()
     m = re.search(r"sent (\d+) datagrams in ([\d.]+) s = (\d+)/s", out)
@@ -166,14 +146,22 @@ def main():
     check(os.access(INJECT, os.X_OK), "%s not built (make)" % INJECT)
     c = Cluster(2)
     daemon, attacker = c.hosts
-    daemon.start()
     rec = os.path.join(c.dir, "recorded.lines")
-    usage_errors(attacker, c.keyring)
-    recorded = valid_member(c, daemon, attacker, rec)
-    replay(daemon, attacker, rec, recorded)
-    wrong_keys(c, daemon, attacker)
-    flood(daemon, attacker)
-    print("PASS")
+    with scenario("start"):
+        daemon.start()
+    with scenario("usage-errors"):
+        usage_errors(attacker, c.keyring)
+    recorded = None
+    with scenario("valid-member-and-record"):
+        recorded = valid_member(c, daemon, attacker, rec)
+    with scenario("replay"):
+        replay(daemon, attacker, rec, need(recorded, "valid-member-and-record"))
+    with scenario("wrong-keys"):
+        wrong_keys(c, daemon, attacker)
+    with scenario("flood"):
+        flood(daemon, attacker)
+    c.cleanup()
+    finish()
 
 
 if __name__ == "__main__":
