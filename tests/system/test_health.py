@@ -19,7 +19,7 @@ import signal
 import subprocess
 import time
 
-from cmemnet import Cluster, Watch, check, need_root, wait_until
+from cmemnet import Cluster, Watch, check, finish, need_root, scenario, wait_until
 
 PORT = 51510
 
@@ -170,20 +170,11 @@ def paused():
 
 def main():
     need_root()
-    failures = []
-    scenarios = (("quorum", quorum), ("bursts", bursts), ("leave", leave_under_loss),
-                 ("paused", paused))
-    for name, fn in scenarios:
-        try:
+    for name, fn in (("quorum", quorum), ("bursts", bursts), ("leave", leave_under_loss),
+                     ("paused", paused)):
+        with scenario(name):
             fn()
-        except SystemExit as e:
-            if e.code not in (0, None):
-                failures.append(name)
-    print("%d scenarios, %d failed%s" % (len(scenarios), len(failures),
-                                          (": " + ", ".join(failures)) if failures else ""))
-    if failures:
-        raise SystemExit(1)
-    print("PASS test_health")
+    finish()
 
 
 if __name__ == "__main__":
