@@ -725,6 +725,8 @@ static void link_event(struct net *n, const struct netlink_event *e)
 		n->link_up = is_up;
 		rejoin(n, "re-created");
 		update_local(n);
+		if (n->peers)
+			peers_retry_all(n->peers, now_mono_ms());
 		return;
 	}
 	if (is_up == n->link_up)
@@ -735,6 +737,8 @@ static void link_event(struct net *n, const struct netlink_event *e)
 		return;
 	}
 	log_info("interface %s is up", n->ifname);
+	if (n->peers)
+		peers_retry_all(n->peers, now_mono_ms());
 	if (n->multicast && join_group(n, NULL, 0) == -1)
 		log_warn("interface %s is up but the group cannot be joined", n->ifname);
 }
