@@ -292,7 +292,7 @@ static int is_self(const struct net *n, const struct member_addr *a)
 
 /* ---- unicast peers ---- */
 
-static int setup_peers(struct net *n, const struct cmem_config *c)
+static void setup_peers(struct net *n, const struct cmem_config *c)
 {
 	size_t cap = (size_t)c->max_members + c->npeers;
 
@@ -312,7 +312,6 @@ static int setup_peers(struct net *n, const struct cmem_config *c)
 	}
 	if (peers_size(n->peers) == 0)
 		log_info("unicast: no seed but this host; members will find it from their seeds");
-	return 0;
 }
 
 /*
