@@ -56,6 +56,13 @@ enum peers_result peers_learn_listed(struct peers *p, const struct member_addr *
 /* Its member failed or left: one line in PEERS_SLOW_EVERY from now on. */
 void peers_failed(struct peers *p, const struct member_addr *a, uint64_t now_ms);
 
+/*
+ * Our own link came back: every peer gets every line again (those still
+ * silent slow down PEERS_QUIET_MS later), so that the way back takes one
+ * heartbeat, not PEERS_SLOW_EVERY of them.
+ */
+void peers_retry_all(struct peers *p, uint64_t now_ms);
+
 /* 1 if a (address and port) is in the table. */
 int peers_known(const struct peers *p, const struct member_addr *a);
 

@@ -292,7 +292,7 @@ static int is_self(const struct net *n, const struct member_addr *a)
 
 /* ---- unicast peers ---- */
 
-static int setup_peers(struct net *n, const struct cmem_config *c)
+static void setup_peers(struct net *n, const struct cmem_config *c)
 {
 	size_t cap = (size_t)c->max_members + c->npeers;
 
@@ -312,7 +312,6 @@ static int setup_peers(struct net *n, const struct cmem_config *c)
 	}
 	if (peers_size(n->peers) == 0)
 		log_info("unicast: no seed but this host; members will find it from their seeds");
-	return 0;
 }
 
 /*
@@ -725,6 +724,8 @@ static void link_event(struct net *n, const struct netlink_event *e)
 		n->link_up = is_up;
 		rejoin(n, "re-created");
 		update_local(n);
+		if (n->peers)
+			peers_retry_all(n->peers, now_mono_ms());
 		return;
 	}
 	if (is_up == n->link_up)
@@ -735,6 +736,8 @@ static void link_event(struct net *n, const struct netlink_event *e)
 		return;
 	}
 	log_info("interface %s is up", n->ifname);
+	if (n->peers)
+		peers_retry_all(n->peers, now_mono_ms());
 	if (n->multicast && join_group(n, NULL, 0) == -1)
 		log_warn("interface %s is up but the group cannot be joined", n->ifname);
 }

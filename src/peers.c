@@ -221,6 +221,14 @@ void peers_failed(struct peers *p, const struct member_addr *a, uint64_t now_ms)
 	e->failed_ms = now_ms;
 }
 
+void peers_retry_all(struct peers *p, uint64_t now_ms)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		p->v[i].failed = 0;
+		p->v[i].heard_ms = now_ms;
+	}
+}
+
 size_t peers_due(struct peers *p, uint64_t now_ms, struct member_addr *out, size_t max)
 {
 	size_t k = 0, before = p->n;

@@ -146,6 +146,25 @@ static void test_seed_forever(void **state)
 	peers_free(p);
 }
 
+static void test_retry_all(void **state)
+{
+	struct peers *p = peers_new(8);
+	struct member_addr a = v4("10.0.0.2", 51510), s = v4("10.0.0.3", 51510);
+
+	(void)state;
+	peers_learn(p, &a, 0);
+	peers_failed(p, &a, 100);
+	peers_add_seed(p, &s, 0);
+	assert_int_equal(lines_to(p, 20000, &s, 10), 10 / PEERS_SLOW_EVERY);
+	/* our link is back: everyone gets every line ... */
+	peers_retry_all(p, 30000);
+	assert_int_equal(lines_to(p, 30000, &a, 10), 10);
+	assert_int_equal(lines_to(p, 30000, &s, 10), 10);
+	/* ... and whoever stays silent slows down again */
+	assert_int_equal(lines_to(p, 30001 + PEERS_QUIET_MS, &a, 10), 10 / PEERS_SLOW_EVERY);
+	peers_free(p);
+}
+
 static void test_listed(void **state)
 {
 	struct peers *p = peers_new(8);
@@ -245,6 +264,7 @@ int main(void)
 		cmocka_unit_test(test_failed_slow_then_forgotten),
 		cmocka_unit_test(test_quiet_peer_slows_down),
 		cmocka_unit_test(test_seed_forever),
+		cmocka_unit_test(test_retry_all),
 		cmocka_unit_test(test_listed),
 		cmocka_unit_test(test_cap),
 		cmocka_unit_test(test_many),
