@@ -113,6 +113,11 @@ until /usr/bin/cmemctl status >"$dir/status" 2>/dev/null; do
 done
 grep -q "uid $uid," "$dir/status" || fail "cmemd does not run as cmem: $(cat "$dir/status")"
 grep -q 'chroot /var/lib/cmem' "$dir/status" || fail "cmemd is not in /var/lib/cmem: $(cat "$dir/status")"
+# the package's configuration turns the daemon's own syscall filter on
+if grep -q '^seccomp = true;' /etc/cmem/cmemd.conf; then
+	grep -q '^Seccomp:[[:space:]]*2$' "/proc/$pid/status" ||
+		fail "the installed cmemd runs without its seccomp filter: $(grep Seccomp "/proc/$pid/status")"
+fi
 kill -TERM "$pid"
 wait "$pid" || fail "cmemd exited $? on TERM: $(cat "$dir/cmemd.log")"
 pid=""
