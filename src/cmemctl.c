@@ -594,6 +594,12 @@ static int watch_opts(struct ctl_opts *o, const struct cmd *c)
 		usage_error("--timeout limits the --exec handler: give --exec too", "");
 		return -1;
 	}
+	/* a plain path is checked now rather than failing with 127 at every event */
+	if (o->exec && strchr(o->exec, '/') && !strpbrk(o->exec, " \t\n;&|<>()$`\\\"'*?[#~") &&
+	    access(o->exec, X_OK) == -1) {
+		fprintf(stderr, "cmemctl: --exec %s: %s\n", o->exec, strerror(errno));
+		return -1;
+	}
 	o->timeout_ms = HOOK_TIMEOUT_MS;
 	if (o->timeout == NULL)
 		return 0;

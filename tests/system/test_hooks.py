@@ -4,12 +4,15 @@
 Three hosts.  1. A handler that outlives its --timeout (1 s) is killed with
 its process group and reported on stderr; the events that came meanwhile
 (leave, restart) reach the handler afterwards, in order, and the daemon
-never drops the watcher.  2. `watch --follow --exec HOOK`, the command line
+never drops the watcher.  2. A burst of 3000 events while the handler
+hangs: they are read on (the daemon never drops the watcher), 1024 wait,
+the rest are dropped and counted, and a resync follows.  3. `watch --follow
+--exec HOOK`, the command line
 of cmem-hook@.service: the hook first gets a resync with the membership;
 its daemon is restarted; the watch reconnects within the backoff, the hook
 gets a resync with the current membership (environment and stdin JSON
-agree with `members --json`), and later events reach it.  3. Usage errors
-of the new options.  Prints the figures.
+agree with `members --json`), and later events reach it; a --follow watch
+started before its daemon waits for it.  4. Usage errors of the new options.  Prints the figures.
 """
 import json
 import os
@@ -18,7 +21,27 @@ import subprocess
 import threading
 import time
 
-from cmemnet import CMEMCTL, Cluster, check, fail, need_root, wait_until
+from cmemnet import CMEMCTL, Cluster, Watch, check, fail, need_root, wait_until
+
+# alternate alive/leave lines of one fake member, signed with the cluster key:
+# one event each (as in test_ctl.py)
+FLOOD = r'''
+import hashlib, hmac, socket, sys, time
+secret, group, port, src, count, name = sys.argv[1:7]
+key, port, count = bytes.fromhex(secret), int(port), int(count)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(src))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+inc = time.time_ns() // 1000
+for ctr in range(1, count + 1):
+    ts = int(time.time())
+    body = ("alive %s %d" % (name, ts)) if ctr % 2 else ("leave %s" % name)
+    signed = "%d: [%s] %s |v1 k=1 n=%d.%d" % (ts, name, body, inc, ctr)
+    mac = hmac.new(key, signed.encode(), hashlib.sha256).hexdigest()
+    s.sendto((signed + " h=" + mac + "\n").encode(), (group, port))
+    if ctr % 50 == 0:
+        time.sleep(0.01)
+'''
 
 HOOK = r'''#!/bin/sh
 # one line per step: wall-clock time, step, event, member, incarnation
@@ -136,9 +159,48 @@ def check_timeout(c, h, joiner):
               ln for _, ln in w.err if "ran past" in ln).split(": ", 1)[1]))
 
 
-def resync_file(c, reason):
+def flood(c, via, count, name):
+    secret = next(ln.split()[1] for ln in open(c.keyring) if ln.split() and ln.split()[0] == "1")
+    subprocess.run(["ip", "netns", "exec", via.ns, "python3", "-c", FLOOD, secret, c.group,
+                    str(c.port), via.addr, str(count), name], check=True, capture_output=True, timeout=60)
+
+
+def check_overflow(c, h, via, count=3000):
+    """A burst while the handler hangs: read on, queue 1024, drop the rest, then resync."""
+    before = h.query("stats")["other"]["dropped_watchers"]
+    reader = Watch(h)
+    w = Lines(c, [CMEMCTL, "-s", h.sock, "watch", "--exec", hook(c, "burst", "flood"), "--timeout", "2"])
+    time.sleep(0.3)
+    os.unlink(os.path.join(c.dir, "hung"))
+    t0 = time.monotonic()
+    flood(c, via, count, "flood")
+    seen = wait_until(lambda: find(steps(c, "burst"), "end", "resync"), 120, step=0.2)
+    took = time.monotonic() - t0
+    log = steps(c, "burst")
+    check(seen, "no resync after the burst: %d handler steps; stderr %s" % (len(log), w.err[-3:]))
+    total = len([e for _, e in reader.events if e.get("member") == "flood"])
+    ran = [x for x in log if x[1] == "start" and x[3] == "flood"]
+    rs = resync_file(c, "overflow", "burst")
+    said = next((ln for _, ln in w.err if "events dropped" in ln), "")
+    dropped = h.query("stats")["other"]["dropped_watchers"] - before
+    check(dropped == 0, "the daemon dropped the watcher %d times during the burst" % dropped)
+    check(total >= count // 2, "the reading watcher saw only %d of %d flood events" % (total, count))
+    check(len(ran) == 1 + 1024 and rs and rs["dropped"] == total - len(ran),
+          "%d events: the handler ran for %d (the hung one and a full queue of 1024 wanted), resync "
+          "says %s dropped" % (total, len(ran), rs and rs["dropped"]))
+    check("%d events dropped after 1024 were waiting" % rs["dropped"] in said, "stderr: %s" % w.err[-3:])
+    check(log[-2][1] == "members" and log[-2][2] == "overflow" and "flood=" in log[-2][4],
+          "the resync is not the last step, or lacks the flood member: %s" % log[-3:])
+    reader.stop()
+    w.stop()
+    print("overflow: %d events in a burst while the handler hung; it ran for 1 + 1024 queued, %d were "
+          "dropped and reported, then a resync; %.1f s in all; dropped_watchers +0"
+          % (total, rs["dropped"], took))
+
+
+def resync_file(c, reason, name="follow"):
     try:
-        with open(os.path.join(c.dir, "follow-resync-%s.json" % reason)) as f:
+        with open(os.path.join(c.dir, "%s-resync-%s.json" % (name, reason))) as f:
             return json.load(f)
     except (OSError, ValueError):
         return None
@@ -163,8 +225,7 @@ def check_follow(c, h, other):
     w = Lines(c, [CMEMCTL, "-s", h.sock, "watch", "--follow", "--exec", hook(c, "follow")])
     check(wait_until(lambda: resync_file(c, "start"), 5), "no start resync: %s" % w.err)
     _, first = check_resync(c, h, "start", 0)
-    check(set(first.values()) == {"alive"} and len(first) == len(c.hosts),
-          "start resync: %s" % first)
+    check(all(first.get(x.name) == "alive" for x in c.hosts), "start resync: %s" % first)
     t_down = time.time()
     h.kill(signal.SIGTERM)
     check(h.wait_exit(5) == 0, "%s did not stop" % h.name)
@@ -192,9 +253,35 @@ def check_follow(c, h, other):
           "%d members (%s); a later leave reached the hook" % (
               h.name, t_up - t_down, back, len(listed),
               " ".join("%s=%s" % kv for kv in sorted(listed.items()))))
+    check_follow_before_start(c, other)
+
+
+def check_follow_before_start(c, h):
+    """--follow started before its daemon: it waits, then prints a resync and the events."""
+    check(h.wait_exit(5) == 0, "%s did not stop" % h.name)
+    t_watch = time.monotonic()
+    w = Lines(c, [CMEMCTL, "-s", h.sock, "--json", "watch", "--follow"])
+    check(wait_until(lambda: w.said("retrying (--follow)"), 5), "no retry message: %s" % w.err)
+    time.sleep(0.3)
+    h.start()
+    t_up = time.monotonic()
+    check(wait_until(lambda: len(w.out) >= 1, 10), "nothing printed once %s started: %s" % (h.name, w.err))
+    t = time.monotonic() - t_up
+    first = json.loads(w.out[0])
+    check(first["event"] == "resync" and first["reason"] == "start" and first["self"] == h.name and
+          h.name in {m["name"] for m in first["members"]}, "first line of watch --follow: %s" % first)
+    # attempts 0.1, 0.3, 0.7, 1.5 ... s after the first: never later than twice the wait
+    check(t_up + t - t_watch <= 2 * (t_up - t_watch) + 0.3,
+          "watch --follow connected %.2f s after %s answered, %.2f s after the watch began"
+          % (t, h.name, t_up + t - t_watch))
+    check(w.proc.poll() is None, "watch --follow exited: %s" % w.err)
+    w.stop()
+    print("follow before the daemon: waited %.2f s, then printed a resync (%d members) %.2f s after "
+          "the daemon answered" % (t_up - t_watch, len(first["members"]), t))
 
 
 USAGE = [
+    (["watch", "--exec", "/nonexistent/hook"], "--exec /nonexistent/hook: No such file or directory"),
     (["watch", "--exec", "true", "--timeout", "0"], "--timeout wants seconds"),
     (["watch", "--exec", "true", "--timeout", "x"], "--timeout wants seconds"),
     (["watch", "--timeout", "5"], "give --exec too"),
@@ -223,6 +310,7 @@ def main():
     check(wait_until(lambda: c.converged([h1, h2]), 10), "2 daemons did not converge")
     check_usage(c)
     check_timeout(c, h1, h3)
+    check_overflow(c, h1, h3)
     check(wait_until(lambda: c.converged(), 10), "3 daemons did not converge")
     check_follow(c, h2, h3)
     c.cleanup()
