@@ -153,12 +153,13 @@ static void test_replay_from_new_address_adds_no_peer(void **state)
 	/* the same line again, from b: a replay */
 	rx("node-2", "alive node-2 1764172800", 7, 10, &b);
 	assert_int_equal(d.stats.dropped[DROP_REPLAY], 1);
-	/* a line that only fills a gap in the window, from b: accepted, yet no peer */
+	/* a line that only fills a gap in the window, from b: sets its bit (late), no peer */
 	rx("node-2", "alive node-2 1764172800", 7, 8, &b);
 	assert_int_equal(d.stats.dropped[DROP_REPLAY], 1);
+	assert_int_equal(d.stats.late, 1);
 	assert_int_equal(npeers(), 1);
 	/* what the daemon sends goes to a, never to b */
-	assert_int_equal(daemon_send(&d, WIRE_ALIVE, "alive self 1764172800", 21), 0);
+	assert_int_equal(daemon_send(&d, WIRE_ALIVE, "alive self 1764172800", 21, DEST_ALL, NULL), 0);
 	assert_true(next_datagram(fa, buf, sizeof(buf)) > 0);
 	assert_non_null(strstr(buf, "] alive self "));
 	assert_false(pending(fb));
@@ -185,7 +186,7 @@ static void test_every_line_to_every_peer_once(void **state)
 	}
 	assert_int_equal(npeers(), 3);
 	d.net.lines_sent = d.net.datagrams_sent = 0;
-	assert_int_equal(daemon_send(&d, WIRE_ALIVE, "alive self 1764172800", 21), 0);
+	assert_int_equal(daemon_send(&d, WIRE_ALIVE, "alive self 1764172800", 21, DEST_ALL, NULL), 0);
 	assert_int_equal(d.net.lines_sent, 1);
 	assert_int_equal(d.net.datagrams_sent, 3);
 	for (int i = 0; i < 3; i++) {
@@ -215,7 +216,7 @@ static void test_failed_member_slows_down(void **state)
 	next_datagram(fd, buf, sizeof(buf));
 	net_peer_failed(&d.net, &a, now_mono_ms());
 	for (unsigned i = 0; i < 10 * PEERS_SLOW_EVERY; i++)
-		daemon_send(&d, WIRE_ALIVE, "alive self 1764172800", 21);
+		daemon_send(&d, WIRE_ALIVE, "alive self 1764172800", 21, DEST_ALL, NULL);
 	while (pending(fd) && next_datagram(fd, buf, sizeof(buf)) > 0)
 		got++;
 	assert_int_equal(got, 10);
