@@ -72,6 +72,8 @@ def env_list(name, default):
 # ---- statistics ----
 
 def median(xs):
+    if not xs:
+        raise ValueError("median of nothing")
     return cmemnet.median(xs)
 
 
@@ -337,6 +339,20 @@ class CmemAgent:
             return "settings unknown"
 
 
+def serf_handler_seen(path, victim, t0_real):
+    """{observer: seconds from t0_real to its handler's member-failed for victim}."""
+    seen = {}
+    try:
+        with open(path) as f:
+            rows = [l.split() for l in f]
+    except OSError:
+        return seen
+    for r in rows:
+        if len(r) == 4 and r[1] == "member-failed" and r[3] == victim and float(r[0]) >= t0_real:
+            seen.setdefault(r[2], float(r[0]) - t0_real)
+    return seen
+
+
 SERF_EVENT = re.compile(r"serf: EventMember(Join|Leave|Failed): (\S+)")
 
 
@@ -408,6 +424,12 @@ class SerfAgent:
 
     def join_origin(self, event, host):
         return host.spawned_real
+
+    def after_crash(self, victim, observers, t0_real):
+        """Wait for the handlers too: a restart inside the coalescing period would merge
+        the failure into the rejoin, and the handlers would never hear of it."""
+        if self.handler_log:
+            wait_until(lambda: len(serf_handler_seen(self.handler_log, victim.name, t0_real)) >= len(observers), 20, 0.1)
 
     def crash(self, host):
         os.kill(host.pid, signal.SIGKILL)
@@ -556,6 +578,8 @@ def _crash_one(agent, hosts, victim, hub, timeout, res):
     agent.crash(victim)
     agent.unobserve(victim)
     got = seen_by_all(hub, observers, "failed", victim.name, t0, timeout)
+    if hasattr(agent, "after_crash"):
+        agent.after_crash(victim, observers, res["crashes"][-1]["t0_real"])
     return [e.mono - t0 for e in got.values()]
 
 

@@ -181,7 +181,7 @@ def num(x, digits=1):
 def cell(r, fn):
     try:
         return fn(r)
-    except (KeyError, ValueError, ZeroDivisionError, TypeError):
+    except (KeyError, ValueError, ZeroDivisionError, TypeError, IndexError):
         return "—"
 
 

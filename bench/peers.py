@@ -63,20 +63,11 @@ def serf_version():
     return first + (" (Debian package %s)" % pkg if pkg else "")
 
 
-def handler_times(path, crashes):
-    """Per crash and observer, when Serf's event handler heard of member-failed."""
-    try:
-        with open(path) as f:
-            rows = [l.split() for l in f if l.strip()]
-    except OSError:
-        return []
+def handler_times(agent_res, hlog):
+    """Every observer's handler delay for every crash (Serf's coalesced events)."""
     out = []
-    for c in crashes:
-        seen = {}
-        for t, event, observer, member in (r for r in rows if len(r) == 4):
-            if event == "member-failed" and member == c["victim"] and float(t) >= c["t0_real"]:
-                seen.setdefault(observer, float(t) - c["t0_real"])
-        out += list(seen.values())
+    for c in agent_res.get("crashes", []):
+        out += list(bl.serf_handler_seen(hlog, c["victim"], c["t0_real"]).values())
     return out
 
 
@@ -94,7 +85,7 @@ def figures(r):
     def get(fn):
         try:
             return fn(r)
-        except (KeyError, ValueError, ZeroDivisionError, TypeError):
+        except (KeyError, ValueError, ZeroDivisionError, TypeError, IndexError):
             return None
 
     def fmt(v, f):
@@ -202,7 +193,7 @@ def main():
         if os.path.exists(hlog):
             os.unlink(hlog)
         s = bl.run_size(bl.SerfAgent, n, p, handler_log=hlog)
-        s["handler_crash_s"] = handler_times(hlog, s.get("crashes", []))
+        s["handler_crash_s"] = handler_times(s, hlog)
         pairs.append((c, s))
     png = cdf_plot(pairs, os.path.join(BUILD, "bench-crash-cdf.png"))
     out = ["### cmem and Serf side by side (`make bench-peers`)", "", bl.machine_line(mach),
