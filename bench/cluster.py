@@ -32,7 +32,9 @@ Environment (all optional):
   CMEM_BUILD             where the programs are (default build/)
 """
 import json
+import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -256,6 +258,53 @@ def members_table(m):
     return lines
 
 
+def cost_points(results):
+    """(N, received lines/s, received bytes/s, sent bytes/s, CPU %) per size that has them."""
+    pts = []
+    for r in results:
+        try:
+            pts.append((r["n"], median(r["rx_pkts"]), median(r["rx_bytes"]), median(r["tx_bytes"]),
+                        sum(r["cpu_pct"]) / len(r["cpu_pct"])))
+        except (KeyError, ValueError, ZeroDivisionError):
+            pass
+    return sorted(pts)
+
+
+def cost_growth(results):
+    """How the cost per node grows with N: the measured points and the exponent between the ends."""
+    pts = cost_points(results)
+    if len(pts) < 2:
+        return []
+
+    def slope(k):
+        (n1, y1), (n2, y2) = (pts[0][0], pts[0][k]), (pts[-1][0], pts[-1][k])
+        return math.log(y2 / y1) / math.log(n2 / n1) if y1 > 0 and y2 > 0 else float("nan")
+    curve = "; ".join("N=%d: %s lines/s, %s B/s in, %s B/s out, %.3f %% CPU"
+                      % (n, num(rl), kb(rb), kb(tb), c) for n, rl, rb, tb, c in pts)
+    return ["How the cost per node grows with N (measured): %s. From N=%d to N=%d, received "
+            "lines grow as N^%.2f, bytes sent as N^%.2f, CPU per daemon as N^%.2f."
+            % (curve, pts[0][0], pts[-1][0], slope(1), slope(3), slope(4))]
+
+
+def cost_plot(results, path):
+    pts = cost_points(results)
+    if len(pts) < 2 or shutil.which("gnuplot") is None:
+        return None
+    data = path[:-4] + ".dat"
+    with open(data, "w") as f:
+        f.write("# N rx_lines_per_s rx_bytes_per_s tx_bytes_per_s cpu_pct\n")
+        for pt in pts:
+            f.write("%d %.2f %.1f %.1f %.4f\n" % pt)
+    script = ("set terminal pngcairo size 800,450\nset output '%s'\n"
+              "set title 'cmem: cost per node against cluster size'\nset xlabel 'N (daemons)'\n"
+              "set logscale xy\nset grid\nset key top left\nset ylabel 'lines/s, kB/s'\n"
+              "set y2label 'CPU, %% of one core'\nset logscale y2\nset y2tics\n"
+              "plot '%s' u 1:2 w lp lw 2 t 'lines received/s', '' u 1:($3/1000) w lp lw 2 "
+              "t 'kB received/s', '' u 1:5 axes x1y2 w lp lw 2 t 'CPU %% (right)'\n" % (path, data))
+    r = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True)
+    return path if r.returncode == 0 else None
+
+
 def report(mach, results, members, p0):
     out = ["### cmem cluster benchmark (`make bench-cluster`)", "", bl.machine_line(mach)]
     if results:
@@ -264,6 +313,9 @@ def report(mach, results, members, p0):
                    "%.0f s of steady state (utime + stime); bytes are Ethernet frames (veth "
                    "counters)." % (results[0].get("settings", "?"), results[0].get("steady_s", 0)))
         out += [""] + cluster_table(results, p0)
+        growth = cost_growth(results)
+        if growth:
+            out += [""] + growth
     if members:
         out += [""] + members_table(members)
     errors = [(r.get("agent", "") + " N=%s" % r.get("n", r.get("members")), e)
@@ -292,6 +344,9 @@ def main():
     members = run_members(count, bl.env_int("BENCH_MEMBERS_S", 10 if quick else 30), quick) \
         if count > 0 else None
     text = report(mach, results, members, size_params(sizes[0] if sizes else 5, quick))
+    png = cost_plot(results, os.path.join(bl.cmemnet.BUILD, "bench-cost.png"))
+    if png:
+        text += "\nCost against N: `%s`.\n" % os.path.relpath(png, bl.ROOT)
     print("\n" + text)
     os.makedirs(bl.cmemnet.BUILD, exist_ok=True)
     with open(os.path.join(bl.cmemnet.BUILD, "bench-cluster.md"), "w") as f:

@@ -77,7 +77,10 @@ def ratio(a, b):
     if a is None or b is None or b == 0:
         return "—"
     r = a / b
-    return "%.2f" % r if r < 10 else "%.0f" % r
+    if r >= 10:
+        return "%.0f" % r
+    text = "%.2g" % r
+    return "%.4f" % r if "e" in text else text
 
 
 def figures(r):
@@ -92,9 +95,10 @@ def figures(r):
         return "—" if v is None else f(v)
     rows = [
         ("converged, from the first start", get(lambda r: r["converge_s"]), lambda v: "%.2f s" % v),
-        ("join seen by all, median", get(lambda r: median(r["join_s"])), lambda v: "%.3f s" % v),
+        ("join seen by all, median (cmem: from its first line; Serf: from its start)",
+         get(lambda r: median(r["join_s"])), lambda v: "%.1f ms" % (1000 * v)),
         ("graceful stop seen by all, median", get(lambda r: median(r["leave_s"])),
-         lambda v: "%.3f s" % v),
+         lambda v: "%.1f ms" % (1000 * v)),
         ("crash seen by all: median", get(lambda r: median(r["crash_s"])), lambda v: "%.2f s" % v),
         ("crash seen by all: max", get(lambda r: max(r["crash_s"])), lambda v: "%.2f s" % v),
         ("crash seen by an event handler: median", get(lambda r: median(r["handler_crash_s"])),
@@ -159,6 +163,7 @@ def cdf_plot(pairs, path):
     with open(data, "w") as f:
         for label, xs in series:
             f.write("# %s\n" % label)
+            f.write("%.4f 0\n" % xs[0])  # the curve starts from 0 at the first detection
             for i, x in enumerate(xs):
                 f.write("%.4f %.4f\n" % (x, (i + 1) / len(xs)))
             f.write("\n\n")
@@ -167,7 +172,7 @@ def cdf_plot(pairs, path):
     script = ("set terminal pngcairo size 900,500\nset output '%s'\n"
               "set title 'crash (kill -9) seen by each other node: time from the kill'\n"
               "set xlabel 'seconds'\nset ylabel 'fraction of detections'\nset logscale x\n"
-              "set grid\nset key bottom right\nset yrange [0:1.02]\nplot %s\n" % (path, plots))
+              "set grid\nset key top left\nset yrange [0:1.02]\nplot %s\n" % (path, plots))
     r = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True)
     if r.returncode != 0:
         print("gnuplot failed: %s" % r.stderr.strip())
