@@ -248,6 +248,13 @@ def machine_line(m):
 
 # ---- agents ----
 
+def wait_cmemd(host, timeout=10):
+    """Until host's cmemd answers `status`; a daemon that exits or stays silent is a BenchError."""
+    ok = wait_until(lambda: host.proc.poll() is not None or host.ctl_ok("status"), timeout, 0.05)
+    if not ok or host.proc.poll() is not None:
+        raise BenchError("%s did not start: %s" % (host.name, host.read_log()[-500:]))
+
+
 class CmemAgent:
     """cmemd under test; its event stream is the control socket's `watch` (doc/CONTROL.md).
 
@@ -272,9 +279,7 @@ class CmemAgent:
         host.spawned_real = time.time()
 
     def wait_started(self, host, timeout=10):
-        ok = wait_until(lambda: host.proc.poll() is not None or host.ctl_ok("status"), timeout, 0.05)
-        if not ok or host.proc.poll() is not None:
-            raise BenchError("%s did not start: %s" % (host.name, host.read_log()[-500:]))
+        wait_cmemd(host, timeout)
 
     def observe(self, host):
         """Subscribe to host's events; returns once the daemon confirmed the subscription."""

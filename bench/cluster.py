@@ -105,7 +105,8 @@ def run_members(count, steady, quick):
     c = Cluster(2, conf=conf)
     daemon, player = c.hosts
     try:
-        daemon.start()
+        daemon.start(wait=False)
+        bl.wait_cmemd(daemon)
         t0 = time.monotonic()
         players = start_players(c, player, count)
         ok = wait_until(lambda: status_counts(daemon).get("alive", 0) >= count + 1, 120, 0.5)
