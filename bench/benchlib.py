@@ -562,6 +562,7 @@ def _join_leave(agent, hosts, spare, hub, p, res):
     observers = [h.name for h in hosts]
     res.setdefault("join_s", [])
     res.setdefault("leave_s", [])
+    res.setdefault("leave_as_failed", 0)
     for r in range(p.reps):
         name = "joiner-%d" % (r + 1)
         t0 = time.monotonic()
@@ -570,17 +571,15 @@ def _join_leave(agent, hosts, spare, hub, p, res):
         res["join_s"] += [e.real - agent.join_origin(e, spare) for e in got.values()]
         agent.wait_started(spare)
         time.sleep(p.settle / 2)
-        t0 = time.monotonic()
-        agent.leave(spare)
-        got = seen_by_all(hub, observers, "leave", name, t0, p.detect_timeout)
-        res["leave_s"] += [e.mono - t0 for e in got.values()]
-        try:
-            spare.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            raise BenchError("%s did not exit within 30 s of %s" % (name, agent.graceful))
-        agent.unobserve(spare)
-    log("join seen by all: %s; leave (%s) seen by all: %s"
-        % (spread(res["join_s"], "ms", 1), agent.graceful, spread(res["leave_s"], "ms", 1)))
+        times, failed, silent = _graceful_stop(agent, observers, spare, hub, p.detect_timeout)
+        res["leave_s"] += times
+        res["leave_as_failed"] += failed
+        if silent:
+            raise BenchError("the stop of %s not seen by %d of %d observers within %.0f s"
+                             % (name, silent, len(observers), p.detect_timeout))
+    log("join seen by all: %s; leave (%s) seen by all: %s%s"
+        % (spread(res["join_s"], "ms", 1), agent.graceful, spread(res["leave_s"], "ms", 1),
+           "; seen as failed %d times" % res["leave_as_failed"] if res["leave_as_failed"] else ""))
 
 
 def _crash_one(agent, hosts, victim, hub, timeout, res):
@@ -613,27 +612,32 @@ def _crashes(agent, hosts, hub, p, res):
     log("crash (kill -9) seen by all: %s (%d samples)" % (spread(res["crash_s"]), len(res["crash_s"])))
 
 
-def _leave_under_loss(agent, hosts, leaver, hub, timeout):
-    """Graceful stop of leaver: how many observers saw it leave, how many saw it fail."""
-    observers = [h.name for h in hosts if h is not leaver]
+def _stop_verdicts(hub, observers, leaver, t0):
+    """{observer: its first leave or failed event for leaver after t0}."""
+    v = {}
+    for o in observers:
+        seen = [e for e in (hub.first(o, "leave", leaver, t0), hub.first(o, "failed", leaver, t0)) if e]
+        if seen:
+            v[o] = min(seen, key=lambda e: e.mono)
+    return v
+
+
+def _graceful_stop(agent, observers, leaver, hub, timeout):
+    """Stop leaver gracefully: (seconds until each observer saw it leave, how many observers
+    saw it fail instead, how many saw nothing within timeout)."""
     t0 = time.monotonic()
     agent.leave(leaver)
-
-    def verdicts():
-        v = {}
-        for o in observers:
-            for kind in ("leave", "failed"):
-                if o not in v and hub.first(o, kind, leaver.name, t0):
-                    v[o] = kind
-        return v if len(v) == len(observers) else None
-    v = wait_until(verdicts, timeout, step=0.05) or {}
+    wait_until(lambda: len(_stop_verdicts(hub, observers, leaver.name, t0)) == len(observers),
+               timeout, step=0.01)
+    v = _stop_verdicts(hub, observers, leaver.name, t0)
     try:
         leaver.proc.wait(30)
     except subprocess.TimeoutExpired:
         agent.crash(leaver)
     agent.unobserve(leaver)
-    kinds = list(v.values())
-    return kinds.count("leave"), kinds.count("failed"), len(observers) - len(v)
+    times = [e.mono - t0 for e in v.values() if e.kind == "leave"]
+    failed = sum(1 for e in v.values() if e.kind == "failed")
+    return times, failed, len(observers) - len(v)
 
 
 def _loss_level(agent, cluster, hosts, hub, p, res, pct, secs, k):
@@ -654,7 +658,9 @@ def _loss_level(agent, cluster, hosts, hub, p, res, pct, secs, k):
         log("  crash during the loss seen by all: %s" % spread(out["crash_s"]))
         _restart(agent, hosts, victim, p, p.converge_timeout)
         leaver = hosts[1 + (2 * k + 1) % (len(hosts) - 1)]
-        left, failed, silent = _leave_under_loss(agent, hosts, leaver, hub, p.detect_timeout)
+        observers = [h.name for h in hosts if h is not leaver]
+        times, failed, silent = _graceful_stop(agent, observers, leaver, hub, p.detect_timeout)
+        left = len(times)
         out["leave_verdicts"] = (left, failed, silent)
         log("  graceful stop during the loss: seen as left by %d, as failed by %d, not seen by %d"
             % (left, failed, silent))

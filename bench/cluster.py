@@ -221,7 +221,9 @@ def cluster_table(results, p0):
         ("converged: all list all alive, from the first start", lambda r: "%.2f s" % r["converge_s"]),
         ("join seen by all, from the joiner's first line: min / median / max",
          lambda r: spread(r["join_s"], "ms", 1)),
-        ("leave (SIGTERM) seen by all: min / median / max", lambda r: spread(r["leave_s"], "ms", 1)),
+        ("leave (SIGTERM) seen by all: min / median / max",
+         lambda r: spread(r["leave_s"], "ms", 1) + (" (%d saw failed)" % r["leave_as_failed"]
+                                                     if r.get("leave_as_failed") else "")),
         ("crash (kill -9) seen by all: min / median / max",
          lambda r: spread(r["crash_s"], digits=2) + " (%d)" % len(r["crash_s"])),
         ("CPU per daemon, % of one core: mean (max)", cpu_cell),

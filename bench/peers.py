@@ -99,6 +99,8 @@ def figures(r):
          get(lambda r: median(r["join_s"])), lambda v: "%.1f ms" % (1000 * v)),
         ("graceful stop seen by all, median", get(lambda r: median(r["leave_s"])),
          lambda v: "%.1f ms" % (1000 * v)),
+        ("graceful stop seen as failed instead (observations)", get(lambda r: r["leave_as_failed"]),
+         lambda v: "%d of %d" % (v, v + len(r["leave_s"]))),
         ("crash seen by all: median", get(lambda r: median(r["crash_s"])), lambda v: "%.2f s" % v),
         ("crash seen by all: max", get(lambda r: max(r["crash_s"])), lambda v: "%.2f s" % v),
         ("crash seen by an event handler: median", get(lambda r: median(r["handler_crash_s"])),
