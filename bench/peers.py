@@ -127,7 +127,10 @@ def figures(r):
             ("graceful stop during %d %% loss seen as failed" % lv["percent"],
              get(lambda r, lv=lv: lv["leave_verdicts"][1]), lambda v: "%d" % v),
         ]
-    return [(label, v, fmt(v, f)) for label, v, f in rows]
+    # counts of events (false failures, stops seen as failed) get no ratio: 0 / 1 says nothing
+    counts = ("false failures", "seen as failed")
+    return [(label, None if any(c in label for c in counts) else v, fmt(v, f))
+            for label, v, f in rows]
 
 
 def kb(x):
