@@ -5,6 +5,8 @@
 #   make sanitize   unit tests under ASan + UBSan
 #   make fuzz       libFuzzer targets (FUZZ_SECONDS=N each)
 #   make bench      receive-path microbenchmark
+#   make bench-cluster  5, 16, 64 daemons and one following 10 000 members (root)
+#   make bench-peers    cmem and Serf side by side (root; installs serf, gnuplot)
 #   make deps       apt-get install what the build needs
 
 CC       ?= gcc
@@ -39,7 +41,8 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 HDRS     := $(wildcard include/*.h)
 
-.PHONY: all deps check unit system demo sanitize fuzz bench clean soak have-deps
+.PHONY: all deps check unit system demo sanitize fuzz bench bench-cluster bench-peers clean soak \
+        have-deps
 
 all: $(addprefix $(BUILD)/,$(PROGS)) $(TOOLS)
 
@@ -137,6 +140,24 @@ fuzz: have-deps $(FUZZ_TARGETS)
 
 bench: all $(BUILD)/bench_wire
 	@$(BUILD)/bench_wire
+
+# Cluster benchmarks: real daemons in network namespaces, a table to paste.
+# Not tests: they stop by themselves.  Run them under the shared lock
+# (flock /tmp/cmem-systest.lock make bench-cluster); BENCH_QUICK=1 for a
+# short run, other knobs at the top of bench/cluster.py and bench/peers.py.
+bench-cluster: have-deps
+	$(MAKE) --no-print-directory all
+	@CMEM_BUILD=$(abspath $(BUILD)) python3 bench/cluster.py
+
+# serf and gnuplot only serve this target: installed here, not by `make deps`.
+bench-peers: have-deps
+	$(MAKE) --no-print-directory all
+	@command -v serf >/dev/null && command -v gnuplot >/dev/null || { \
+	  if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; fi; echo "installing: serf gnuplot-nox"; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    serf gnuplot-nox; }
+	@CMEM_BUILD=$(abspath $(BUILD)) python3 bench/peers.py
 
 $(BUILD)/bench_wire: bench/bench_wire.c $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)

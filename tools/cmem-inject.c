@@ -39,6 +39,7 @@
 #define MAX_INTERVAL_MS 3600000ULL
 #define MAX_SECONDS 86400ULL
 #define MAX_RATE 10000000ULL
+#define MAX_MEMBERS 1000000ULL      /* the daemon's own max_members limit */
 #define MAX_OFFSET 4000000000LL     /* seconds, either way: about 126 years */
 #define SNDBUF_BYTES (4 << 20)
 
@@ -70,10 +71,18 @@ struct flood_opts {
 	const char *name; /* NULL: a random name per line */
 };
 
+/* members: M members, each sending alive once an interval. */
+struct members_opts {
+	const char *prefix;
+	uint64_t count, interval_ms, seconds;
+	int join, leave;
+};
+
 struct opts {
 	struct dest dest;
 	struct send_opts send;
 	struct flood_opts flood;
+	struct members_opts members;
 	uint64_t seconds;     /* record */
 	const char *file;     /* record: -o, replay: -i */
 	uint64_t interval_ms; /* replay */
@@ -90,7 +99,8 @@ struct sender {
 enum opt_id {
 	O_GROUP = 256, O_PORT, O_IFACE, O_TTL, O_KEYRING, O_KEY_ID, O_NAME, O_INCARNATION,
 	O_COUNTER, O_TIME_OFFSET, O_TIMESTAMP, O_VERB, O_BODY, O_ENTRIES, O_COUNT, O_INTERVAL,
-	O_PRINT, O_RATE, O_SECONDS, O_MODE, O_FILTER_NAME, O_FILTER_VERB,
+	O_PRINT, O_RATE, O_SECONDS, O_MODE, O_FILTER_NAME, O_FILTER_VERB, O_PREFIX, O_JOIN,
+	O_LEAVE,
 };
 
 static const char usage_text[] =
@@ -104,6 +114,11 @@ static const char usage_text[] =
 	"      --print writes them to stdout instead\n"
 	"  flood  --rate N --seconds S [--mode forged|garbage|oversize|mixed] [--name NAME] DEST\n"
 	"      send RATE datagrams a second for S seconds, then print the achieved rate\n"
+	"  members --keyring FILE [--key-id N] --count M [--prefix NAME (m)] [--interval-ms N (1000)]\n"
+	"         [--seconds S] [--join] [--leave] DEST\n"
+	"      play M members PREFIX-1..PREFIX-M, each sending alive once an interval (spread\n"
+	"      evenly), for S seconds or until SIGINT/SIGTERM; --join: cjoin first;\n"
+	"      --leave: each says leave at the end\n"
 	"  record --seconds S -o FILE DEST\n"
 	"      join the group and write every datagram that ends in a newline to FILE (- stdout)\n"
 	"  replay -i FILE [--interval-ms N] [--filter-name NAME] [--filter-verb VERB] DEST\n"
@@ -135,6 +150,17 @@ static const struct option flood_long[] = {
 	{ "help", no_argument, NULL, 'h' }, { "rate", required_argument, NULL, O_RATE },
 	{ "seconds", required_argument, NULL, O_SECONDS }, { "mode", required_argument, NULL, O_MODE },
 	{ "name", required_argument, NULL, O_NAME }, { NULL, 0, NULL, 0 },
+};
+
+static const struct option members_long[] = {
+	{ "group", required_argument, NULL, O_GROUP }, { "port", required_argument, NULL, O_PORT },
+	{ "interface", required_argument, NULL, O_IFACE }, { "ttl", required_argument, NULL, O_TTL },
+	{ "help", no_argument, NULL, 'h' }, { "keyring", required_argument, NULL, O_KEYRING },
+	{ "key-id", required_argument, NULL, O_KEY_ID }, { "count", required_argument, NULL, O_COUNT },
+	{ "prefix", required_argument, NULL, O_PREFIX },
+	{ "interval-ms", required_argument, NULL, O_INTERVAL },
+	{ "seconds", required_argument, NULL, O_SECONDS }, { "join", no_argument, NULL, O_JOIN },
+	{ "leave", no_argument, NULL, O_LEAVE }, { NULL, 0, NULL, 0 },
 };
 
 static const struct option record_long[] = {
@@ -282,6 +308,22 @@ static void set_flood(struct opts *o, int c, const char *arg)
 	}
 }
 
+static void set_members(struct opts *o, int c, const char *arg)
+{
+	struct members_opts *m = &o->members;
+
+	switch (c) {
+	case O_KEYRING: o->send.keyring = arg; break;
+	case O_KEY_ID: o->send.key_id = (uint16_t)num_arg("key-id", arg, 1, 65535); break;
+	case O_COUNT: m->count = num_arg("count", arg, 1, MAX_MEMBERS); break;
+	case O_PREFIX: m->prefix = name_arg("prefix", arg); break;
+	case O_INTERVAL: m->interval_ms = num_arg("interval-ms", arg, 1, MAX_INTERVAL_MS); break;
+	case O_SECONDS: m->seconds = num_arg("seconds", arg, 1, MAX_SECONDS); break;
+	case O_JOIN: m->join = 1; break;
+	case O_LEAVE: m->leave = 1; break;
+	}
+}
+
 static void set_record(struct opts *o, int c, const char *arg)
 {
 	if (c == O_SECONDS)
@@ -347,6 +389,20 @@ static void check_flood(struct opts *o)
 	check_dest(&o->dest);
 }
 
+static void check_members(struct opts *o)
+{
+	const struct members_opts *m = &o->members;
+	char last[32];
+
+	if (o->send.keyring == NULL || m->count == 0)
+		usage_error("members needs --keyring and --count");
+	if (strlen(m->prefix) + (size_t)xsnprintf(last, sizeof(last), "-%llu",
+	                                          (unsigned long long)m->count) > WIRE_NAME_MAX)
+		usage_error("--prefix: '%s-%llu' would be longer than %d characters", m->prefix,
+		            (unsigned long long)m->count, WIRE_NAME_MAX);
+	check_dest(&o->dest);
+}
+
 static void check_record(struct opts *o)
 {
 	if (o->seconds == 0 || o->file == NULL)
@@ -377,6 +433,16 @@ static void sleep_until_ns(uint64_t t)
 		               .tv_nsec = (long)(t % 1000000000ULL) };
 
 	while (!stop_flag && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+/* The same, even once a signal has asked to stop. */
+static void sleep_until_ns_always(uint64_t t)
+{
+	struct timespec ts = { .tv_sec = (time_t)(t / 1000000000ULL),
+		               .tv_nsec = (long)(t % 1000000000ULL) };
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 		;
 }
 
@@ -628,17 +694,66 @@ static uint64_t rng_next(struct rng *r)
 	return z ^ (z >> 31);
 }
 
-struct flood {
+/* Up to FLOOD_BATCH datagrams to the group, sent with one sendmmsg. */
+struct batch {
 	struct sender snd;
 	const struct dest *dest;
+	uint64_t sent, errors;
+	char (*bufs)[WIRE_MAX_DATAGRAM + 1];  /* one per slot */
+	struct mmsghdr msgs[FLOOD_BATCH];
+	struct iovec iov[FLOOD_BATCH];
+};
+
+static void batch_init(struct batch *b, const struct dest *d)
+{
+	b->dest = d;
+	b->sent = b->errors = 0;
+	b->bufs = xcalloc(FLOOD_BATCH, sizeof(*b->bufs));
+	sender_open(&b->snd, d);
+	for (size_t i = 0; i < FLOOD_BATCH; i++) {
+		b->msgs[i].msg_hdr.msg_name = &b->snd.to;
+		b->msgs[i].msg_hdr.msg_namelen = b->snd.tolen;
+		b->msgs[i].msg_hdr.msg_iov = &b->iov[i];
+		b->msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+}
+
+static void batch_free(struct batch *b)
+{
+	close(b->snd.fd);
+	free(b->bufs);
+}
+
+/* Send slots 0..n-1; a datagram the kernel refuses is counted and skipped. */
+static void batch_send(struct batch *b, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		int r = sendmmsg(b->snd.fd, b->msgs + i, (unsigned)(n - i), 0);
+
+		if (r > 0) {
+			i += (size_t)r;
+			b->sent += (uint64_t)r;
+		} else if (r == -1 && errno == EINTR) {
+			continue;
+		} else if (r == -1 && (errno == ENOBUFS || errno == EMSGSIZE || errno == EPERM ||
+		                       errno == EAGAIN)) {
+			i++;
+			b->errors++;
+		} else {
+			fatal("sendmmsg to %s port %u", b->dest->group, (unsigned)b->dest->port);
+		}
+	}
+}
+
+struct flood {
+	struct batch b;
 	struct rng rng;
 	enum flood_mode mode;
 	const char *name;
-	uint64_t now_s, sent, errors, flip;
+	uint64_t now_s, flip;
 	uint8_t *pool;                        /* OVERSIZE_BIG random bytes */
-	char (*bufs)[WIRE_MAX_DATAGRAM + 1];  /* one per slot: forged lines, garbage */
-	struct mmsghdr msgs[FLOOD_BATCH];
-	struct iovec iov[FLOOD_BATCH];
 };
 
 /* A valid-format "alive" line with key id 1 and a random MAC. */
@@ -694,16 +809,16 @@ static enum flood_mode flood_pick(struct flood *f)
 
 static void flood_fill(struct flood *f, size_t i)
 {
-	struct iovec *v = &f->iov[i];
+	struct iovec *v = &f->b.iov[i];
 
 	switch (flood_pick(f)) {
 	case FLOOD_FORGED:
-		v->iov_base = f->bufs[i];
-		v->iov_len = forge_line(f, f->bufs[i]);
+		v->iov_base = f->b.bufs[i];
+		v->iov_len = forge_line(f, f->b.bufs[i]);
 		break;
 	case FLOOD_GARBAGE:
-		v->iov_base = f->bufs[i];
-		v->iov_len = garbage(f, (uint8_t *)f->bufs[i]);
+		v->iov_base = f->b.bufs[i];
+		v->iov_len = garbage(f, (uint8_t *)f->b.bufs[i]);
 		break;
 	default:
 		v->iov_base = f->pool;
@@ -712,46 +827,15 @@ static void flood_fill(struct flood *f, size_t i)
 	}
 }
 
-/* Send slots 0..n-1; a datagram the kernel refuses is counted and skipped. */
-static void flood_send(struct flood *f, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n && !stop_flag) {
-		int r = sendmmsg(f->snd.fd, f->msgs + i, (unsigned)(n - i), 0);
-
-		if (r > 0) {
-			i += (size_t)r;
-			f->sent += (uint64_t)r;
-		} else if (r == -1 && errno == EINTR) {
-			continue;
-		} else if (r == -1 && (errno == ENOBUFS || errno == EMSGSIZE || errno == EPERM ||
-		                       errno == EAGAIN)) {
-			i++;
-			f->errors++;
-		} else {
-			fatal("sendmmsg to %s port %u", f->dest->group, (unsigned)f->dest->port);
-		}
-	}
-}
-
 static void flood_init(struct flood *f, const struct opts *o)
 {
 	memset(f, 0, sizeof(*f));
-	f->dest = &o->dest;
 	f->mode = o->flood.mode;
 	f->name = o->flood.name;
 	randombytes_buf(&f->rng.s, sizeof(f->rng.s));
 	f->pool = xmalloc(OVERSIZE_BIG);
 	randombytes_buf(f->pool, OVERSIZE_BIG);
-	f->bufs = xcalloc(FLOOD_BATCH, sizeof(*f->bufs));
-	sender_open(&f->snd, &o->dest);
-	for (size_t i = 0; i < FLOOD_BATCH; i++) {
-		f->msgs[i].msg_hdr.msg_name = &f->snd.to;
-		f->msgs[i].msg_hdr.msg_namelen = f->snd.tolen;
-		f->msgs[i].msg_hdr.msg_iov = &f->iov[i];
-		f->msgs[i].msg_hdr.msg_iovlen = 1;
-	}
+	batch_init(&f->b, &o->dest);
 }
 
 /* Batches of about a millisecond's worth, each sent when it is due. */
@@ -764,14 +848,14 @@ static double flood_loop(struct flood *f, uint64_t total, uint64_t rate)
 		batch = 1;
 	if (batch > FLOOD_BATCH)
 		batch = FLOOD_BATCH;
-	while ((done = f->sent + f->errors) < total && !stop_flag) {
+	while ((done = f->b.sent + f->b.errors) < total && !stop_flag) {
 		size_t n = total - done < batch ? (size_t)(total - done) : batch;
 
 		sleep_until_ns(start + (uint64_t)((double)done * 1e9 / (double)rate));
 		f->now_s = now_real_s();
 		for (size_t i = 0; i < n; i++)
 			flood_fill(f, i);
-		flood_send(f, n);
+		batch_send(&f->b, n);
 	}
 	/* the last batch stands for the last millisecond: the run ends when that is over */
 	sleep_until_ns(start + (uint64_t)((double)total * 1e9 / (double)rate));
@@ -788,13 +872,147 @@ static int run_flood(struct opts *o)
 	took = flood_loop(&f, total, o->flood.rate);
 	printf("flood: %s: sent %llu datagrams in %.3f s = %.0f/s (asked %llu/s for %llu s), "
 	       "%llu refused by the kernel%s\n",
-	       flood_mode_names[o->flood.mode], (unsigned long long)f.sent, took,
-	       took > 0 ? (double)f.sent / took : 0.0, (unsigned long long)o->flood.rate,
-	       (unsigned long long)o->flood.seconds, (unsigned long long)f.errors,
+	       flood_mode_names[o->flood.mode], (unsigned long long)f.b.sent, took,
+	       took > 0 ? (double)f.b.sent / took : 0.0, (unsigned long long)o->flood.rate,
+	       (unsigned long long)o->flood.seconds, (unsigned long long)f.b.errors,
 	       stop_flag ? " (interrupted)" : "");
-	close(f.snd.fd);
-	free(f.bufs);
+	batch_free(&f.b);
 	free(f.pool);
+	return fflush(stdout) == EOF ? 1 : 0;
+}
+
+/* ---- members ---- */
+
+/*
+ * M members PREFIX-1..PREFIX-M, each saying alive once an interval.  Line k
+ * of the run belongs to member k % M, with counter k / M + 1, and is due at
+ * start + k * interval / M: the members' slots are spread evenly over the
+ * interval, as M independent daemons would be.
+ */
+struct players {
+	struct batch b;
+	const struct keyring_key *key;
+	const struct members_opts *mo;
+	uint64_t incarnation; /* member i uses incarnation + i */
+	uint64_t interval_ns;
+};
+
+static size_t player_line(const struct players *p, uint64_t i, uint64_t counter,
+                          enum wire_verb verb, uint64_t ts, char *out)
+{
+	char name[WIRE_NAME_MAX + 1], body[WIRE_NAME_MAX + 32];
+	int blen, n;
+
+	if (xsnprintf(name, sizeof(name), "%s-%llu", p->mo->prefix, (unsigned long long)(i + 1)) < 0)
+		fatalx("member name %s-%llu is too long", p->mo->prefix, (unsigned long long)(i + 1));
+	if (verb == WIRE_ALIVE)
+		blen = xsnprintf(body, sizeof(body), "alive %s %llu", name, (unsigned long long)ts);
+	else
+		blen = xsnprintf(body, sizeof(body), "%s %s", wire_verb_name(verb), name);
+	n = wire_sign(p->key, ts, name, body, (size_t)blen, p->incarnation + i, counter, out,
+	              WIRE_MAX_DATAGRAM + 1);
+	if (n < 0)
+		fatalx("cannot sign a line for %s", name);
+	return (size_t)n;
+}
+
+/* When line k is due; split so that no product overflows 64 bits. */
+static uint64_t players_due(const struct players *p, uint64_t k)
+{
+	uint64_t m = p->mo->count;
+
+	return (k / m) * p->interval_ns + (k % m) * p->interval_ns / m;
+}
+
+/* How many lines are due by elapsed (ns since the start). */
+static uint64_t players_due_count(const struct players *p, uint64_t elapsed)
+{
+	uint64_t m = p->mo->count;
+
+	return (elapsed / p->interval_ns) * m + (elapsed % p->interval_ns) * m / p->interval_ns + 1;
+}
+
+/* Sends lines 0..total-1 (total 0: until a signal); returns how many went. */
+static uint64_t players_loop(struct players *p, uint64_t total)
+{
+	uint64_t start = mono_ns(), done = 0, m = p->mo->count;
+
+	while ((total == 0 || done < total) && !stop_flag) {
+		uint64_t n, now_s;
+
+		sleep_until_ns(start + players_due(p, done));
+		if (stop_flag)
+			break;
+		n = players_due_count(p, mono_ns() - start) - done;
+		if (n > FLOOD_BATCH)
+			n = FLOOD_BATCH;
+		if (total && n > total - done)
+			n = total - done;
+		now_s = now_real_s();
+		for (uint64_t j = 0; j < n; j++) {
+			uint64_t k = done + j;
+			enum wire_verb verb = p->mo->join && k < m ? WIRE_CJOIN : WIRE_ALIVE;
+
+			p->b.iov[j].iov_base = p->b.bufs[j];
+			p->b.iov[j].iov_len = player_line(p, k % m, k / m + 1, verb, now_s, p->b.bufs[j]);
+		}
+		batch_send(&p->b, (size_t)n);
+		done += n;
+	}
+	return done;
+}
+
+/* Every member says leave, with the counter after its last line; a batch a millisecond. */
+static void players_leave(struct players *p, uint64_t done)
+{
+	uint64_t m = p->mo->count, now_s = now_real_s(), next = mono_ns();
+
+	for (uint64_t i = 0; i < m;) {
+		size_t n = 0;
+
+		for (; n < FLOOD_BATCH && i < m; n++, i++) {
+			uint64_t sent_by_i = done / m + (i < done % m ? 1 : 0);
+
+			p->b.iov[n].iov_base = p->b.bufs[n];
+			p->b.iov[n].iov_len = player_line(p, i, sent_by_i + 1, WIRE_LEAVE, now_s,
+			                                  p->b.bufs[n]);
+		}
+		batch_send(&p->b, n);
+		next += 1000000ULL;
+		/* the signal that ended the run must not cut the goodbyes short */
+		sleep_until_ns_always(next);
+	}
+}
+
+static int run_members(struct opts *o)
+{
+	static struct players p;
+	const struct members_opts *mo = &o->members;
+	struct keyring *kr = load_keyring(o->send.keyring);
+	uint64_t rounds = (mo->seconds * 1000 + mo->interval_ms - 1) / mo->interval_ms;
+	uint64_t start = mono_ns(), done, refused;
+	double took;
+
+	p.key = pick_key(kr, &o->send);
+	p.mo = mo;
+	p.incarnation = now_real_us();
+	p.interval_ns = mo->interval_ms * 1000000ULL;
+	batch_init(&p.b, &o->dest);
+	done = players_loop(&p, rounds * mo->count);
+	took = (double)(mono_ns() - start) / 1e9;
+	refused = p.b.errors;
+	if (mo->leave)
+		players_leave(&p, done);
+	printf("members: %llu members %s-1..%s-%llu, one line each per %llu ms: sent %llu lines in "
+	       "%.3f s = %.0f/s (asked %.0f/s), %llu refused by the kernel%s%s\n",
+	       (unsigned long long)mo->count, mo->prefix, mo->prefix,
+	       (unsigned long long)mo->count, (unsigned long long)mo->interval_ms,
+	       (unsigned long long)(done - refused), took,
+	       took > 0 ? (double)(done - refused) / took : 0.0,
+	       (double)mo->count * 1000.0 / (double)mo->interval_ms, (unsigned long long)refused,
+	       mo->leave ? ", then one leave each" : "", stop_flag ? " (interrupted)" : "");
+	batch_free(&p.b);
+	keyring_free(kr);
 	return fflush(stdout) == EOF ? 1 : 0;
 }
 
@@ -963,6 +1181,7 @@ struct command {
 static const struct command commands[] = {
 	{ "send", send_long, ":h", set_send, check_send, run_send },
 	{ "flood", flood_long, ":h", set_flood, check_flood, run_flood },
+	{ "members", members_long, ":h", set_members, check_members, run_members },
 	{ "record", record_long, ":ho:", set_record, check_record, run_record },
 	{ "replay", replay_long, ":hi:", set_replay, check_replay, run_replay },
 };
@@ -975,6 +1194,8 @@ static void opts_defaults(struct opts *o)
 	o->send.count = 1;
 	o->send.counter = 1;
 	o->flood.mode = FLOOD_FORGED;
+	o->members.prefix = "m";
+	o->members.interval_ms = 1000;
 }
 
 /* argv[0] is the command name; options follow. */
@@ -1009,7 +1230,7 @@ int main(int argc, char **argv)
 
 	log_init(PROG, LOG_LEVEL_INFO);
 	if (argc < 2)
-		usage_error("missing command: send, flood, record or replay");
+		usage_error("missing command: send, flood, members, record or replay");
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		fputs(usage_text, stdout);
 		return 0;
@@ -1018,7 +1239,7 @@ int main(int argc, char **argv)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			cmd = &commands[i];
 	if (cmd == NULL)
-		usage_error("unknown command '%s': use send, flood, record or replay", argv[1]);
+		usage_error("unknown command '%s': use send, flood, members, record or replay", argv[1]);
 	opts_defaults(&o);
 	parse_args(cmd, &o, argc - 1, argv + 1);
 	if (sodium_init() < 0)
