@@ -132,6 +132,9 @@ int members_seen(struct members *t, const char *name, uint64_t incarnation, uint
 /* Declare failures, expire candidates, purge old entries, follow the
  * quorum.  Returns the number of state changes. */
 size_t members_tick(struct members *t, uint64_t now_ms, uint64_t now_s);
+/* After members_tick: when it next has something to do if no line arrives
+ * (UINT64_MAX: never), so that an idle daemon does not wake to find nothing. */
+uint64_t members_next_due(const struct members *t);
 
 /* Join-reply suppression: cluster lines received during a round count. */
 void members_reply_round_start(struct members *t);

@@ -68,5 +68,7 @@ uint64_t stats_key_count(const struct stats *s, uint16_t key_id);
  * clear them; returns how many there were.
  */
 uint64_t stats_take_unreported(struct stats *s, char *buf, size_t len);
+/* Drops not reported yet (the report timer need not wake otherwise). */
+uint64_t stats_unreported(const struct stats *s);
 
 #endif

@@ -15,18 +15,6 @@
 #define RECV_BATCH 256 /* datagrams per wake-up, so that timers still run under a flood */
 #define MAX_POLLFDS (4 + CTL_MAX_CLIENTS)
 
-/* Failure checks: half the current heartbeat interval, and an eighth of
- * the timeout floor at most, so that a verdict is late by little while an
- * idle daemon wakes rarely. */
-static uint64_t tick_ms(const struct daemon *d)
-{
-	unsigned t = d->heartbeat_ms / 2, most = d->cfg.fail_after_ms / 8;
-
-	if (t > most)
-		t = most;
-	return t < 5 ? 5 : t > 100 ? 100 : t;
-}
-
 /* Join replies are spread over this long, so that one answer can silence the rest. */
 static uint64_t reply_spread_ms(const struct daemon *d)
 {
@@ -54,7 +42,7 @@ void daemon_init(struct daemon *d, uint64_t now_ms, uint64_t now_s)
 	d->start_s = now_s;
 	d->clock_offset_us = (int64_t)(now_real_us() - now_mono_us());
 	d->next_heartbeat_ms = now_ms + d->heartbeat_ms;
-	d->next_tick_ms = now_ms + tick_ms(d);
+	d->next_tick_ms = now_ms + 100; /* then when a verdict is due (members_next_due) */
 	d->next_report_ms = now_ms + 1000;
 	d->self_addr = d->net.local;
 	d->rl_conflict = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 1);
@@ -368,6 +356,9 @@ void daemon_receive(struct daemon *d, const uint8_t *buf, size_t len,
 	}
 	stats_accept(&d->stats, msg.verb, msg.key_id);
 	unicast_accepted(d, &msg, src, rx.was_in_view, now_ms);
+	/* a member new to the view: its verdict may fall before the next tick */
+	if (!rx.was_in_view && d->next_tick_ms > now_ms + d->cfg.fail_after_ms)
+		d->next_tick_ms = now_ms + d->cfg.fail_after_ms;
 	if (d->reply_pending && msg.verb == WIRE_CLUSTER && members_reply_covered(d->members)) {
 		d->reply_pending = 0; /* another member answered with our view */
 		d->replies_suppressed++;
@@ -448,8 +439,12 @@ void daemon_timers(struct daemon *d, uint64_t now_ms, uint64_t now_s)
 			d->next_heartbeat_ms = now_ms + d->heartbeat_ms;
 	}
 	if (now_ms >= d->next_tick_ms) {
+		uint64_t due;
+
 		members_tick(d->members, now_ms, now_s);
-		d->next_tick_ms = now_ms + tick_ms(d);
+		/* the next verdict due, no sooner than 5 ms, no later than a second */
+		due = members_next_due(d->members);
+		d->next_tick_ms = due < now_ms + 5 ? now_ms + 5 : due > now_ms + 1000 ? now_ms + 1000 : due;
 	}
 	if (d->reply_pending && now_ms >= d->reply_due_ms) {
 		d->reply_pending = 0;
@@ -621,7 +616,7 @@ static int poll_timeout(const struct daemon *d, uint64_t now)
 
 	if (d->next_tick_ms < next)
 		next = d->next_tick_ms;
-	if (d->next_report_ms < next)
+	if (d->next_report_ms < next && stats_unreported(&d->stats))
 		next = d->next_report_ms;
 	if (d->reply_pending && d->reply_due_ms < next)
 		next = d->reply_due_ms;

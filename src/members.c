@@ -11,7 +11,7 @@
 #include "util.h"
 
 #define NIL UINT32_MAX
-#define LOSS_SAMPLES 128.0f      /* effective memory of the loss estimate */
+#define LOSS_SAMPLES 512.0f      /* effective memory of the loss estimate */
 #define FAST_SAMPLES 16.0f       /* and of the one that reacts when loss starts */
 #define SMOOTH 16.0f             /* smoothing of interval and jitter */
 #define FALSE_FAILURE_ODDS 1e-6  /* per heartbeat, at the (pessimistic) measured loss */
@@ -36,6 +36,7 @@ struct members {
 	int round_self;
 	uint64_t hold_since_ms;  /* every peer went quiet at once (0: not) */
 	uint64_t reprieve_ms;    /* after a hold: the others' next lines are on their way */
+	uint64_t next_due_ms;    /* the earliest time members_tick has something to do */
 	int had_quorum;
 	members_event_fn event_fn;
 	void *event_arg;
@@ -75,6 +76,7 @@ struct members *members_new(const struct members_params *p, const char *self_nam
 	t->self_incarnation = self_incarnation;
 	if (t->p.local_grace_ms == 0)
 		t->p.local_grace_ms = 2 * t->p.fail_after_ms;
+	t->next_due_ms = UINT64_MAX;
 	t->had_quorum = 1;
 	t->nbuckets = 16;
 	t->buckets = xcalloc(t->nbuckets, sizeof(*t->buckets));
@@ -634,6 +636,19 @@ static size_t judge_alive(struct members *t, uint64_t now_ms, uint64_t now_s)
 	return changes;
 }
 
+/* When member m next needs a verdict, if nothing is heard from it meanwhile. */
+static uint64_t due_of(const struct members *t, const struct member *m, uint64_t retain)
+{
+	switch (m->state) {
+	case MEMBER_ALIVE:
+		return m->last_heard_ms + m->timeout_ms + 1;
+	case MEMBER_CANDIDATE:
+		return m->last_heard_ms + t->p.fail_after_ms + 1;
+	default:
+		return m->last_heard_ms + retain + 1;
+	}
+}
+
 size_t members_tick(struct members *t, uint64_t now_ms, uint64_t now_s)
 {
 	uint64_t retain = RETAIN_MS, keep = 2000u * (uint64_t)t->p.replay_window_s;
@@ -641,9 +656,10 @@ size_t members_tick(struct members *t, uint64_t now_ms, uint64_t now_s)
 
 	if (retain < keep)
 		retain = keep;
+	t->next_due_ms = UINT64_MAX;
 	for (size_t i = t->n; i-- > 0;) {
 		struct member *m = &t->v[i];
-		uint64_t quiet = now_ms > m->last_heard_ms ? now_ms - m->last_heard_ms : 0;
+		uint64_t quiet = now_ms > m->last_heard_ms ? now_ms - m->last_heard_ms : 0, due;
 
 		if (m->state == MEMBER_CANDIDATE && quiet > t->p.fail_after_ms) {
 			log_debug("%s: candidate not heard within %u ms, dropped", m->name,
@@ -653,11 +669,21 @@ size_t members_tick(struct members *t, uint64_t now_ms, uint64_t now_s)
 		} else if ((m->state == MEMBER_FAILED || m->state == MEMBER_LEFT) && quiet > retain) {
 			remove_at(t, i);
 			purged++;
+		} else if ((due = due_of(t, m, retain)) < t->next_due_ms) {
+			t->next_due_ms = due;
 		}
 	}
+	/* a hold or a reprieve is watched closely: a verdict may come at any tick */
+	if (t->hold_since_ms || now_ms < t->reprieve_ms)
+		t->next_due_ms = now_ms + 25 < t->next_due_ms ? now_ms + 25 : t->next_due_ms;
 	if (purged)
 		follow_quorum(t);
 	return changes + purged;
+}
+
+uint64_t members_next_due(const struct members *t)
+{
+	return t->next_due_ms;
 }
 
 void members_reply_round_start(struct members *t)

@@ -103,3 +103,12 @@ uint64_t stats_take_unreported(struct stats *s, char *buf, size_t len)
 	}
 	return total;
 }
+
+uint64_t stats_unreported(const struct stats *s)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < DROP_NREASONS; i++)
+		n += s->unreported[i];
+	return n;
+}

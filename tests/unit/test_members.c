@@ -153,6 +153,8 @@ static void test_silence_fails_member_at_timeout(void **state)
 	now -= 50;
 	assert_int_equal(members_find(t, "node-b")->timeout_ms, 750);
 	assert_int_equal(members_tick(t, now + 750, T0_S), 0);
+	/* the next verdict is due the moment its timeout passes */
+	assert_int_equal(members_next_due(t), now + 751);
 	assert_int_equal(members_find(t, "node-b")->state, MEMBER_ALIVE);
 	assert_int_equal(members_tick(t, now + 751, T0_S), 1);
 	assert_int_equal(members_find(t, "node-b")->state, MEMBER_FAILED);
