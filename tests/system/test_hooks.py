@@ -21,7 +21,7 @@ import subprocess
 import threading
 import time
 
-from cmemnet import CMEMCTL, Cluster, Watch, check, fail, need_root, wait_until
+from cmemnet import CMEMCTL, Cluster, Watch, check, fail, finish, need, need_root, scenario, wait_until
 
 # alternate alive/leave lines of one fake member, signed with the cluster key:
 # one event each (as in test_ctl.py)
@@ -253,7 +253,6 @@ def check_follow(c, h, other):
           "%d members (%s); a later leave reached the hook" % (
               h.name, t_up - t_down, back, len(listed),
               " ".join("%s=%s" % kv for kv in sorted(listed.items()))))
-    check_follow_before_start(c, other)
 
 
 def check_follow_before_start(c, h):
@@ -301,20 +300,41 @@ def check_usage(c):
     print("usage: %d option errors exit 2; no daemon without --follow exits 3" % len(USAGE))
 
 
-def main():
-    need_root()
+def start_two():
     c = Cluster(3)
     h1, h2, h3 = c.hosts
     for h in (h1, h2):
         h.start()
     check(wait_until(lambda: c.converged([h1, h2]), 10), "2 daemons did not converge")
-    check_usage(c)
-    check_timeout(c, h1, h3)
-    check_overflow(c, h1, h3)
-    check(wait_until(lambda: c.converged(), 10), "3 daemons did not converge")
-    check_follow(c, h2, h3)
-    c.cleanup()
-    print("hooks: ok")
+    return c
+
+
+def main():
+    need_root()
+    c = timed = followed = None
+    with scenario("start-2"):
+        c = start_two()
+    with scenario("usage"):
+        check_usage(need(c, "start-2"))
+    with scenario("timeout"):
+        h1, h2, h3 = need(c, "start-2").hosts
+        check_timeout(c, h1, h3)
+        timed = True
+    with scenario("overflow"):
+        # the burst hook hangs once the timeout scenario's marker is gone
+        need(timed, "timeout")
+        check_overflow(c, h1, h3)
+    with scenario("follow"):
+        need(c, "start-2")
+        check(wait_until(lambda: c.converged(), 10), "3 daemons did not converge")
+        check_follow(c, h2, h3)
+        followed = True
+    with scenario("follow-before-start"):
+        need(followed, "follow")  # it stopped h3
+        check_follow_before_start(c, h3)
+    if c:
+        c.cleanup()
+    finish()
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ Prints how long each took.
 import subprocess
 import time
 
-from cmemnet import Cluster, Watch, check, need_root, sh, wait_until
+from cmemnet import Cluster, Watch, check, finish, need_root, scenario, sh, wait_until
 
 
 def recreate(c, h):
@@ -66,11 +66,13 @@ def round_trip(mode, conf, extra):
 
 def main():
     need_root()
-    round_trip("multicast", {}, lambda c: "")
-    round_trip("unicast", {"multicast": "false"},
-               lambda c: 'peers = [ "%s" ];\n' % c.hosts[0].addr)
-    return 0
+    with scenario("multicast"):
+        round_trip("multicast", {}, lambda c: "")
+    with scenario("unicast"):
+        round_trip("unicast", {"multicast": "false"},
+                   lambda c: 'peers = [ "%s" ];\n' % c.hosts[0].addr)
+    finish()
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

@@ -8,7 +8,7 @@ A real daemon admits every member the tool plays, sees each of them send
 import os
 import subprocess
 
-from cmemnet import BUILD, Cluster, check, need_root, wait_until
+from cmemnet import BUILD, Cluster, check, finish, need_root, scenario, wait_until
 
 INJECT = os.path.join(BUILD, "cmem-inject")
 COUNT = 300
@@ -43,10 +43,7 @@ def counts(h):
         return {}
 
 
-def main():
-    need_root()
-    c = Cluster(2, conf={"max_members": str(COUNT + 50)})
-    usage_errors(c)
+def crowd(c):
     daemon, player = c.hosts
     daemon.start()
     argv = ["ip", "netns", "exec", player.ns, INJECT, "members", "--keyring", c.keyring,
@@ -71,7 +68,17 @@ def main():
     check(not short, "members with fewer than %d lines: %s" % (rounds, short[:5]))
     print("members: %d members played by cmem-inject for %d s, all admitted; every one sent "
           "%d+ lines and left" % (COUNT, SECONDS, rounds))
+
+
+def main():
+    need_root()
+    c = Cluster(2, conf={"max_members": str(COUNT + 50)})
+    with scenario("usage-errors"):
+        usage_errors(c)
+    with scenario("members-crowd"):
+        crowd(c)
     c.cleanup()
+    finish()
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import subprocess
 import threading
 import time
 
-from cmemnet import CMEMD, Cluster, check, median, need_root, wait_until
+from cmemnet import CMEMD, Cluster, check, finish, median, need, need_root, scenario, wait_until
 
 WATCHDOG_USEC = 400000  # WATCHDOG=1 expected every 200 ms
 
@@ -166,17 +166,25 @@ def main():
     mgr2 = Manager(os.path.join(c.dir, "notify2.sock"))
     try:
         h = c.hosts[0]
-        start_notified(h, mgr)
-        t_ready = ready_after_control_socket(h, mgr)
-        status_follows_counts(c, mgr, t_ready)
-        watchdog_interval(mgr)
-        stopping_on_term(h, mgr)
-        daemonized_names_mainpid(c, mgr2)
+        t_ready = None
+        with scenario("ready"):
+            start_notified(h, mgr)
+            t_ready = ready_after_control_socket(h, mgr)
+        with scenario("status"):
+            status_follows_counts(c, mgr, need(t_ready, "ready"))
+        with scenario("watchdog"):
+            need(t_ready, "ready")
+            watchdog_interval(mgr)
+        with scenario("stopping"):
+            need(t_ready, "ready")
+            stopping_on_term(h, mgr)
+        with scenario("daemonized-mainpid"):
+            daemonized_names_mainpid(c, mgr2)
     finally:
         mgr.close()
         mgr2.close()
         c.cleanup()
-    print("PASS test_notify")
+    finish()
 
 
 if __name__ == "__main__":

@@ -14,8 +14,9 @@ import re
 import signal
 import stat
 import time
+from types import SimpleNamespace
 
-from cmemnet import Cluster, Watch, check, need_root, wait_until, write_keyring
+from cmemnet import Cluster, Watch, check, finish, need, need_root, scenario, wait_until, write_keyring
 
 
 def conf_for(h, keyring, log_level="info"):
@@ -61,8 +62,9 @@ def restart(c, h, hosts, what):
     return time.monotonic() - t0
 
 
-def main():
-    need_root()
+@scenario
+def start_3():
+    """3 hosts, each with its own keyring file holding key 1."""
     c = Cluster(3)
     hosts = c.hosts
     with open(c.keyring) as f:
@@ -78,7 +80,14 @@ def main():
     watches = [Watch(h) for h in hosts]
     time.sleep(0.3)
     t0 = time.monotonic()
+    return SimpleNamespace(c=c, hosts=hosts, k1=k1, k2=k2, k3=k3, files=files, watches=watches, t0=t0)
 
+
+@scenario
+def keys_use_2(r):
+    """The admin adds key 2 to every host's file and installs it; keys use 2: daemon and file."""
+    r = need(r, "start-3")
+    hosts, files, k1, k2 = r.hosts, r.files, r.k1, r.k2
     # 1. the admin adds key 2 to every host's file and installs it
     for h in hosts:
         write_keyring(files[h.name], ((1, k1, True), (2, k2, False)))
@@ -92,7 +101,20 @@ def main():
     check(stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == 0, "rewritten file mode %o" % st.st_mode)
     check(wait_until(lambda: all(not h.query("keys", "list")["peers_not_on_primary"] for h in hosts), 5),
           "peers did not move to key 2")
-    took_use = restart(c, hosts[0], hosts, "keys use 2")
+    return True
+
+
+@scenario
+def restart_after_use(r, used):
+    need(used, "keys-use-2")
+    return restart(r.c, r.hosts[0], r.hosts, "keys use 2")
+
+
+@scenario
+def refused_steps(r):
+    """A step the daemon refuses, or one the file cannot take, leaves the file alone."""
+    r = need(r, "start-3")
+    hosts, files, k1, k2, k3 = r.hosts, r.files, r.k1, r.k2, r.k3
     # a step the daemon refuses leaves the file alone
     write_keyring(files[hosts[1].name], ((1, k1, False), (2, k2, True), (3, k3, False)))
     before = open(files[hosts[1].name]).read()
@@ -105,20 +127,44 @@ def main():
     r = ctl(hosts[2], "keys", "use", "9")
     check(r.returncode == 1 and "key 9 is not in %s" % files[hosts[2].name] in r.stderr,
           "keys use 9: %r" % r.stderr)
-    # 3. keys remove 1: daemon and file
-    for h in hosts:
+    return True
+
+
+@scenario
+def keys_remove_1(r, used, refused):
+    """keys remove 1: daemon and file."""
+    need(used, "keys-use-2")
+    need(refused, "refused-steps")  # it gives hosts[1] its file back
+    for h in r.hosts:
         ok(h, "keys", "remove", "1")
-        check(ring_file(files[h.name]) == [(2, True)] == running_ring(h),
-              "%s after keys remove 1: file %s, daemon %s" % (h.name, ring_file(files[h.name]), running_ring(h)))
-    took_remove = restart(c, hosts[1], hosts, "keys remove 1")
-    bad = [(i, e) for i, w in enumerate(watches) for t, e in w.events
-           if t >= t0 and e.get("event") in ("failed",)]
+        check(ring_file(r.files[h.name]) == [(2, True)] == running_ring(h),
+              "%s after keys remove 1: file %s, daemon %s" % (h.name, ring_file(r.files[h.name]), running_ring(h)))
+    return True
+
+
+@scenario
+def restart_after_remove(r, removed):
+    need(removed, "keys-remove-1")
+    return restart(r.c, r.hosts[1], r.hosts, "keys remove 1")
+
+
+@scenario
+def rotation_no_failed(r, took_use, took_remove):
+    r = need(r, "start-3")
+    bad = [(i, e) for i, w in enumerate(r.watches) for t, e in w.events
+           if t >= r.t0 and e.get("event") in ("failed",)]
     check(not bad, "rotation lost members: %s" % bad)
     print("rotation 1 -> 2 with the file following: a host restarted after keys use was back in "
           "%.3f s, after keys remove in %.3f s; no failed event; a refused step left the file alone"
-          % (took_use, took_remove))
+          % (need(took_use, "restart-after-use"), need(took_remove, "restart-after-remove")))
+    return True
 
-    # reload: a bad keyring is refused with file and line, the running state kept
+
+@scenario
+def reload_refused(r, removed):
+    """reload: a bad keyring, then a bad configuration, refused with file and line, the running state kept."""
+    need(removed, "keys-remove-1")
+    hosts, files, k2, k3 = r.hosts, r.files, r.k2, r.k3
     h = hosts[2]
     path = files[h.name]
     with open(path, "a") as f:
@@ -140,7 +186,16 @@ def main():
           "reload with a bad configuration: %d %r" % (r.returncode, r.stderr))
     check(running_ring(h) == ring_before, "a refused reload changed the ring")
     bad_conf_msg = r.stderr.strip()
-    # a good one: new level and ring applied at once
+    return bad_ring_msg, bad_conf_msg
+
+
+@scenario
+def reload_applied(r, refused):
+    """A good configuration and keyring: new level and ring applied at once."""
+    bad_ring_msg, bad_conf_msg = need(refused, "reload-refused")
+    c, hosts, k2, k3 = r.c, r.hosts, r.k2, r.k3
+    h = hosts[2]
+    path = r.files[h.name]
     with open(h.conf, "w") as f:
         f.write(conf_for(h, path, log_level="debug"))
     r = ok(h, "--json", "reload")
@@ -151,10 +206,22 @@ def main():
     check(c.converged(hosts), "not converged after reload")
     print("reload: bad keyring refused (%s); bad configuration refused (%s); a good file applied "
           "log level debug and keys 2, 3" % (bad_ring_msg, bad_conf_msg))
-    for w in watches:
-        w.stop()
-    c.cleanup()
-    print("PASS test_reload")
+    return True
+
+
+def main():
+    need_root()
+    r = start_3()
+    used = keys_use_2(r)
+    took_use = restart_after_use(r, used)
+    refused = refused_steps(r)
+    removed = keys_remove_1(r, used, refused)
+    took_remove = restart_after_remove(r, removed)
+    rotation_no_failed(r, took_use, took_remove)
+    reload_applied(r, reload_refused(r, removed))
+    if r:
+        r.c.cleanup()
+    finish()
 
 
 if __name__ == "__main__":

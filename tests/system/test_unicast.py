@@ -29,7 +29,7 @@ import tempfile
 import time
 
 import cmemnet
-from cmemnet import Cluster, Host, Watch, check, median, need_root, sh, wait_until
+from cmemnet import Cluster, Host, Watch, check, finish, median, need, need_root, scenario, sh, wait_until
 
 INJECT = os.path.join(cmemnet.BUILD, "cmem-inject")
 
@@ -120,11 +120,35 @@ def detect(c, victim, watches, what="failed", limit=5):
 
 
 def routed():
+    """The routed parts, one scenario each, on one cluster."""
+    net = None
+    with scenario("routed-start"):
+        net = routed_start()
+    joined = crashed = healed = None
+    with scenario("routed-late-join"):
+        joined = routed_late_join(*need(net, "routed-start"))
+    with scenario("routed-datagrams"):
+        need(joined, "routed-late-join")  # 6 daemons: 5 peers each
+        routed_datagrams(net[0])
+    with scenario("routed-crashes"):
+        need(joined, "routed-late-join")
+        crashed = routed_crashes(*net)
+    with scenario("routed-partition"):
+        need(crashed, "routed-crashes")
+        partition(net[0])
+        healed = True
+    with scenario("routed-leave"):
+        need(healed, "routed-partition")
+        routed_leave(*net)
+    if net:
+        net[0].cleanup()
+
+
+def routed_start():
     c = Routed(6, conf={"multicast": "false"})
     no_multicast(c)
     seed = c.hosts[0]
     peers = 'peers = [ "%s" ];\n' % seed.addr
-    late = c.hosts[-1]
     t0 = time.monotonic()
     for h in c.hosts[:-1]:
         h.start(peers, wait=False)
@@ -139,8 +163,12 @@ def routed():
     # one file serves every host: the seed skips itself
     check("peer %s port %d is this host: skipped" % (seed.addr, c.port) in seed.read_log()
           and transport(seed)["seeds"] == 0, "the seed did not skip its own address: %s" % transport(seed))
+    return c, {}, peers
 
-    watches = {h: Watch(h) for h in c.hosts[:-1]}
+
+def routed_late_join(c, watches, peers):
+    late = c.hosts[-1]
+    watches.update({h: Watch(h) for h in c.hosts[:-1]})
     time.sleep(0.3)
     t0 = time.monotonic()
     late.start(peers)
@@ -152,7 +180,10 @@ def routed():
           {h.name: h.states() for h in c.hosts})
     print("routed: join of %s (other subnet) seen by all 5 after min %.3f / max %.3f s (from exec)"
           % (late.name, min(seen), max(seen)))
+    return True
 
+
+def routed_datagrams(c):
     # datagrams per line: each sends to the 5 others and nothing to itself
     t = transport(c.hosts[2])
     time.sleep(1.0)
@@ -163,6 +194,8 @@ def routed():
     check(t2["peers"] == 5 and 4.9 <= per_line <= 5.05,
           "expected 5 peers and 5 datagrams per line, got %s" % t2)
 
+
+def routed_crashes(c, watches, peers):
     times = []
     for victim in (c.hosts[1], c.hosts[0], c.hosts[4]):  # one on subnet 2, the seed, one on subnet 1
         times += detect(c, victim, watches)
@@ -175,16 +208,16 @@ def routed():
     print("routed: kill -9 of 3 members (the seed included): %d detections min %.3f / median %.3f / max %.3f s"
           % (len(times), min(times), median(times), max(times)))
     check(median(times) <= 1.0, "median crash detection %.3f s > 1 s" % median(times))
+    return True
 
-    partition(c)
 
+def routed_leave(c, watches, peers):
     leaver = c.hosts[2]
     seen = detect(c, leaver, watches, what="leave", limit=2)
     print("routed: SIGTERM of %s seen as left by all after max %.3f s" % (leaver.name, max(seen)))
     check(max(seen) <= 0.2, "leave took %.3f s" % max(seen))
     for w in watches.values():
         w.stop()
-    c.cleanup()
 
 
 def partition(c):
@@ -210,6 +243,7 @@ def partition(c):
     check(took <= 3.0, "re-forming took %.3f s" % took)
 
 
+@scenario
 def mixed():
     c = Cluster(5)
     both, uni, mc_only = c.hosts[:2], c.hosts[2:4], c.hosts[4]
@@ -239,6 +273,7 @@ def mixed():
     c.cleanup()
 
 
+@scenario
 def ipv6():
     c = Cluster(3, group="ff15::51:510", conf={"multicast": "false"})
     no_multicast(c)
@@ -286,6 +321,7 @@ def egress_packets(host):
     return int(m.group(1)) if m else -1
 
 
+@scenario
 def attacks():
     c = Cluster(3, conf={"multicast": "false"})
     attacker = c.add_host()  # no daemon: sends with cmem-inject's lines
@@ -395,10 +431,13 @@ def cost16_one(mode):
 def cost16():
     """`make soak` only: 16 members for 30 s, unicast only then multicast only:
     CPU per daemon (/proc/PID/stat) and datagrams per line."""
-    cost16_one("unicast")
-    cost16_one("multicast")
+    with scenario("cost16-unicast"):
+        cost16_one("unicast")
+    with scenario("cost16-multicast"):
+        cost16_one("multicast")
 
 
+@scenario
 def refusals():
     """Bad peers entries stop the daemon at start with the file, the line and the reason."""
     d = tempfile.mkdtemp(prefix="cmem-test-")
@@ -421,15 +460,14 @@ def main():
     for tool in ("nft", "tcpdump"):
         if shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") is None:
             print("SKIP: %s is missing (make deps)" % tool)
-            return 77
+            raise SystemExit(77)
     only = os.environ.get("CMEM_UNICAST_ONLY")  # run one part while developing
     parts = [refusals, routed, mixed, ipv6, attacks] + ([cost16] if os.environ.get("CMEM_SOAK") else [])
-    for part in parts:
+    for part in parts:  # each runs as its scenario(s)
         if not only or only == part.__name__:
             part()
-    print("unicast: all passed")
-    return 0
+    finish()
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()
