@@ -286,7 +286,10 @@ int priv_harden(char *err, size_t errlen)
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		return perr(err, errlen, "prctl(PR_SET_NO_NEW_PRIVS)");
-	if (setrlimit(RLIMIT_CORE, &rl) == -1)
+	/* a service manager that filters setrlimit (systemd's ~@resources) sets
+	 * LimitCORE=0 itself: a limit already at 0 is what we want */
+	if (setrlimit(RLIMIT_CORE, &rl) == -1 &&
+	    (errno != EPERM || getrlimit(RLIMIT_CORE, &rl) == -1 || rl.rlim_max != 0))
 		return perr(err, errlen, "setrlimit(RLIMIT_CORE)");
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
 		return perr(err, errlen, "prctl(PR_SET_DUMPABLE)");
