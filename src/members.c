@@ -255,25 +255,28 @@ static void detector_reset(struct members *t, struct member *m)
 	m->burst_ms = 0;
 }
 
-static double upper(double lost, double total)
+/* The loss rate over LOST of TOTAL lines (with a prior of half a loss in 8
+ * lines) plus Z standard errors. */
+static double upper(double lost, double total, double z)
 {
 	double n = total + 8.0;
 	double p = (lost + 0.5) / n;
 
-	return p + 2.0 * sqrt(p * (1.0 - p) / n);
+	return p + z * sqrt(p * (1.0 - p) / n);
 }
 
 /*
- * Pessimistic loss rate: the estimate plus two standard errors, over the
- * long memory; once a line was lost lately, over the short one too, so
- * that loss starting on a clean network is answered within a few lines.
+ * Pessimistic loss rate: the estimate plus one standard error over the long
+ * memory (512 lines); once a line was lost lately, plus two over the short
+ * one too, so that loss starting on a clean network is answered within a
+ * few lines.
  */
 static double loss_upper(const struct member *m)
 {
-	double p_up = upper((double)m->loss_lost, (double)m->loss_total);
+	double p_up = upper((double)m->loss_lost, (double)m->loss_total, 1.0);
 
 	if (m->fast_lost >= 0.5f)
-		p_up = fmax(p_up, upper((double)m->fast_lost, (double)m->fast_total));
+		p_up = fmax(p_up, upper((double)m->fast_lost, (double)m->fast_total, 2.0));
 	return p_up > 0.95 ? 0.95 : p_up;
 }
 
