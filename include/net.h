@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "addr.h"
+#include "log.h"
 #include "peers.h"
 
 union net_sockaddr;
@@ -62,7 +63,7 @@ struct net {
 	uint64_t lines_sent;      /* net_send calls */
 	uint64_t datagrams_sent;  /* datagrams the kernel took, group and peers */
 	uint64_t peer_send_errors;
-	uint64_t last_full_log_ms;
+	struct log_ratelimit rl_full; /* "peer table full", at most once in 10 s */
 };
 
 /* Open, bind and join.  Returns 0, or -1 with a message in err. */

@@ -445,7 +445,6 @@ static void refuse_busy(struct ctl *c, int fd, const char *why, const struct ucr
 {
 	json_t *e = ctl_error(CTL_E_BUSY, "%s", why);
 	char *s;
-	uint64_t suppressed;
 
 	json_object_set_new(e, "version", json_integer(CTL_VERSION));
 	s = json_dumps(e, JSON_COMPACT);
@@ -458,9 +457,9 @@ static void refuse_busy(struct ctl *c, int fd, const char *why, const struct ucr
 	}
 	json_decref(e);
 	close(fd);
-	if (log_ratelimit_allow(&c->rl_busy, now_mono_ms(), &suppressed))
-		log_warnx("control client uid %u (pid %ld) refused: %s (and %llu more not logged)",
-		          (unsigned)cred->uid, (long)cred->pid, why, (unsigned long long)suppressed);
+	log_limited(&c->rl_busy, now_mono_ms(), LOG_LEVEL_WARN, 0,
+	            "control client uid %u (pid %ld) refused: %s", (unsigned)cred->uid,
+	            (long)cred->pid, why);
 }
 
 static void accept_clients(struct ctl *c, uint64_t now_ms)
@@ -698,7 +697,6 @@ void ctl_broadcast(struct ctl *c, json_t *event)
 {
 	for (size_t i = c->nclients; i-- > 0;) {
 		struct ctl_client *cl = c->clients[i];
-		uint64_t suppressed;
 		int slow;
 
 		if (!cl->watch)
@@ -708,9 +706,9 @@ void ctl_broadcast(struct ctl *c, json_t *event)
 			continue;
 		if (slow) { /* otherwise it hung up: nothing to count */
 			c->dropped_watchers++;
-			if (log_ratelimit_allow(&c->rl, now_mono_ms(), &suppressed))
-				log_warnx("dropped a watch client (pid %ld) that does not read its events",
-				          (long)cl->peer.pid);
+			log_limited(&c->rl, now_mono_ms(), LOG_LEVEL_WARN, 0,
+			            "dropped a watch client (pid %ld) that does not read its events",
+			            (long)cl->peer.pid);
 		}
 		client_free(c, i);
 	}

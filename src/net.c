@@ -374,6 +374,7 @@ static int open_socket(struct net *n, const struct cmem_config *c, char *err, si
 int net_open(struct net *n, const struct cmem_config *c, char *err, size_t errlen)
 {
 	memset(n, 0, sizeof(*n));
+	n->rl_full = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 1);
 	n->fd = n->nl_fd = -1;
 	n->port = c->port;
 	n->multicast = c->multicast;
@@ -537,12 +538,10 @@ static int peer_candidate(const struct net *n, const struct member_addr *a)
 
 static void note_full(struct net *n, uint64_t now_ms)
 {
-	if (now_ms - n->last_full_log_ms < 10000 && n->last_full_log_ms)
-		return;
-	n->last_full_log_ms = now_ms;
-	log_warnx("unicast peer table full (%zu, max_members + seeds): a new member's address "
-	          "is not sent to",
-	          peers_size(n->peers));
+	log_limited(&n->rl_full, now_ms, LOG_LEVEL_WARN, 0,
+	            "unicast peer table full (%zu, max_members + seeds): a new member's address "
+	            "is not sent to",
+	            peers_size(n->peers));
 }
 
 static void learned(struct net *n, const struct member_addr *a, enum peers_result r,

@@ -103,14 +103,12 @@ uint64_t notify_start(struct notify *n, pid_t pid, int forked, uint64_t now_ms)
 /* One datagram; never blocks the loop (the socket is non-blocking). */
 static void notify_send(struct notify *n, const char *msg, uint64_t now_ms)
 {
-	uint64_t suppressed;
 
 	if (send(n->fd, msg, strlen(msg), MSG_NOSIGNAL) == (ssize_t)strlen(msg))
 		return;
 	n->send_errors++;
-	if (log_ratelimit_allow(&n->rl, now_ms, &suppressed))
-		log_warn("cannot notify the service manager (%.*s; %llu more failures not logged)",
-		         (int)strcspn(msg, "=\n"), msg, (unsigned long long)suppressed);
+	log_limited(&n->rl, now_ms, LOG_LEVEL_WARN, 1, "cannot notify the service manager (%.*s)",
+	            (int)strcspn(msg, "=\n"), msg);
 }
 
 void notify_ready(struct notify *n)
