@@ -63,29 +63,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static mode_t mode_of(const char *path)
-{
-	struct stat st;
-
-	assert_int_equal(lstat(path, &st), 0);
-	return st.st_mode & 07777;
-}
-
-/* Entries in dir, "." and ".." excluded: no temporary file may be left. */
-static int count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)) != NULL)
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
-}
-
 static void assert_err(const struct fixture *f, const char *needle)
 {
 	if (strstr(f->err, needle) == NULL)
@@ -129,7 +106,7 @@ static int try_unseal(struct fixture *f, const char *text, size_t len,
 	struct keyring *kr = NULL;
 	char *out;
 	size_t outlen = 0;
-	int before = count_entries(f->dir), rc = -1;
+	int before = tu_count_entries(f->dir), rc = -1;
 
 	f->err[0] = '\0';
 	if (keyfile_bundle_parse(&b, "test.bundle", text, len, f->err, sizeof(f->err)) == 0) {
@@ -143,7 +120,7 @@ static int try_unseal(struct fixture *f, const char *text, size_t len,
 		keyring_free(kr);
 	}
 	if (rc == -1) {
-		assert_int_equal(count_entries(f->dir), before);
+		assert_int_equal(tu_count_entries(f->dir), before);
 		assert_true(f->err[0] != '\0');
 	}
 	return rc;
@@ -164,7 +141,7 @@ static void test_keyring_round_trip(void **state)
 		fail_msg("written keyring refused: %s", f->err);
 	assert_same_ring(kr, f->kr);
 	keyring_free(kr);
-	assert_int_equal(count_entries(f->dir), 1);
+	assert_int_equal(tu_count_entries(f->dir), 1);
 }
 
 /* ---- keypairs ---- */
@@ -182,9 +159,9 @@ static void test_keypair_save_load(void **state)
 
 		assert_int_equal(keyfile_pair_save(mine, f->dir, f->err, sizeof(f->err)), 0);
 		snprintf(path, sizeof(path), "%s/%s.key", f->dir, name);
-		assert_int_equal(mode_of(path), 0600);
+		assert_int_equal(tu_mode_of(path), 0600);
 		snprintf(path, sizeof(path), "%s/%s.pub", f->dir, name);
-		assert_int_equal(mode_of(path), 0644);
+		assert_int_equal(tu_mode_of(path), 0644);
 		assert_int_equal(keyfile_pub_load(mine->kind, path, pk, f->err, sizeof(f->err)), 0);
 		assert_memory_equal(pk, mine->pk, KEYFILE_PK_BYTES);
 		p = keyfile_pair_load(mine->kind, f->dir, f->err, sizeof(f->err));
@@ -197,7 +174,7 @@ static void test_keypair_save_load(void **state)
 		assert_int_equal(keyfile_pair_save(f->host2, f->dir, f->err, sizeof(f->err)), -1);
 		assert_err(f, "already exists");
 	}
-	assert_int_equal(count_entries(f->dir), 4);
+	assert_int_equal(tu_count_entries(f->dir), 4);
 }
 
 static void test_damaged_admin_key(void **state)
@@ -273,7 +250,7 @@ static void test_seal_and_open(void **state)
 	if (kr == NULL)
 		fail_msg("%s", f->err);
 	assert_same_ring(kr, f->kr);
-	assert_int_equal(mode_of(f->out), 0600);
+	assert_int_equal(tu_mode_of(f->out), 0600);
 	keyring_free(kr);
 	/* unseal refuses to overwrite too */
 	assert_int_equal(try_unseal(f, text, len, f->host, f->admin->pk), -1);

@@ -41,29 +41,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static mode_t mode_of(const char *path)
-{
-	struct stat st;
-
-	assert_int_equal(lstat(path, &st), 0);
-	return st.st_mode & 07777;
-}
-
-/* Entries in dir, "." and ".." excluded: no temporary file may be left. */
-static int count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)) != NULL)
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
-}
-
 static void assert_err(const struct fixture *f, const char *needle)
 {
 	if (strstr(f->err, needle) == NULL)
@@ -82,9 +59,9 @@ static void test_mode_whatever_the_umask(void **state)
 	umask(0277); /* would leave the owner read-only */
 	assert_int_equal(privfile_write(f->out, "z\n", 2, 0, f->err, sizeof(f->err)), 0);
 	umask(old);
-	assert_int_equal(mode_of(f->path), 0600);
-	assert_int_equal(mode_of(pub), 0644);
-	assert_int_equal(mode_of(f->out), 0600);
+	assert_int_equal(tu_mode_of(f->path), 0600);
+	assert_int_equal(tu_mode_of(pub), 0644);
+	assert_int_equal(tu_mode_of(f->out), 0600);
 }
 
 static void test_refuses_to_overwrite(void **state)
@@ -104,7 +81,7 @@ static void test_refuses_to_overwrite(void **state)
 	assert_int_equal(symlink("nowhere", f->out), 0);
 	assert_int_equal(privfile_write(f->out, "new\n", 4, 0, f->err, sizeof(f->err)), -1);
 	assert_err(f, "already exists");
-	assert_int_equal(count_entries(f->dir), 2);
+	assert_int_equal(tu_count_entries(f->dir), 2);
 }
 
 static void test_replace_is_atomic_and_keeps_mode(void **state)
@@ -120,16 +97,16 @@ static void test_replace_is_atomic_and_keeps_mode(void **state)
 	assert_int_equal(privfile_write(f->path, "new\n", 4, 1, f->err, sizeof(f->err)), 0);
 	assert_int_equal(stat(f->path, &after), 0);
 	assert_true(before.st_ino != after.st_ino); /* a new file renamed over, not rewritten */
-	assert_int_equal(mode_of(f->path), 0400);
+	assert_int_equal(tu_mode_of(f->path), 0400);
 	text = tu_read_file(f->path, NULL);
 	assert_string_equal(text, "new\n");
 	free(text);
 	/* a private file never keeps group or other access */
 	assert_int_equal(chmod(f->path, 0644), 0);
 	assert_int_equal(privfile_write(f->path, "3\n", 2, 1, f->err, sizeof(f->err)), 0);
-	assert_int_equal(mode_of(f->path), 0600);
+	assert_int_equal(tu_mode_of(f->path), 0600);
 	umask(old);
-	assert_int_equal(count_entries(f->dir), 1);
+	assert_int_equal(tu_count_entries(f->dir), 1);
 }
 
 static void test_read_private_refusals(void **state)

@@ -8,6 +8,7 @@
 #ifndef CMEM_TESTUTIL_H
 #define CMEM_TESTUTIL_H
 
+#include <dirent.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -231,6 +232,31 @@ static inline char *tu_path(char *buf, size_t size, const char *dir, const char 
 	if (n < 0 || (size_t)n >= size)
 		fail_msg("path %s/%s too long", dir, name);
 	return buf;
+}
+
+
+/* Permission bits of PATH (not following a link); fails the test if it cannot. */
+static inline mode_t tu_mode_of(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(lstat(path, &st), 0);
+	return st.st_mode & 07777;
+}
+
+/* Entries in dir, "." and ".." excluded: no temporary file may be left. */
+static inline int tu_count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
 }
 
 #endif
