@@ -44,6 +44,27 @@ CMEMD = os.path.join(BUILD, "cmemd")
 CMEMCTL = os.path.join(BUILD, "cmemctl")
 INJECT = os.path.join(BUILD, "cmem-inject")
 
+# A Python script that alternates alive/leave lines of one fake member, signed
+# with the cluster key (argv: secret, group, port, source address, count, name):
+# one event per line at every watcher.  test_ctl and test_hooks run it.
+EVENT_FLOOD = r'''
+import hashlib, hmac, socket, sys, time
+secret, group, port, src, count, name = sys.argv[1:7]
+key, port, count = bytes.fromhex(secret), int(port), int(count)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(src))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+inc = time.time_ns() // 1000
+for ctr in range(1, count + 1):
+    ts = int(time.time())
+    body = ("alive %s %d" % (name, ts)) if ctr % 2 else ("leave %s" % name)
+    signed = "%d: [%s] %s |v1 k=1 n=%d.%d" % (ts, name, body, inc, ctr)
+    mac = hmac.new(key, signed.encode(), hashlib.sha256).hexdigest()
+    s.sendto((signed + " h=" + mac + "\n").encode(), (group, port))
+    if ctr % 50 == 0:
+        time.sleep(0.01)
+'''
+
 _live = []  # clusters to clean up
 
 

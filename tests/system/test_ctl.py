@@ -34,7 +34,7 @@ import sys
 import threading
 import time
 
-from cmemnet import (CMEMCTL, Cluster, Relay, Watch, check, fail, finish, median, need_root, scenario,
+from cmemnet import (CMEMCTL, EVENT_FLOOD, Cluster, Relay, Watch, check, fail, finish, median, need_root, scenario,
                      wait_until, write_keyring)
 
 MEMBER_KEYS = {"name", "address", "state", "incarnation", "since", "last_heard_ms", "loss", "skew_s",
@@ -52,23 +52,7 @@ CLIENT_LIMIT_MS = 34      # README: good clients answered in <= 17 ms; held at 2
 # for the processes run as another uid: the system's python, not one in root's home
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 
-FLOOD = r'''
-import hashlib, hmac, socket, sys, time
-secret, group, port, src, count, name = sys.argv[1:7]
-key, port, count = bytes.fromhex(secret), int(port), int(count)
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(src))
-s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
-inc = time.time_ns() // 1000
-for ctr in range(1, count + 1):
-    ts = int(time.time())
-    body = ("alive %s %d" % (name, ts)) if ctr % 2 else ("leave %s" % name)
-    signed = "%d: [%s] %s |v1 k=1 n=%d.%d" % (ts, name, body, inc, ctr)
-    mac = hmac.new(key, signed.encode(), hashlib.sha256).hexdigest()
-    s.sendto((signed + " h=" + mac + "\n").encode(), (group, port))
-    if ctr % 50 == 0:
-        time.sleep(0.01)
-'''
+FLOOD = EVENT_FLOOD
 
 
 def ctl(sock, *args, user=None, cmemctl=CMEMCTL, timeout=10):

@@ -21,27 +21,12 @@ import subprocess
 import threading
 import time
 
-from cmemnet import CMEMCTL, Cluster, Watch, check, fail, finish, need, need_root, scenario, wait_until
+from cmemnet import (CMEMCTL, EVENT_FLOOD, Cluster, Watch, check, fail, finish, need, need_root,
+                     scenario, wait_until)
 
 # alternate alive/leave lines of one fake member, signed with the cluster key:
 # one event each (as in test_ctl.py)
-FLOOD = r'''
-import hashlib, hmac, socket, sys, time
-secret, group, port, src, count, name = sys.argv[1:7]
-key, port, count = bytes.fromhex(secret), int(port), int(count)
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(src))
-s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
-inc = time.time_ns() // 1000
-for ctr in range(1, count + 1):
-    ts = int(time.time())
-    body = ("alive %s %d" % (name, ts)) if ctr % 2 else ("leave %s" % name)
-    signed = "%d: [%s] %s |v1 k=1 n=%d.%d" % (ts, name, body, inc, ctr)
-    mac = hmac.new(key, signed.encode(), hashlib.sha256).hexdigest()
-    s.sendto((signed + " h=" + mac + "\n").encode(), (group, port))
-    if ctr % 50 == 0:
-        time.sleep(0.01)
-'''
+FLOOD = EVENT_FLOOD
 
 HOOK = r'''#!/bin/sh
 # one line per step: wall-clock time, step, event, member, incarnation
