@@ -7,6 +7,7 @@
 #ifndef CMEM_DAEMON_FIXTURE_H
 #define CMEM_DAEMON_FIXTURE_H
 
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "daemon.h"
@@ -56,6 +57,35 @@ static inline void fixture_daemon_free(struct daemon *d)
 {
 	members_free(d->members);
 	d->members = NULL;
+}
+
+/* An IPv4 address from its text (the tests' own literals). */
+static inline struct member_addr fixture_addr4(const char *s)
+{
+	struct member_addr a = { .family = AF_INET };
+
+	inet_pton(AF_INET, s, &a.a.v4);
+	return a;
+}
+
+/*
+ * A line from SENDER signed with D's primary key (timestamp TS), received
+ * from FROM at now_ms / now_s through daemon_receive.  Returns 0, or -1 if
+ * the line could not be signed.
+ */
+static inline int fixture_rx(struct daemon *d, const char *sender, const char *body, uint64_t inc,
+                             uint64_t ctr, uint64_t ts, const char *from, uint64_t now_ms,
+                             uint64_t now_s)
+{
+	char line[WIRE_MAX_DATAGRAM + 2];
+	struct member_addr a = fixture_addr4(from);
+	int n = wire_sign(keyring_primary(d->kr), ts, sender, body, strlen(body), inc, ctr, line,
+	                  sizeof(line));
+
+	if (n <= 0)
+		return -1;
+	daemon_receive(d, (uint8_t *)line, (size_t)n, &a, now_ms, now_s);
+	return 0;
 }
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "ctlfmt.h"
 #include "daemon_ctl.h"
+#include "daemon_fixture.h"
 #include "util.h"
 
 #define NOW_MS 5000000u
@@ -40,22 +41,13 @@ static void quiet(enum log_level level, const char *msg, void *arg)
 
 static struct member_addr addr(const char *s)
 {
-	struct member_addr a = { .family = AF_INET };
-
-	inet_pton(AF_INET, s, &a.a.v4);
-	return a;
+	return fixture_addr4(s);
 }
 
 static void rx(const char *sender, const char *body, uint64_t inc, uint64_t ctr, uint64_t ts,
                const char *from, uint64_t now_ms)
 {
-	char line[WIRE_MAX_DATAGRAM + 2];
-	struct member_addr a = addr(from);
-	int n = wire_sign(keyring_primary(d.kr), ts, sender, body, strlen(body), inc, ctr, line,
-	                  sizeof(line));
-
-	assert_true(n > 0);
-	daemon_receive(&d, (uint8_t *)line, n, &a, now_ms, NOW_S);
+	assert_int_equal(fixture_rx(&d, sender, body, inc, ctr, ts, from, now_ms, NOW_S), 0);
 }
 
 /*
