@@ -137,7 +137,7 @@ static size_t sign(uint16_t id, uint64_t ts, const char *sender, const char *bod
 }
 
 /*
- * wire_receive on an exact-size heap copy of the datagram (so that ASan
+ * split_receive on an exact-size heap copy of the datagram (so that ASan
  * catches any read past its end), with a fresh replay state.
  */
 static enum wire_verdict recv_copy(const void *data, size_t len, uint64_t now, uint64_t window)
@@ -1234,7 +1234,7 @@ static void test_body_grammar(void **state)
 	}
 }
 
-/* wire_receive with NULL replay state: a fresh sender every time. */
+/* split_receive with NULL replay state: a fresh sender every time. */
 static void test_receive_without_replay_state(void **state)
 {
 	char line[256];
