@@ -69,6 +69,11 @@ json_t *ctl_error(const char *code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* the message may quote the request (a parser's "near '...'") and be cut
+	 * anywhere: keep it printable ASCII, so that it is always a JSON string */
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
 	return json_pack("{s:s, s:s, s:s}", "status", "error", "code", code, "error", msg);
 }
 

@@ -288,6 +288,27 @@ static void test_garbage(void **state)
 	assert_int_equal(f->h.calls, 0);
 }
 
+/* A parser error that quotes bytes of the request is still a JSON error reply
+ * (found by fuzz_ctl: the message was not UTF-8, and no reply was made). */
+static void test_error_text_quoting_the_request(void **state)
+{
+	static const char req[] = "{\"v\xdc\xa7\x34\x13\x0fV\xc3rsion\":1}";
+	const char *command = NULL;
+	json_t *r;
+
+	(void)state;
+	r = ctl_decode_request(req, sizeof(req) - 1, &command);
+	assert_non_null(r);
+	assert_null(command);
+	assert_string_equal(json_string_value(json_object_get(r, "code")), CTL_E_BAD_REQUEST);
+	assert_non_null(strstr(json_string_value(json_object_get(r, "error")), "malformed request: "));
+	json_decref(r);
+	r = ctl_error(CTL_E_BAD_REQUEST, "cut in a character: %s", "\xc3");
+	assert_non_null(r);
+	assert_string_equal(json_string_value(json_object_get(r, "error")), "cut in a character: ?");
+	json_decref(r);
+}
+
 static void test_not_an_object(void **state)
 {
 	struct fixture *f = *state;
@@ -1037,6 +1058,7 @@ int main(void)
 		CTL_TEST(test_good_request),
 		CTL_TEST(test_handler_error_reply),
 		CTL_TEST(test_garbage),
+		CTL_TEST(test_error_text_quoting_the_request),
 		CTL_TEST(test_not_an_object),
 		CTL_TEST(test_missing_version),
 		CTL_TEST(test_wrong_version),
