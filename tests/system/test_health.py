@@ -39,17 +39,16 @@ def events(w, kind, since=0.0):
     return [(t, e) for t, e in list(w.events) if t >= since and e.get("event") == kind]
 
 
-def watch_ready(c):
-    ws = [Watch(h) for h in c.hosts]
-    time.sleep(0.5)
-    return ws
+def started(n, label):
+    """n daemons converged, each with a watcher (ready on the daemon's first reply)."""
+    c = Cluster(n)
+    c.start_all()
+    check(wait_until(c.converged, 15), "%s: no convergence" % label)
+    return c, [Watch(h) for h in c.hosts]
 
 
 def bursts():
-    c = Cluster(5)
-    c.start_all()
-    check(wait_until(c.converged, 15), "bursts: no convergence")
-    ws = watch_ready(c)
+    c, ws = started(5, "bursts")
     victim = c.hosts[0]
     t0 = time.monotonic()
     stop = t0 + 40
@@ -81,10 +80,7 @@ def bursts():
 
 
 def quorum():
-    c = Cluster(5)
-    c.start_all()
-    check(wait_until(c.converged, 15), "quorum: no convergence")
-    ws = watch_ready(c)
+    c, ws = started(5, "quorum")
     victim = c.hosts[0]
     t0 = time.monotonic()
     nft_input_drop(victim, True)
@@ -111,10 +107,7 @@ def quorum():
 
 
 def leave_under_loss():
-    c = Cluster(5)
-    c.start_all()
-    check(wait_until(c.converged, 15), "leave: no convergence")
-    ws = watch_ready(c)
+    c, ws = started(5, "leave")
     c.loss(30, hooks=("input", "output"))
     time.sleep(3)
     seen_left = seen_failed = 0
@@ -143,10 +136,7 @@ def leave_under_loss():
 
 
 def paused():
-    c = Cluster(3)
-    c.start_all()
-    check(wait_until(c.converged, 15), "paused: no convergence")
-    ws = watch_ready(c)
+    c, ws = started(3, "paused")
     h = c.hosts[0]
     t0 = time.monotonic()
     h.kill(signal.SIGSTOP)
