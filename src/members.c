@@ -14,7 +14,12 @@
 #define LOSS_SAMPLES 512.0f      /* effective memory of the loss estimate */
 #define FAST_SAMPLES 16.0f       /* and of the one that reacts when loss starts */
 #define SMOOTH 16.0f             /* smoothing of interval and jitter */
-#define FALSE_FAILURE_ODDS 1e-6  /* per heartbeat, at the (pessimistic) measured loss */
+/* Per stretch of heartbeats, at the (pessimistic) measured loss: the odds
+ * that all are lost, which a receiver's timeout waits out and a sender
+ * plans its rate and leave copies for.  One in 10^7, not 10^6: a receiver
+ * hears some 10^4 lines a minute from a few peers, and its estimate dips a
+ * couple of points below the true loss now and then (about 2 at 50 %). */
+#define FALSE_FAILURE_ODDS 1e-7
 #define RETAIN_MS (3600u * 1000u) /* failed/left members stay listed this long */
 #define BURST_DECAY 0.995f       /* per line: a burst is remembered for a few hundred lines */
 #define BURST_CAP 4u             /* a learned burst adds at most this many fail_after_ms */
@@ -280,10 +285,10 @@ static double loss_upper(const struct member *m)
 	return p_up > 0.95 ? 0.95 : p_up;
 }
 
-/* Heartbeats that must all be lost for a false failure to be this rare. */
-static double lines_needed(double p_up)
+/* Lines that must all be lost for that to be rarer than ODDS. */
+static double lines_needed(double p_up, double odds)
 {
-	return ceil(log(FALSE_FAILURE_ODDS) / log(p_up));
+	return ceil(log(odds) / log(p_up));
 }
 
 /*
@@ -298,7 +303,7 @@ static uint32_t detector_timeout(const struct members *t, const struct member *m
 {
 	double interval = fmax(fmax((double)m->interval_ms, (double)m->last_step_ms),
 	                       (double)t->p.heartbeat_ms);
-	double ms = lines_needed(loss_upper(m)) * interval + 4.0 * (double)m->jitter_ms;
+	double ms = lines_needed(loss_upper(m), FALSE_FAILURE_ODDS) * interval + 4.0 * (double)m->jitter_ms;
 	double cap = fmax(10.0 * t->p.fail_after_ms, 8.0 * interval);
 	double burst = fmin((double)m->burst_ms, (double)BURST_CAP * t->p.fail_after_ms);
 
@@ -729,7 +734,7 @@ unsigned members_lines_needed(const struct members *t)
 	size_t alive;
 	double worst = worst_loss(t, &alive);
 
-	return alive ? (unsigned)lines_needed(fmax(worst, 1e-3)) : 1;
+	return alive ? (unsigned)lines_needed(fmax(worst, 1e-3), FALSE_FAILURE_ODDS) : 1;
 }
 
 unsigned members_heartbeat_ms(const struct members *t, unsigned fastest_ms)
@@ -740,7 +745,7 @@ unsigned members_heartbeat_ms(const struct members *t, unsigned fastest_ms)
 	if (alive == 0)
 		return fastest_ms;
 	/* enough lines inside fail_after_ms for the worst path, ... */
-	ms = (double)t->p.fail_after_ms / lines_needed(fmax(worst, 1e-3));
+	ms = (double)t->p.fail_after_ms / lines_needed(fmax(worst, 1e-3), FALSE_FAILURE_ODDS);
 	/* ... and no more than the budget per receiver for the whole cluster */
 	ms = fmax(ms, 1000.0 * (double)(alive + 1) / MEMBERS_LINE_BUDGET);
 	return ms < fastest_ms ? fastest_ms : (unsigned)ms;
