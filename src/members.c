@@ -14,12 +14,14 @@
 #define LOSS_SAMPLES 512.0f      /* effective memory of the loss estimate */
 #define FAST_SAMPLES 16.0f       /* and of the one that reacts when loss starts */
 #define SMOOTH 16.0f             /* smoothing of interval and jitter */
-/* Per stretch of heartbeats, at the (pessimistic) measured loss: the odds
- * that all are lost, which a receiver's timeout waits out and a sender
- * plans its rate and leave copies for.  One in 10^7, not 10^6: a receiver
- * hears some 10^4 lines a minute from a few peers, and its estimate dips a
- * couple of points below the true loss now and then (about 2 at 50 %). */
-#define FALSE_FAILURE_ODDS 1e-7
+/* Odds that every line of a stretch is lost, which a receiver's timeout
+ * waits out and a sender plans its rate and leave copies for: 1 in 10^6 at
+ * the pessimistic loss (which covers a young estimate), and 1 in 10^8 at
+ * the measured loss itself (which covers a lossy path whose estimate has
+ * drifted a few points below the truth: a receiver hears some 10^4 lines a
+ * minute, and at 50 % loss one in 10^6 is not rare enough for that). */
+#define FALSE_FAILURE_ODDS 1e-6
+#define MEASURED_LOSS_ODDS 1e-8
 #define RETAIN_MS (3600u * 1000u) /* failed/left members stay listed this long */
 #define BURST_DECAY 0.995f       /* per line: a burst is remembered for a few hundred lines */
 #define BURST_CAP 4u             /* a learned burst adds at most this many fail_after_ms */
@@ -286,15 +288,26 @@ static double loss_upper(const struct member *m)
 }
 
 /* Lines that must all be lost for that to be rarer than ODDS. */
-static double lines_needed(double p_up, double odds)
+static double lines_needed(double p, double odds)
 {
-	return ceil(log(odds) / log(p_up));
+	return ceil(log(odds) / log(p));
+}
+
+/* Heartbeats of M's that must all be lost before a false failure: the
+ * odds above, at the pessimistic loss (at least 0.1 %) and at the measured. */
+static double member_lines(const struct member *m)
+{
+	double k = lines_needed(fmax(loss_upper(m), 1e-3), FALSE_FAILURE_ODDS);
+	double p = members_loss(m);
+
+	if (p > 0.0)
+		k = fmax(k, lines_needed(fmin(p, 0.95), MEASURED_LOSS_ODDS));
+	return k;
 }
 
 /*
  * Timeout for a peer: enough heartbeat intervals that losing all of them
- * in a row at the (pessimistically estimated) loss rate is rarer than
- * FALSE_FAILURE_ODDS; never below fail_after_ms.  The interval is the
+ * in a row is that rare (member_lines); never below fail_after_ms.  The interval is the
  * larger of the smoothed one and the last, so that a sender slowing down
  * is followed at once.  Loss in bursts is not independent: the longest
  * recent silence (plus two intervals) is a floor of its own.
@@ -303,7 +316,7 @@ static uint32_t detector_timeout(const struct members *t, const struct member *m
 {
 	double interval = fmax(fmax((double)m->interval_ms, (double)m->last_step_ms),
 	                       (double)t->p.heartbeat_ms);
-	double ms = lines_needed(loss_upper(m), FALSE_FAILURE_ODDS) * interval + 4.0 * (double)m->jitter_ms;
+	double ms = member_lines(m) * interval + 4.0 * (double)m->jitter_ms;
 	double cap = fmax(10.0 * t->p.fail_after_ms, 8.0 * interval);
 	double burst = fmin((double)m->burst_ms, (double)BURST_CAP * t->p.fail_after_ms);
 
@@ -712,8 +725,8 @@ int members_reply_covered(const struct members *t)
 	return t->round_open && t->round_self && t->round_covered >= t->count[MEMBER_ALIVE];
 }
 
-/* The worst pessimistic loss among alive peers (0 if none), and how many. */
-static double worst_loss(const struct members *t, size_t *alive)
+/* The most heartbeats any alive peer's path needs (0 if none), and how many. */
+static double worst_lines(const struct members *t, size_t *alive)
 {
 	double worst = 0.0;
 
@@ -724,7 +737,7 @@ static double worst_loss(const struct members *t, size_t *alive)
 		if (m->state != MEMBER_ALIVE)
 			continue;
 		(*alive)++;
-		worst = fmax(worst, loss_upper(m));
+		worst = fmax(worst, member_lines(m));
 	}
 	return worst;
 }
@@ -732,20 +745,20 @@ static double worst_loss(const struct members *t, size_t *alive)
 unsigned members_lines_needed(const struct members *t)
 {
 	size_t alive;
-	double worst = worst_loss(t, &alive);
+	double k = worst_lines(t, &alive);
 
-	return alive ? (unsigned)lines_needed(fmax(worst, 1e-3), FALSE_FAILURE_ODDS) : 1;
+	return alive ? (unsigned)k : 1;
 }
 
 unsigned members_heartbeat_ms(const struct members *t, unsigned fastest_ms)
 {
 	size_t alive;
-	double worst = worst_loss(t, &alive), ms;
+	double k = worst_lines(t, &alive), ms;
 
 	if (alive == 0)
 		return fastest_ms;
 	/* enough lines inside fail_after_ms for the worst path, ... */
-	ms = (double)t->p.fail_after_ms / lines_needed(fmax(worst, 1e-3), FALSE_FAILURE_ODDS);
+	ms = (double)t->p.fail_after_ms / k;
 	/* ... and no more than the budget per receiver for the whole cluster */
 	ms = fmax(ms, 1000.0 * (double)(alive + 1) / MEMBERS_LINE_BUDGET);
 	return ms < fastest_ms ? fastest_ms : (unsigned)ms;
