@@ -34,6 +34,9 @@ struct rejected_sender {
 #define DAEMON_LEAVE_MIN 3         /* leave is sent this often at least, ... */
 #define DAEMON_LEAVE_MAX 16        /* ... at most, a (fastest) heartbeat apart */
 #define DAEMON_CLOCK_STEP_US 1000000 /* a wall clock step larger than this is a new start */
+#define DAEMON_RX_BUSY 1000        /* lines a second past which reads are paced: twice the
+                                    * 500 a cluster's heartbeats are planned for */
+#define DAEMON_RX_HOLD_MS 2        /* ... by leaving the socket alone this long after a read */
 
 struct daemon;
 
@@ -75,6 +78,11 @@ struct daemon {
 	int reply_pending;
 	uint64_t reply_due_ms;
 	uint64_t replies_suppressed;
+	/* read pacing (daemon_rx_pace) */
+	uint64_t rx_window_ms;     /* start of the current second of counting */
+	uint64_t rx_window_lines;  /* datagrams read in it */
+	int rx_busy;               /* the last second brought more than DAEMON_RX_BUSY */
+	uint64_t rx_hold_until_ms; /* the socket is not polled before this */
 	/* confinement, for `status` */
 	int chrooted;
 	char chroot_dir[CONFIG_PATH_MAX];
@@ -98,6 +106,16 @@ int daemon_run(struct daemon *d);
  */
 void daemon_receive(struct daemon *d, const uint8_t *buf, size_t len,
                     const struct member_addr *src, uint64_t now_ms, uint64_t now_s);
+
+/*
+ * After a wake-up that read N datagrams at NOW_MS.  When the last second
+ * brought more than DAEMON_RX_BUSY of them (thousands of members, or a
+ * flood), the socket is left alone for DAEMON_RX_HOLD_MS, so that the next
+ * wake-up reads a batch instead of one: a wake-up costs more than a line.
+ * Arrival times come from the kernel, so the detector does not see the
+ * wait; a cluster within its line budget is never held.
+ */
+void daemon_rx_pace(struct daemon *d, unsigned n, uint64_t now_ms);
 
 /* Watch the wall clock against the monotonic one: a step starts a new
  * incarnation (PROTOCOL.md 4.2).  Returns 1 if it did. */

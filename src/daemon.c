@@ -560,9 +560,11 @@ void daemon_arrival(uint64_t rx_real_ns, uint64_t read_mono_ms, uint64_t read_re
 	*at_s = rx_real_ns / 1000000000u;
 }
 
-static void receive_batch(struct daemon *d)
+/* Read what is queued, at most RECV_BATCH datagrams; how many were read. */
+static unsigned receive_batch(struct daemon *d)
 {
 	static struct net_batch b;
+	unsigned total = 0;
 
 	for (int round = 0; round < RECV_BATCH / NET_BATCH; round++) {
 		int n = net_recv_batch(&d->net, &b);
@@ -576,9 +578,26 @@ static void receive_batch(struct daemon *d)
 			daemon_arrival(b.rx_real_ns[i], read_ms, read_ns, &at_ms, &at_s);
 			daemon_receive(d, b.buf[i], b.len[i], &b.src[i], at_ms, at_s);
 		}
+		if (n > 0)
+			total += (unsigned)n;
 		if (n < NET_BATCH)
-			return;
+			break;
 	}
+	return total;
+}
+
+void daemon_rx_pace(struct daemon *d, unsigned n, uint64_t now_ms)
+{
+	uint64_t since = now_ms - d->rx_window_ms;
+
+	if (now_ms < d->rx_window_ms || since >= 1000) {
+		/* a quiet second between them: not busy, whatever came before */
+		d->rx_busy = since < 2000 && d->rx_window_lines > DAEMON_RX_BUSY;
+		d->rx_window_lines = 0;
+		d->rx_window_ms = now_ms;
+	}
+	d->rx_window_lines += n;
+	d->rx_hold_until_ms = d->rx_busy ? now_ms + DAEMON_RX_HOLD_MS : 0;
 }
 
 /* Link and address changes: net re-joins; our advertised address follows net.local. */
@@ -634,17 +653,21 @@ int daemon_run(struct daemon *d)
 	notify_ready(&d->notify); /* joined, and the control socket is listening */
 	while (d->running) {
 		size_t n = 3, nctl;
+		uint64_t now = now_mono_ms();
+		int timeout = poll_timeout(d, now), hold = d->rx_hold_until_ms > now;
 
+		if (hold && timeout > (int)(d->rx_hold_until_ms - now))
+			timeout = (int)(d->rx_hold_until_ms - now);
 		pfd[0] = (struct pollfd){ .fd = d->sigfd, .events = POLLIN };
-		pfd[1] = (struct pollfd){ .fd = d->net.fd, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = hold ? -1 : d->net.fd, .events = POLLIN };
 		pfd[2] = (struct pollfd){ .fd = net_netlink_fd(&d->net), .events = POLLIN };
 		nctl = d->ctl ? ctl_pollfds(d->ctl, pfd + n, MAX_POLLFDS - n) : 0;
-		if (poll(pfd, n + nctl, poll_timeout(d, now_mono_ms())) == -1 && errno != EINTR)
+		if (poll(pfd, n + nctl, timeout) == -1 && errno != EINTR)
 			fatal("poll");
 		if (pfd[0].revents & POLLIN)
 			handle_signals(d);
 		if (pfd[1].revents & POLLIN)
-			receive_batch(d);
+			daemon_rx_pace(d, receive_batch(d), now_mono_ms());
 		if (pfd[2].revents & POLLIN)
 			follow_interface(d);
 		if (d->ctl) {

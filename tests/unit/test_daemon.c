@@ -356,6 +356,34 @@ static void test_heartbeat_slows_gradually(void **state)
 	assert_int_equal(d.heartbeat_ms, d.cfg.heartbeat_ms);
 }
 
+/* Reads are paced only past DAEMON_RX_BUSY lines a second, and only while
+ * that lasts: a cluster within its budget, and a quiet one, never wait. */
+static void test_reads_paced_only_when_busy(void **state)
+{
+	uint64_t now = NOW_MS;
+
+	(void)state;
+	/* 500 lines a second, one per wake-up, for 3 s: never held */
+	for (int i = 0; i < 1500; i++, now += 2) {
+		daemon_rx_pace(&d, 1, now);
+		assert_int_equal(d.rx_hold_until_ms, 0);
+	}
+	/* 10 000 a second: after the first busy second, each read holds the socket */
+	for (int i = 0; i < 2000; i++, now += 1)
+		daemon_rx_pace(&d, 10, now);
+	assert_int_equal(d.rx_hold_until_ms, now - 1 + DAEMON_RX_HOLD_MS);
+	/* the load drops to 200 a second: held for at most the next second */
+	for (int i = 0; i < 400; i++, now += 5)
+		daemon_rx_pace(&d, 1, now);
+	assert_int_equal(d.rx_hold_until_ms, 0);
+	/* busy again, then silence for 5 s: the next line (a join) is not held */
+	for (int i = 0; i < 1100; i++, now += 1)
+		daemon_rx_pace(&d, 20, now);
+	assert_true(d.rx_hold_until_ms > 0);
+	daemon_rx_pace(&d, 1, now + 5000);
+	assert_int_equal(d.rx_hold_until_ms, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -365,6 +393,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v1_vectors_through_daemon_receive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clock_step_starts_new_incarnation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_heartbeat_slows_gradually, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reads_paced_only_when_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_arrival_from_kernel_timestamp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_our_name_other_incarnation_is_a_conflict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_sender_is_named_and_kept_out, setup, teardown),
