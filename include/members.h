@@ -160,7 +160,8 @@ void members_quorum(const struct members *t, struct members_quorum *q);
 unsigned members_heartbeat_ms(const struct members *t, unsigned fastest_ms);
 
 /* Lines that must all be lost, on the worst path to an alive peer, for a
- * loss to be rarer than 1 in 10^6 (1 when alone): how often to say leave. */
+ * loss to be rarer than 1 in 10^6 at its pessimistic loss and 1 in 10^8 at
+ * its measured one (1 when alone): how often to say leave. */
 unsigned members_lines_needed(const struct members *t);
 
 /* Loss estimate 0..1 of a member. */

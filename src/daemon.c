@@ -611,9 +611,9 @@ static void follow_interface(struct daemon *d)
 }
 
 /*
- * Leave: as many copies as the worst path's loss needs for all to be lost
- * less than once in 10^6 (3 to 16), a heartbeat apart, so that one loss
- * burst cannot take them all.
+ * Leave: as many copies as the worst path needs for all to be lost by
+ * chance no more often than a false failure (members_lines_needed; 3 to
+ * 16), a heartbeat apart, so that one loss burst cannot take them all.
  */
 static void send_leave(struct daemon *d)
 {

@@ -307,9 +307,9 @@ static double member_lines(const struct member *m)
 
 /*
  * Timeout for a peer: enough heartbeat intervals that losing all of them
- * in a row is that rare (member_lines); never below fail_after_ms.  The interval is the
- * larger of the smoothed one and the last, so that a sender slowing down
- * is followed at once.  Loss in bursts is not independent: the longest
+ * in a row is that rare (member_lines); never below fail_after_ms.  The
+ * interval is the larger of the smoothed one and the last, so that a
+ * sender slowing down is followed at once.  Loss in bursts is not independent: the longest
  * recent silence (plus two intervals) is a floor of its own.
  */
 static uint32_t detector_timeout(const struct members *t, const struct member *m)
