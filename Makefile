@@ -23,36 +23,48 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 STATIC_LIBS := $(shell pkg-config --static --libs $(PKGS) 2>/dev/null) -lm
 
+# Sources by role: src/lib (shared by all three programs), src/daemon
+# (cmemd), src/ctl (cmemctl), src/keys (cmem-keygen and the key files).
+# Each header sits beside its source; everything but the three mains goes
+# into one libcmem.a that every program, test, fuzz target and benchmark
+# links.
+SRC_DIRS := src/lib src/daemon src/ctl src/keys
+INCLUDES := $(addprefix -I,$(SRC_DIRS))
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wvla -Wpointer-arith
 HARDEN   := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 CFLAGS   ?= -O2 -g
-override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) -Iinclude $(PKG_CFLAGS)
+override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(INCLUDES) $(PKG_CFLAGS) -MMD -MP
 override LDFLAGS += -pie -Wl,-z,relro,-z,now
 LDLIBS   += $(PKG_LIBS) -lm
 
 PROGS    := cmemd cmemctl cmem-keygen
-MAIN_SRCS := $(addprefix src/,$(addsuffix .c,$(PROGS)))
-LIB_SRCS := $(filter-out $(MAIN_SRCS),$(wildcard src/*.c))
-LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
+MAIN_SRCS := src/daemon/cmemd.c src/ctl/cmemctl.c src/keys/cmem-keygen.c
+ALL_SRCS := $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c))
+LIB_SRCS := $(filter-out $(MAIN_SRCS),$(ALL_SRCS))
+obj      = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(1))
+LIB_OBJS := $(call obj,$(LIB_SRCS))
 LIB      := $(BUILD)/libcmem.a
 TOOLS    := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
-HDRS     := $(wildcard include/*.h)
 
 .PHONY: all deps check unit system demo sanitize fuzz bench bench-cluster bench-peers clean soak \
         have-deps
 
 all: $(addprefix $(BUILD)/,$(PROGS)) $(TOOLS)
 
-$(BUILD)/obj/%.o: src/%.c $(HDRS) | $(BUILD)/obj
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(LIB): $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/%: $(BUILD)/obj/%.o $(LIB)
+$(BUILD)/cmemctl: $(BUILD)/obj/ctl/cmemctl.o $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(BUILD)/cmem-keygen: $(BUILD)/obj/keys/cmem-keygen.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 # cmemd is linked statically, as a static PIE (so still position
@@ -61,24 +73,30 @@ $(BUILD)/%: $(BUILD)/obj/%.o $(LIB)
 # `make STATIC=0` links it like the other programs (the Debian package does,
 # so that a libsodium security update reaches the daemon).
 ifneq ($(STATIC),0)
-$(BUILD)/cmemd: $(BUILD)/obj/cmemd.o $(LIB)
+$(BUILD)/cmemd: $(BUILD)/obj/daemon/cmemd.o $(LIB)
 	$(CC) $(CFLAGS) $(filter-out -pie,$(LDFLAGS)) -static-pie -o $@ $< $(LIB) $(STATIC_LIBS)
+else
+$(BUILD)/cmemd: $(BUILD)/obj/daemon/cmemd.o $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 endif
 
 # keep objects: make would delete them as intermediate files
 .SECONDARY:
 
-$(BUILD)/obj/tool-%.o: tools/%.c $(HDRS) | $(BUILD)/obj
+$(BUILD)/obj/tools/%.o: tools/%.c
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(TOOLS): $(BUILD)/%: $(BUILD)/obj/tool-%.o $(LIB)
+$(TOOLS): $(BUILD)/%: $(BUILD)/obj/tools/%.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(LIB) | $(BUILD)/tests
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(CMOCKA_LIBS)
 
-$(BUILD)/obj $(BUILD)/tests:
-	mkdir -p $@
+# generated dependencies (-MMD -MP): every object, test and tool is rebuilt
+# when a header it includes changes, and only then
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # Installs only when something is missing, so check/demo stay fast.
 have-deps:
@@ -124,12 +142,23 @@ sanitize: have-deps
 	  LDFLAGS="-fsanitize=address,undefined" unit
 
 FUZZ_TARGETS := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
-FUZZ_CFLAGS := -O1 -g -std=c11 -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) \
-               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+# The fuzz targets link their own build of libcmem.a, instrumented
+# ($(BUILD)/fuzz-lib), like every other program links the library.
+FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+FUZZ_LIB := $(BUILD)/fuzz-lib/libcmem.a
 
-$(BUILD)/fuzz/%: fuzz/%.c fuzz/fuzz_common.h $(LIB_SRCS) $(HDRS)
-	@mkdir -p $(BUILD)/fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(PKG_LIBS) -lm
+$(FUZZ_LIB): $(LIB_SRCS) FORCE
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/fuzz-lib CC=clang \
+	  CFLAGS="-O1 -g $(FUZZ_SAN)" $(FUZZ_LIB)
+
+$(BUILD)/fuzz/%: fuzz/%.c $(FUZZ_LIB)
+	@mkdir -p $(@D)
+	clang -O1 -g -std=c11 -D_GNU_SOURCE $(INCLUDES) $(PKG_CFLAGS) -MMD -MP \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	  -o $@ $< $(FUZZ_LIB) $(PKG_LIBS) -lm
+
+.PHONY: FORCE
+FORCE:
 
 fuzz: have-deps $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do n=$$(basename $$t); \
@@ -248,10 +277,10 @@ deb-deps:
 	    $$missing; fi
 
 deb: deb-deps
-	@v=$$(sed -n 's/^#define CMEM_VERSION "\(.*\)"$$/\1/p' include/version.h 2>/dev/null); \
+	@v=$$(sed -n 's/^#define CMEM_VERSION "\(.*\)"$$/\1/p' src/lib/version.h 2>/dev/null); \
 	c=$$(dpkg-parsechangelog -S Version); \
 	[ -z "$$v" ] || [ "$$v" = "$$c" ] || { echo "make deb: debian/changelog is at $$c but" \
-	  "include/version.h at $$v: add a changelog entry for $$v"; exit 1; }
+	  "src/lib/version.h at $$v: add a changelog entry for $$v"; exit 1; }
 	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/cmem
 	tar -cf - --exclude=./.git --exclude=./$(BUILD) --exclude=./build --exclude=./build-san . \
 	  | tar -C $(BUILD)/deb/cmem -xf -

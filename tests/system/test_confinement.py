@@ -185,9 +185,9 @@ def refused(c, what, expect, conf_extra="", prepare=None, undo=None, args=("-f",
 
 
 def one_version():
-    """cmemd, cmemctl and cmem-keygen print the one CMEM_VERSION of include/version.h."""
+    """cmemd, cmemctl and cmem-keygen print the one CMEM_VERSION of src/lib/version.h."""
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    with open(os.path.join(root, "include", "version.h")) as f:
+    with open(os.path.join(root, "src", "lib", "version.h")) as f:
         want = re.search(r'#define CMEM_VERSION "([^"]+)"', f.read()).group(1)
     for prog in (CMEMD, CMEMCTL, os.path.join(os.path.dirname(CMEMD), "cmem-keygen")):
         r = subprocess.run([prog, "-V"], capture_output=True, text=True, timeout=5)

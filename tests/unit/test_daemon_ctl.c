@@ -1,5 +1,5 @@
 /*
- * Unit tests: the control command table (src/daemon_ctl.c) driven through
+ * Unit tests: the control command table (src/daemon/daemon_ctl.c) driven through
  * daemon_ctl_handle() on a struct daemon set up as test_daemon.c does:
  * the root-only rows, the stable error codes, the `keys install | use |
  * remove` and `reload` error paths (each leaves the running ring and log

@@ -1,4 +1,4 @@
-/* hook: watch --exec / --follow machinery (see include/hook.h). */
+/* hook: watch --exec / --follow machinery (see src/ctl/hook.h). */
 #include "hook.h"
 
 #include <errno.h>

@@ -2,7 +2,7 @@
  * cmemd: the cmem membership daemon.  main() is the start-up, linear and
  * in the order of STYLE.md: everything that needs root happens first, in
  * the open, then the daemon chroots, drops to its user for good and runs
- * the poll loop (src/daemon.c).
+ * the poll loop (src/daemon/daemon.c).
  */
 #include <getopt.h>
 #include <signal.h>
