@@ -612,16 +612,14 @@ static void follow_interface(struct daemon *d)
 
 /*
  * Leave: as many copies as the worst path needs for all to be lost by
- * chance no more often than a false failure (members_lines_needed; 3 to
+ * chance no more often than a false failure (members_leave_copies; 3 to
  * 16), a heartbeat apart, so that one loss burst cannot take them all.
  */
 static void send_leave(struct daemon *d)
 {
 	struct timespec gap = { .tv_nsec = (long)d->cfg.heartbeat_ms * 1000000L };
-	unsigned copies = members_lines_needed(d->members);
+	unsigned copies = members_leave_copies(d->members);
 
-	copies = copies < DAEMON_LEAVE_MIN ? DAEMON_LEAVE_MIN
-	         : copies > DAEMON_LEAVE_MAX ? DAEMON_LEAVE_MAX : copies;
 	for (unsigned i = 0; i < copies; i++) {
 		if (i)
 			nanosleep(&gap, NULL);

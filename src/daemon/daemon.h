@@ -31,8 +31,6 @@ struct rejected_sender {
 
 #define DAEMON_REJECTED_MAX 8
 #define DAEMON_REJECTED_SHOW_MS 60000
-#define DAEMON_LEAVE_MIN 3         /* leave is sent this often at least, ... */
-#define DAEMON_LEAVE_MAX 16        /* ... at most, a (fastest) heartbeat apart */
 #define DAEMON_CLOCK_STEP_US 1000000 /* a wall clock step larger than this is a new start */
 #define DAEMON_RX_BUSY 1000        /* lines a second past which reads are paced: twice the
                                     * 500 a cluster's heartbeats are planned for */
