@@ -5,7 +5,7 @@
 #include "testutil.h"
 
 #include "clock.h"
-#include "sched.h"
+#include "scheduler.h"
 
 struct calls {
 	int n;

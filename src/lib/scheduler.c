@@ -1,5 +1,5 @@
-/* sched: timers and descriptors registered with one small scheduler. */
-#include "sched.h"
+/* scheduler: timers and descriptors registered with one small scheduler. */
+#include "scheduler.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -11,6 +11,7 @@ struct sched_timer {
 	sched_timer_fn fn;
 	void *arg;
 	uint64_t due_ms;
+	uint64_t last_due_ms; /* what it was due at when it last ran */
 };
 
 struct sched_fd {
@@ -69,7 +70,7 @@ const struct clock *sched_clock(const struct sched *s)
 int sched_timer_add(struct sched *s, sched_timer_fn fn, void *arg)
 {
 	s->timers = xreallocarray(s->timers, s->ntimers + 1, sizeof(*s->timers));
-	s->timers[s->ntimers] = (struct sched_timer){ fn, arg, SCHED_NEVER };
+	s->timers[s->ntimers] = (struct sched_timer){ fn, arg, SCHED_NEVER, SCHED_NEVER };
 	return (int)s->ntimers++;
 }
 
@@ -82,6 +83,11 @@ void sched_timer_set(struct sched *s, int id, uint64_t due_ms)
 uint64_t sched_timer_due(const struct sched *s, int id)
 {
 	return id >= 0 && (size_t)id < s->ntimers ? s->timers[id].due_ms : SCHED_NEVER;
+}
+
+uint64_t sched_timer_last_due(const struct sched *s, int id)
+{
+	return id >= 0 && (size_t)id < s->ntimers ? s->timers[id].last_due_ms : SCHED_NEVER;
 }
 
 /* Room for every descriptor and group entry in one poll. */
@@ -131,6 +137,7 @@ void sched_run_due(struct sched *s, uint64_t now_ms)
 	for (size_t i = 0; i < s->ntimers; i++) {
 		if (s->timers[i].due_ms > now_ms)
 			continue;
+		s->timers[i].last_due_ms = s->timers[i].due_ms;
 		s->timers[i].due_ms = SCHED_NEVER;
 		s->timers[i].fn(s->timers[i].arg, now_ms);
 	}

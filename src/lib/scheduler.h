@@ -1,5 +1,5 @@
 /*
- * sched: one small scheduler of timers and descriptors (after chrony's
+ * scheduler (sched_*): one small scheduler of timers and descriptors (after chrony's
  * sched.c).  A module registers what it waits for once (a timer, a
  * descriptor, or a group of descriptors that changes, like the control
  * socket's clients) and is called back; the loop is one call,
@@ -9,8 +9,8 @@
  * monotonic reading), so a test or the simulator that sets the clock and
  * calls sched_run_due() drives the same callbacks without polling.
  */
-#ifndef CMEM_SCHED_H
-#define CMEM_SCHED_H
+#ifndef CMEM_SCHEDULER_H
+#define CMEM_SCHEDULER_H
 
 #include <poll.h>
 #include <stddef.h>
@@ -38,6 +38,9 @@ int sched_timer_add(struct sched *s, sched_timer_fn fn, void *arg);
 /* Arm timer ID for DUE_MS (monotonic ms); SCHED_NEVER disarms it. */
 void sched_timer_set(struct sched *s, int id, uint64_t due_ms);
 uint64_t sched_timer_due(const struct sched *s, int id);
+/* What timer ID was due at when it last ran (SCHED_NEVER: never ran): a
+ * periodic timer keeps its grid by adding its period to this. */
+uint64_t sched_timer_last_due(const struct sched *s, int id);
 
 /* A descriptor polled for EVENTS (0: registered, not polled); its id. */
 int sched_fd_add(struct sched *s, int fd, short events, sched_fd_fn fn, void *arg);
