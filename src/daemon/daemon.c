@@ -143,6 +143,11 @@ uint64_t daemon_incarnation(const struct daemon *d)
 	return d->incarnation;
 }
 
+void daemon_set_address(struct daemon *d, const struct member_addr *a)
+{
+	d->self_addr = *a;
+}
+
 unsigned daemon_heartbeat_ms(const struct daemon *d)
 {
 	return d->heartbeat_ms;

@@ -47,8 +47,9 @@ typedef int (*daemon_send_fn)(struct daemon *d, enum daemon_dest dest,
  * A daemon without sockets: CFG copied, KR kept by the caller, CLK (kept
  * by the caller) read for every time, every datagram handed to SEND
  * (daemon_send_arg() gives SEND_ARG back to it).  Its incarnation is the
- * clock's wall time in microseconds; its timers are armed (daemon_sched).
- * Nothing is sent until daemon_start().
+ * clock's wall time in microseconds; its timers are armed (daemon_sched:
+ * the first heartbeat a heartbeat_ms ahead, as in cmemd, where daemon_run
+ * starts at once); call daemon_start() before its first timer is due.
  */
 struct daemon *daemon_new(const struct cmem_config *cfg, struct keyring *kr,
                           const struct clock *clk, daemon_send_fn send, void *send_arg);
@@ -59,6 +60,9 @@ struct members *daemon_members(struct daemon *d);
 const struct stats *daemon_stats(const struct daemon *d);
 const char *daemon_name(const struct daemon *d);
 uint64_t daemon_incarnation(const struct daemon *d);
+/* The address this node advertises in its `cluster` lines (cmemd: the
+ * socket's; a daemon from daemon_new has none until this is called). */
+void daemon_set_address(struct daemon *d, const struct member_addr *a);
 /* The heartbeat interval in use now (adaptive). */
 unsigned daemon_heartbeat_ms(const struct daemon *d);
 
