@@ -15,7 +15,7 @@
 
 #include "ctl.h"
 #include "daemon_ctl.h"
-#include "daemon_fixture.h"
+#include "../tests/unit/daemon_fixture.h"
 #include "fuzz_common.h"
 
 static struct daemon d;
