@@ -67,7 +67,6 @@ struct member {
 	float burst_ms;         /* longest recent silence between two lines, decaying */
 	uint32_t timeout_ms;    /* current failure timeout */
 	uint32_t reply_round;   /* last join-reply round it was reported in */
-	uint32_t next;          /* hash chain */
 };
 
 struct members_params {
