@@ -21,9 +21,9 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "name.h"
 #include "util.h"
 
-#define NAME_CHARS "A-Z a-z 0-9 . _ -"
 #define FIELD_SIZE(f) sizeof(((struct cmem_config *)0)->f)
 
 /* Where the messages go, and the settings the whole-file checks report. */
@@ -67,15 +67,6 @@ int config_facility_parse(const char *name)
 	return -1;
 }
 
-static int is_valid_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > FIELD_SIZE(name) - 1)
-		return 0;
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
-}
-
 /* The host name up to its first dot (may be empty or not a valid name). */
 static void short_host_name(char *buf, size_t size)
 {
@@ -95,8 +86,8 @@ void config_defaults(struct cmem_config *c)
 	memset(c, 0, sizeof(*c));
 	/* left empty when the host name will not do: config_load then asks for `name` */
 	short_host_name(host, sizeof(host));
-	if (is_valid_name(host))
-		memcpy(c->name, host, strlen(host) + 1); /* fits: checked by is_valid_name */
+	if (name_valid(host))
+		memcpy(c->name, host, strlen(host) + 1); /* fits: checked by name_valid */
 	snprintf(c->group, sizeof(c->group), "239.192.51.10");
 	c->port = 51510;
 	c->ttl = 1;
@@ -119,10 +110,9 @@ void config_defaults(struct cmem_config *c)
 static int check_name(struct cmem_config *c, const char *s, char *why, size_t whylen)
 {
 	(void)c;
-	if (is_valid_name(s))
+	if (name_valid(s))
 		return 0;
-	snprintf(why, whylen, "must be 1 to %zu characters of " NAME_CHARS ", not '%s'",
-	         FIELD_SIZE(name) - 1, s);
+	snprintf(why, whylen, "must be " NAME_RULE ", not '%s'", s);
 	return -1;
 }
 
@@ -513,9 +503,9 @@ static int check_whole(const struct cmem_config *c, const struct loader *ld)
 	if (c->name[0] == '\0') {
 		short_host_name(host, sizeof(host));
 		return refuse(ld, NULL,
-		              "the short host name '%s' is not a valid member name (1 to %zu "
-		              "characters of " NAME_CHARS "); set 'name'",
-		              host, sizeof(c->name) - 1);
+		              "the short host name '%s' is not a valid member name (" NAME_RULE
+		              "); set 'name'",
+		              host);
 	}
 	return 0;
 }

@@ -725,6 +725,69 @@ static void test_sign_refuses_bad_sender_or_empty_body(void **state)
 	assert_true(wire_sign(key(1), NOW, name65, "cjoin x", 7, 1, 1, line, sizeof(line)) > 0);
 }
 
+/*
+ * PROTOCOL.md 2.1: a name begins with a letter or digit.  At each place
+ * the wire reads one: the sender of a signed line (envelope), a `cluster`
+ * entry (body) and the sender wire_sign is given.
+ */
+static const char *const bad_names[] = { ".", "..", "-rf", "--help", "_x", ".x", "-", "_" };
+static const char *const good_names[] = { "a", "9", "node-a", "n.-_", "9.node-a_b", "A_" };
+
+static enum wire_verdict recv_sender(const char *name)
+{
+	char signed_part[256], line[512];
+	uint8_t secret[32];
+
+	key1_secret(secret);
+	snprintf(signed_part, sizeof(signed_part), "%u: [%s] cjoin %s |v1 k=1 n=%llu.1", NOW, name,
+	         name, (unsigned long long)INC);
+	return recv_copy(line, raw_line(secret, signed_part, line, sizeof(line)), NOW, WINDOW);
+}
+
+static enum wire_verdict recv_entry(const char *name)
+{
+	char body[128], line[512];
+
+	snprintf(body, sizeof(body), "cluster node-a@10.1.0.1 %s@10.1.0.2", name);
+	return recv_copy(line, sign(1, NOW, "node-a", body, INC, 1, line, sizeof(line)), NOW,
+	                 WINDOW);
+}
+
+static void test_name_rule(void **state)
+{
+	char line[512];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(bad_names); i++) {
+		const char *n = bad_names[i];
+
+		if (recv_sender(n) != WIRE_BAD_FORMAT)
+			fail_msg("sender \"%s\" not refused as bad_format", n);
+		if (recv_entry(n) != WIRE_BAD_BODY)
+			fail_msg("cluster entry \"%s\" not refused as bad_body", n);
+		if (wire_sign(key(1), NOW, n, "cjoin x", 7, 1, 1, line, sizeof(line)) != -1)
+			fail_msg("wire_sign accepted sender \"%s\"", n);
+		assert_false(name_valid(n));
+		assert_int_equal(name_span(n, strlen(n)), 0);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(good_names); i++) {
+		const char *n = good_names[i];
+
+		if (recv_sender(n) != WIRE_OK)
+			fail_msg("sender \"%s\" refused", n);
+		if (recv_entry(n) != WIRE_OK)
+			fail_msg("cluster entry \"%s\" refused", n);
+		assert_true(wire_sign(key(1), NOW, n, "cjoin x", 7, 1, 1, line, sizeof(line)) > 0);
+		assert_true(name_valid(n));
+		assert_int_equal(name_span(n, strlen(n)), strlen(n));
+	}
+	/* name_span stops at the first other character, and only there */
+	assert_int_equal(name_span("node-a] x", 9), 6);
+	assert_int_equal(name_span("node-a@1", 3), 3);
+	assert_false(name_valid("node a"));
+	assert_false(name_valid(""));
+}
+
 static int is_lower_hex(uint8_t c)
 {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
@@ -1288,6 +1351,7 @@ int main(void)
 		cmocka_unit_test(test_cluster_exact_limit),
 		cmocka_unit_test(test_oversize_datagram),
 		cmocka_unit_test(test_sign_refuses_pipe),
+		cmocka_unit_test(test_name_rule),
 		cmocka_unit_test(test_sign_refuses_nonprintable),
 		cmocka_unit_test(test_sign_refuses_overlong),
 		cmocka_unit_test(test_sign_respects_outlen),
