@@ -244,7 +244,7 @@ static void test_seal_and_open(void **state)
 
 	assert_true(strncmp(text, "cmem-bundle-v2\nsigner ", 22) == 0);
 	assert_true(len > 5 && strcmp(text + len - 5, "\nend\n") == 0);
-	assert_null(strstr(text, TU_KEY1_HEX)); /* sealed: no secret in sight */
+	assert_null(strstr(text, TEST_KEY1_HEX)); /* sealed: no secret in sight */
 	assert_int_equal(try_unseal(f, text, len, f->host, f->admin->pk), 0);
 	kr = keyring_load(f->out, f->err, sizeof(f->err));
 	if (kr == NULL)

@@ -173,7 +173,7 @@ static size_t raw_line(const uint8_t secret[32], const char *signed_part, char *
 
 static void key1_secret(uint8_t secret[32])
 {
-	assert_int_equal(tu_hex_decode(TU_KEY1_HEX, 64, secret, 32), 32);
+	assert_int_equal(tu_hex_decode(TEST_KEY1_HEX, 64, secret, 32), 32);
 }
 
 static void test_verdict_and_verb_names(void **state)
@@ -415,7 +415,7 @@ static void check_roundtrip(const char *body, enum wire_verb verb, uint16_t id)
 	assert_int_equal(rs.top, 7);
 
 	/* the MAC is plain HMAC-SHA256 of the signed part, lowercase hex */
-	assert_int_equal(tu_hex_decode(id == 1 ? TU_KEY1_HEX : TU_KEY2_HEX, 64, secret, 32), 32);
+	assert_int_equal(tu_hex_decode(id == 1 ? TEST_KEY1_HEX : TEST_KEY2_HEX, 64, secret, 32), 32);
 	crypto_auth_hmacsha256(mac, (uint8_t *)line, len - 68, secret);
 	sodium_bin2hex(hex, sizeof(hex), mac, sizeof(mac));
 	assert_memory_equal(line + len - 68, " h=", 3);
