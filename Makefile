@@ -90,9 +90,19 @@ $(BUILD)/obj/tools/%.o: tools/%.c
 $(TOOLS): $(BUILD)/%: $(BUILD)/obj/tools/%.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+# The test key has one definition, the vector keyring tests/vectors/keyring:
+# the unit tests, fuzz targets and benchmark take it as C from this header.
+TESTKEY_H := $(BUILD)/gen/testkey.h
+$(TESTKEY_H): tests/vectors/keyring
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(CMOCKA_LIBS)
+	awk 'BEGIN { print "/* made from tests/vectors/keyring by the Makefile */" } \
+	  /^[0-9]/ { printf "#define TEST_KEY%s_HEX \"%s\"\n", $$1, $$2; \
+	  ring = ring sprintf(" \"%s\\n\"", $$0) } END { print "#define TEST_KEYRING_TEXT" ring }' \
+	  $< > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) $(TESTKEY_H)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/unit -I$(BUILD)/gen $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(CMOCKA_LIBS)
 
 # generated dependencies (-MMD -MP): every object, test and tool is rebuilt
 # when a header it includes changes, and only then
@@ -151,9 +161,9 @@ $(FUZZ_LIB): $(LIB_SRCS) FORCE
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/fuzz-lib CC=clang \
 	  CFLAGS="-O1 -g $(FUZZ_SAN)" $(FUZZ_LIB)
 
-$(BUILD)/fuzz/%: fuzz/%.c $(FUZZ_LIB)
+$(BUILD)/fuzz/%: fuzz/%.c $(FUZZ_LIB) $(TESTKEY_H)
 	@mkdir -p $(@D)
-	clang -O1 -g -std=c11 -D_GNU_SOURCE $(INCLUDES) $(PKG_CFLAGS) -MMD -MP \
+	clang -O1 -g -std=c11 -D_GNU_SOURCE $(INCLUDES) -I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP \
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	  -o $@ $< $(FUZZ_LIB) $(PKG_LIBS) -lm
 
@@ -188,8 +198,8 @@ bench-peers: have-deps
 	    serf gnuplot-nox; }
 	@CMEM_BUILD=$(abspath $(BUILD)) python3 bench/peers.py
 
-$(BUILD)/bench_wire: bench/bench_wire.c $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+$(BUILD)/bench_wire: bench/bench_wire.c $(LIB) $(TESTKEY_H)
+	$(CC) $(CFLAGS) -I$(BUILD)/gen $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 clean:
 	rm -rf build build-san

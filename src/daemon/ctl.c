@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "priv.h"
+#include "safedir.h"
 #include "util.h"
 
 struct ctl_client {
@@ -125,68 +126,9 @@ static int make_parent_dir(const char *path)
 	return 0;
 }
 
-/*
- * One directory on the way to the socket: owned by root or by owner, and
- * writable by nobody else.  Above the socket's own directory a sticky
- * directory (/tmp) is fine: others cannot rename or remove what is ours.
- */
-static int check_one_dir(const char *sock, const char *dir, int immediate, uid_t owner, char *err,
-                         size_t errlen)
-{
-	struct stat st;
-
-	if (stat(dir, &st) == -1) {
-		seterr(err, errlen, "control socket %s: cannot check directory %s: %s", sock, dir,
-		       strerror(errno));
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		seterr(err, errlen, "control socket %s: %s is not a directory", sock, dir);
-		return -1;
-	}
-	if (st.st_uid != 0 && st.st_uid != owner) {
-		seterr(err, errlen, "control socket %s: directory %s is owned by uid %u, not by root%s: "
-		       "its owner could replace the socket", sock, dir, (unsigned)st.st_uid,
-		       owner ? " or by the daemon's user" : "");
-		return -1;
-	}
-	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && (immediate || !(st.st_mode & S_ISVTX))) {
-		seterr(err, errlen, "control socket %s: directory %s is writable by %s (mode %04o): "
-		       "whoever can write there could replace the socket; use a directory only %s "
-		       "can write, such as /run/cmem", sock, dir,
-		       (st.st_mode & S_IWOTH) ? "others" : "its group", (unsigned)(st.st_mode & 07777),
-		       owner ? "the daemon's user" : "root");
-		return -1;
-	}
-	return 0;
-}
-
-/* Every directory of dir, from "/" down: 0, or -1 at the first bad one. */
-static int check_dirs(const char *sock, const char *dir, uid_t owner, char *err, size_t errlen)
-{
-	char prefix[PATH_MAX];
-	size_t len = strlen(dir);
-
-	if (len >= sizeof(prefix)) {
-		seterr(err, errlen, "control socket %s: path too long", sock);
-		return -1;
-	}
-	if (check_one_dir(sock, "/", len == 1, owner, err, errlen) == -1)
-		return -1;
-	for (size_t i = 1; i <= len; i++) {
-		if ((i < len && dir[i] != '/') || dir[i - 1] == '/')
-			continue;
-		memcpy(prefix, dir, i);
-		prefix[i] = '\0';
-		if (check_one_dir(sock, prefix, i == len, owner, err, errlen) == -1)
-			return -1;
-	}
-	return 0;
-}
-
 int ctl_check_dir(const char *path, uid_t owner, char *err, size_t errlen)
 {
-	char dir[PATH_MAX], real[PATH_MAX];
+	char dir[PATH_MAX], what[PATH_MAX + 32];
 	const char *slash = strrchr(path, '/');
 
 	if (slash == NULL || path[0] != '/') {
@@ -199,16 +141,8 @@ int ctl_check_dir(const char *path, uid_t owner, char *err, size_t errlen)
 	}
 	memcpy(dir, path, (size_t)(slash - path));
 	dir[slash == path ? 1 : slash - path] = '\0';
-	/* the path as written (a link's directory is checked before the link) ... */
-	if (check_dirs(path, dir, owner, err, errlen) == -1)
-		return -1;
-	/* ... and where it leads, as OpenSSH's safe_path checks the resolved path */
-	if (realpath(dir, real) == NULL) {
-		seterr(err, errlen, "control socket %s: cannot resolve %s: %s", path, dir,
-		       strerror(errno));
-		return -1;
-	}
-	return check_dirs(path, real, owner, err, errlen);
+	snprintf(what, sizeof(what), "control socket %s", path);
+	return safedir_check(what, dir, owner, err, errlen);
 }
 
 /*

@@ -385,20 +385,45 @@ static struct provision_args pargs(const struct opts *o)
 	return a;
 }
 
-static int cmd_seal(const struct opts *o)
+/* What seal and unseal report of the ring and the bundle. */
+struct bundle_summary {
+	char keys[64];    /* "N keys, primary key P" */
+	char serial[128]; /* "serial N (sealed TIME)" */
+	int version;      /* the bundle's format version */
+};
+
+/* Seal the keyring args[0], or unseal the bundle args[0]: 0, or EXIT_FAIL said. */
+static int run_bundle(const struct opts *o, int unseal, struct bundle_summary *s)
 {
-	char err[PROVISION_ERRLEN], serial[128];
+	char err[PROVISION_ERRLEN];
 	struct provision_args a = pargs(o);
 	struct provision_result r;
+	int rc;
 
-	a.keyring = o->args[0];
-	if (provision_seal(&a, &r, err, sizeof(err)) == -1)
+	if (unseal) {
+		a.bundle = o->args[0];
+		rc = provision_unseal(&a, &r, err, sizeof(err));
+	} else {
+		a.keyring = o->args[0];
+		rc = provision_seal(&a, &r, err, sizeof(err));
+	}
+	if (rc == -1)
 		return fail_write(err, 1);
-	provision_state_describe(&r.bundle, serial, sizeof(serial));
-	printf("%s: keyring %s (%zu key%s, primary key %u) sealed for the host of %s, "
-	       "signed with %s/admin.key, %s\n",
-	       o->output, o->args[0], r.nkeys, r.nkeys == 1 ? "" : "s", r.primary, o->to,
-	       o->sign_with, serial);
+	snprintf(s->keys, sizeof(s->keys), "%zu key%s, primary key %u", r.nkeys,
+	         r.nkeys == 1 ? "" : "s", r.primary);
+	provision_state_describe(&r.bundle, s->serial, sizeof(s->serial));
+	s->version = r.version;
+	return 0;
+}
+
+static int cmd_seal(const struct opts *o)
+{
+	struct bundle_summary s;
+
+	if (run_bundle(o, 0, &s) != 0)
+		return EXIT_FAIL;
+	printf("%s: keyring %s (%s) sealed for the host of %s, signed with %s/admin.key, %s\n",
+	       o->output, o->args[0], s.keys, o->to, o->sign_with, s.serial);
 	printf("next: send %s to that host (any channel will do), and there run `cmem-keygen "
 	       "unseal %s --host-key DIR --trust admin.pub -o %s`\n",
 	       o->output, o->output, INSTALLED);
@@ -407,18 +432,13 @@ static int cmd_seal(const struct opts *o)
 
 static int cmd_unseal(const struct opts *o)
 {
-	char err[PROVISION_ERRLEN], serial[128];
-	struct provision_args a = pargs(o);
-	struct provision_result r;
+	struct bundle_summary s;
 
-	a.bundle = o->args[0];
-	if (provision_unseal(&a, &r, err, sizeof(err)) == -1)
-		return fail_write(err, 1);
-	provision_state_describe(&r.bundle, serial, sizeof(serial));
-	printf("%s: keyring from %s (%zu key%s, primary key %u), signed by the trusted "
-	       "administrator, %s\n",
-	       o->output, o->args[0], r.nkeys, r.nkeys == 1 ? "" : "s", r.primary, serial);
-	if (r.version == 1)
+	if (run_bundle(o, 1, &s) != 0)
+		return EXIT_FAIL;
+	printf("%s: keyring from %s (%s), signed by the trusted administrator, %s\n", o->output,
+	       o->args[0], s.keys, s.serial);
+	if (s.version == 1)
 		printf("warning: %s is a cmem-bundle-v1 bundle, which has no serial: ask for a "
 		       "bundle made by a newer cmem-keygen, so that older ones are refused here\n",
 		       o->args[0]);

@@ -50,6 +50,7 @@
 #include <stdint.h>
 #include <sodium.h>
 
+#include "name.h"
 #include "privfile.h"
 
 struct keyring;
@@ -65,7 +66,7 @@ struct keyring;
 #define KEYFILE_TIME_LEN 21                      /* "YYYY-MM-DDTHH:MM:SSZ" + NUL */
 #define KEYFILE_TIME_MAX INT64_C(253402300799)   /* 9999-12-31T23:59:59Z */
 #define KEYFILE_BUNDLE_MAX (256 * 1024)
-#define KEYFILE_NAME_MAX 64                          /* host names in a hosts file */
+#define KEYFILE_NAME_MAX NAME_LEN_MAX                /* host names in a hosts file */
 
 enum keyfile_kind { KEYFILE_HOST, KEYFILE_ADMIN };
 

@@ -345,7 +345,7 @@ static void test_table_keys(void **state)
 static void test_table_reload(void **state)
 {
 	static const char req[] = "{\"version\":1,\"command\":\"reload\",\"config\":{\"log_level\":"
-	                          "\"warn\"},\"keys\":[{\"id\":4,\"secret\":\"" TU_KEY2_HEX "\","
+	                          "\"warn\"},\"keys\":[{\"id\":4,\"secret\":\"" TEST_KEY2_HEX "\","
 	                          "\"primary\":true}]}";
 	json_t *j = parse(req);
 	int watch = 0, rc;
