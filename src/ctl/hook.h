@@ -31,7 +31,6 @@
 #define HOOK_GRACE_MS 5000           /* SIGTERM to SIGKILL */
 #define HOOK_BACKOFF_MIN_MS 100      /* first reconnection delay */
 #define HOOK_BACKOFF_MAX_MS 5000     /* and the most it doubles to */
-#define HOOK_REQUEST_TIMEOUT_MS 5000 /* for the daemon to answer a request */
 #define HOOK_MEMBERS_ENV_MAX 100000  /* CMEM_MEMBERS longer than this is left unset */
 
 /* ---- the bounded FIFO ---- */
@@ -121,6 +120,7 @@ struct hook_opts {
 	void *print_arg;
 	FILE *err;                /* diagnostics */
 	uint64_t (*now_ms)(void); /* monotonic clock */
+	uint64_t io_timeout_ms;   /* the client's deadlines (client.h); 0: CLIENT_TIMEOUT_MS */
 };
 
 enum hook_end {
