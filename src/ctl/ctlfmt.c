@@ -134,9 +134,9 @@ static int json_write(FILE *f, json_t *reply)
 		return -1;
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		if (*p == 0x7f)
-			fputs("\\u007f", f);
+			fputs("\\u007F", f); /* as jansson writes its escapes */
 		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] < 0xa0)
-			fprintf(f, "\\u%04x", *++p);
+			fprintf(f, "\\u%04X", *++p);
 		else
 			fputc(*p, f);
 	}
