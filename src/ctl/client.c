@@ -191,7 +191,8 @@ int client_fill(struct client *c)
 
 int client_next(struct client *c, json_t **out)
 {
-	char *line = c->buf + c->off, *nl = c->len > c->off ? memchr(line, '\n', c->len - c->off) : NULL;
+	char *line = c->len > c->off ? c->buf + c->off : NULL;
+	char *nl = line ? memchr(line, '\n', c->len - c->off) : NULL;
 	char why[256];
 	json_error_t jerr;
 	json_t *j;
