@@ -16,7 +16,10 @@
  * A handler runs as `/bin/sh -c CMD` in its own process group with
  * CMEM_EVENT, CMEM_MEMBER, CMEM_ADDRESS, CMEM_INCARNATION and CMEM_DETAIL
  * in its environment (CMEM_MEMBERS, "name=state ...", for a resync) and the
- * event's JSON line on its standard input.
+ * event's JSON line on its standard input: names reach it only there,
+ * never as arguments.  The daemon is talked to through client.h: the
+ * request and its reply have deadlines, an idle stream none, a line begun
+ * must end in time.
  */
 #ifndef CMEM_HOOK_H
 #define CMEM_HOOK_H
