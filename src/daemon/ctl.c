@@ -4,15 +4,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <malloc.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -43,40 +40,6 @@ struct ctl {
 	uint64_t dropped_watchers;
 	struct log_ratelimit rl, rl_busy;
 };
-
-static void wipe_free(void *p)
-{
-	if (p) {
-		sodium_memzero(p, malloc_usable_size(p));
-		free(p);
-	}
-}
-
-void ctl_json_wipe_on_free(void)
-{
-	json_set_alloc_funcs(malloc, wipe_free);
-}
-
-json_t *ctl_ok(void)
-{
-	return json_pack("{s:s}", "status", "ok");
-}
-
-json_t *ctl_error(const char *code, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	/* the message may quote the request (a parser's "near '...'") and be cut
-	 * anywhere: keep it printable ASCII, so that it is always a JSON string */
-	for (char *p = msg; *p; p++)
-		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
-			*p = '?';
-	return json_pack("{s:s, s:s, s:s}", "status", "error", "code", code, "error", msg);
-}
 
 static int ctl_fail(char *err, size_t errlen, const char *what, const char *path)
 {
@@ -280,17 +243,13 @@ static int client_queue(struct ctl_client *cl, const char *s, size_t len, size_t
 
 static int client_send_json(struct ctl_client *cl, json_t *obj, size_t limit)
 {
-	char *s;
+	size_t len;
+	char *s = ctl_line(obj, &len);
 	int rc;
 
-	if (json_object_get(obj, "version") == NULL)
-		json_object_set_new(obj, "version", json_integer(CTL_VERSION));
-	s = json_dumps(obj, JSON_COMPACT);
 	if (s == NULL)
 		return -1;
-	rc = client_queue(cl, s, strlen(s), limit);
-	if (rc == 0)
-		rc = client_queue(cl, "\n", 1, limit + 1);
+	rc = client_queue(cl, s, len, limit + 1);
 	free(s);
 	return rc;
 }
@@ -383,13 +342,11 @@ static int make_room(struct ctl *c, uid_t uid, const char **why)
 static void refuse_busy(struct ctl *c, int fd, const char *why, const struct ucred *cred)
 {
 	json_t *e = ctl_error(CTL_E_BUSY, "%s", why);
-	char *s;
+	size_t len;
+	char *s = ctl_line(e, &len);
 
-	json_object_set_new(e, "version", json_integer(CTL_VERSION));
-	s = json_dumps(e, JSON_COMPACT);
 	if (s) {
-		struct iovec iov[2] = { { s, strlen(s) }, { (void *)"\n", 1 } };
-		ssize_t w = writev(fd, iov, 2); /* best effort: it is closed either way */
+		ssize_t w = write(fd, s, len); /* best effort: it is closed either way */
 
 		(void)w;
 		free(s);
@@ -429,39 +386,6 @@ static void accept_clients(struct ctl *c, uint64_t now_ms)
 		cl->deadline_ms = now_ms + CTL_REQUEST_TIMEOUT_MS;
 		c->clients[c->nclients++] = cl;
 	}
-}
-
-json_t *ctl_decode_request(const char *line, size_t len, const char **command)
-{
-	json_error_t jerr;
-	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr), *v;
-
-	if (req == NULL)
-		return ctl_error(CTL_E_BAD_REQUEST, "malformed request: %s", jerr.text);
-	if (!json_is_object(req)) {
-		json_decref(req);
-		return ctl_error(CTL_E_BAD_REQUEST, "malformed request: not a JSON object");
-	}
-	v = json_object_get(req, "version");
-	if (!json_is_integer(v)) {
-		json_decref(req);
-		return ctl_error(CTL_E_BAD_REQUEST, "request carries no protocol version");
-	}
-	if (json_integer_value(v) != CTL_VERSION) {
-		json_t *e = ctl_error(CTL_E_VERSION, "control protocol version %lld is not supported: "
-		                      "this cmemd speaks version %d (use a matching cmemctl)",
-		                      (long long)json_integer_value(v), CTL_VERSION);
-
-		json_decref(req);
-		return e;
-	}
-	v = json_object_get(req, "command");
-	if (!json_is_string(v)) {
-		json_decref(req);
-		return ctl_error(CTL_E_BAD_REQUEST, "request names no command");
-	}
-	*command = json_string_value(v);
-	return req;
 }
 
 static json_t *dispatch(struct ctl *c, struct ctl_client *cl, size_t len, int *watch)
