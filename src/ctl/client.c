@@ -17,12 +17,12 @@
 #include "util.h"
 
 void client_init(struct client *c, const char *path, uint64_t timeout_ms,
-                 uint64_t (*now_ms)(void))
+                 const struct clock *clk)
 {
 	memset(c, 0, sizeof(*c));
 	c->path = path;
 	c->timeout_ms = timeout_ms ? timeout_ms : CLIENT_TIMEOUT_MS;
-	c->now_ms = now_ms ? now_ms : now_mono_ms;
+	c->clk = clk ? clk : &clock_system;
 	c->fd = -1;
 }
 
@@ -104,7 +104,7 @@ static enum client_status client_wait(struct client *c, short events, uint64_t e
                                       const char *what)
 {
 	struct pollfd pfd = { .fd = c->fd, .events = events };
-	uint64_t now = c->now_ms();
+	uint64_t now = clock_mono_ms(c->clk);
 
 	if (now >= end)
 		return fail(c, CLIENT_UNREACHABLE, "cmemd at %s did not %s within %.3g s (stopped or "
@@ -119,7 +119,7 @@ static enum client_status client_send(struct client *c, json_t *req)
 {
 	size_t len = 0, off = 0;
 	char *s = ctl_line(req, &len);
-	uint64_t end = c->now_ms() + c->timeout_ms;
+	uint64_t end = clock_mono_ms(c->clk) + c->timeout_ms;
 	enum client_status st = CLIENT_OK;
 
 	if (s == NULL)
@@ -203,7 +203,7 @@ int client_next(struct client *c, json_t **out)
 			            c->path, CTL_MAX_REPLY), -1;
 		if (c->len > c->off && !c->partial) {
 			c->partial = 1;
-			c->line_since_ms = c->now_ms();
+			c->line_since_ms = clock_mono_ms(c->clk);
 		}
 		return 0;
 	}
@@ -240,7 +240,7 @@ int client_line_overdue(struct client *c, uint64_t now)
 /* The reply line, within the time limit. */
 static enum client_status client_reply(struct client *c, json_t **reply)
 {
-	uint64_t end = c->now_ms() + c->timeout_ms;
+	uint64_t end = clock_mono_ms(c->clk) + c->timeout_ms;
 	enum client_status st;
 	int r;
 

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "clock.h"
 #include "ctlproto.h"
 
 #define CLIENT_TIMEOUT_MS 5000 /* connect, send a request, read a reply or finish a line */
@@ -36,7 +37,7 @@ enum client_status {
 struct client {
 	const char *path;
 	uint64_t timeout_ms;
-	uint64_t (*now_ms)(void); /* monotonic */
+	const struct clock *clk;  /* deadlines on its monotonic reading */
 	int fd;                   /* -1 when not connected */
 	char *buf;
 	size_t off, len, cap;   /* buf[off..len) read, not yet taken */
@@ -48,7 +49,7 @@ struct client {
 
 /* Not connected yet; timeout_ms 0 means CLIENT_TIMEOUT_MS. */
 void client_init(struct client *c, const char *path, uint64_t timeout_ms,
-                 uint64_t (*now_ms)(void));
+                 const struct clock *clk); /* NULL: clock_system */
 /* Close the connection (the buffer stays for the next one). */
 void client_close(struct client *c);
 /* Close and free. */

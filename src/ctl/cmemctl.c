@@ -285,7 +285,7 @@ static json_t *ask(const char *path, json_t *req)
 	json_t *reply;
 	enum client_status st;
 
-	client_init(&c, path, CLIENT_TIMEOUT_MS, now_mono_ms);
+	client_init(&c, path, CLIENT_TIMEOUT_MS, &clock_system);
 	st = client_ask(&c, req, carries_keys(req) ? CLIENT_TO_ROOT : 0, &reply);
 	if (st != CLIENT_OK) {
 		fprintf(stderr, "cmemctl: %s%s\n", c.err, client_hint(&c));
@@ -419,7 +419,7 @@ static int do_watch(const struct ctl_opts *o)
 		.print = watch_print,
 		.print_arg = (void *)o->w,
 		.err = stderr,
-		.now_ms = now_mono_ms,
+		.clk = &clock_system,
 	};
 	int signo = 0;
 

@@ -362,7 +362,7 @@ static int w_resync(struct watcher *w, const char *reason, uint64_t dropped)
 	json_t *reply = NULL;
 	enum client_status st;
 
-	client_init(&c, w->o->socket, w->o->io_timeout_ms, w->o->now_ms);
+	client_init(&c, w->o->socket, w->o->io_timeout_ms, w->o->clk);
 	st = request(&c, "members", &reply);
 	if (st != CLIENT_OK)
 		fprintf(w->o->err, "cmemctl: cannot ask for the membership (%s resync): %s\n", reason,
@@ -371,7 +371,7 @@ static int w_resync(struct watcher *w, const char *reason, uint64_t dropped)
 	if (st != CLIENT_OK)
 		return -1;
 	/* if the queue is full, the resync that ends the overflow covers this one */
-	w_deliver(w, hook_resync(reply, reason, dropped, now_real_s()));
+	w_deliver(w, hook_resync(reply, reason, dropped, clock_real_s(w->o->clk)));
 	json_decref(reply);
 	return 0;
 }
@@ -379,7 +379,7 @@ static int w_resync(struct watcher *w, const char *reason, uint64_t dropped)
 /* The stream is over, msg says why: drain and end, or reconnect when following. */
 static void w_gone(struct watcher *w, const char *msg)
 {
-	uint64_t now = w->o->now_ms();
+	uint64_t now = clock_mono_ms(w->o->clk);
 
 	client_close(&w->conn);
 	fprintf(w->o->err, "cmemctl: %s%s\n", msg, w->o->follow ? "; reconnecting (--follow)" : "");
@@ -413,7 +413,7 @@ static void w_unreachable(struct watcher *w, enum client_status st)
 	if (st == CLIENT_ERROR || !w->o->follow)
 		w_stop(w, st == CLIENT_ERROR ? HOOK_END_ERROR : HOOK_END_UNREACHABLE);
 	else
-		w->retry_at = w->o->now_ms() + hook_backoff_next(&w->backoff);
+		w->retry_at = clock_mono_ms(w->o->clk) + hook_backoff_next(&w->backoff);
 }
 
 /* Hand over the whole lines read so far; -1 when one is garbled (the watch ends). */
@@ -444,7 +444,7 @@ static void w_connect(struct watcher *w)
 {
 	json_t *reply = NULL;
 	enum client_status st = request(&w->conn, "watch", &reply);
-	uint64_t now = w->o->now_ms();
+	uint64_t now = clock_mono_ms(w->o->clk);
 	char self[128];
 
 	if (st != CLIENT_OK) {
@@ -501,7 +501,7 @@ static void w_run(struct watcher *w)
 		w_overflow(w);
 		if ((ev = hook_queue_pop(&w->q)) == NULL)
 			return;
-		if (hook_child_start(&w->child, w->o->exec, ev, w->o->now_ms(), w->o->timeout_ms, err,
+		if (hook_child_start(&w->child, w->o->exec, ev, clock_mono_ms(w->o->clk), w->o->timeout_ms, err,
 		                     sizeof(err)) == -1)
 			fprintf(w->o->err, "cmemctl: %s\n", err);
 		json_decref(ev);
@@ -512,7 +512,7 @@ static void w_reap(struct watcher *w)
 {
 	struct hook_result r;
 
-	if (hook_child_reap(&w->child, w->o->now_ms(), &r) == 0)
+	if (hook_child_reap(&w->child, clock_mono_ms(w->o->clk), &r) == 0)
 		hook_child_report(w->o->err, w->o->exec, &w->child, &r, w->o->timeout_ms);
 }
 
@@ -525,7 +525,7 @@ static int min_timeout(int a, int b)
 static void w_step(struct watcher *w)
 {
 	struct pollfd pfd[3] = { { .fd = w->sigfd, .events = POLLIN } };
-	uint64_t now = w->o->now_ms();
+	uint64_t now = clock_mono_ms(w->o->clk);
 	int timeout = hook_child_tick(&w->child, now, w->o->grace_ms);
 	nfds_t n = 1, ci = 0, pi = 0;
 
@@ -555,11 +555,11 @@ static void w_step(struct watcher *w)
 	}
 	if (ci && pfd[ci].revents)
 		w_read(w);
-	if (w->conn.fd != -1 && client_line_overdue(&w->conn, w->o->now_ms()))
+	if (w->conn.fd != -1 && client_line_overdue(&w->conn, clock_mono_ms(w->o->clk)))
 		w_gone(w, w->conn.err); /* a line begun and never finished */
 	if (pi && pfd[pi].revents)
 		w_reap(w);
-	if (w->conn.fd == -1 && !w->closed && !w->done && w->o->now_ms() >= w->retry_at)
+	if (w->conn.fd == -1 && !w->closed && !w->done && clock_mono_ms(w->o->clk) >= w->retry_at)
 		w_connect(w);
 }
 
@@ -574,7 +574,7 @@ static void w_finish(struct watcher *w)
 		kill(-w->child.pid, SIGTERM);
 		if (poll(&pfd, 1, (int)w->o->grace_ms) != 1)
 			kill(-w->child.pid, SIGKILL);
-		while (hook_child_reap(&w->child, w->o->now_ms(), &r) == 1)
+		while (hook_child_reap(&w->child, clock_mono_ms(w->o->clk), &r) == 1)
 			poll(&pfd, 1, 100);
 	}
 	if (w->q.len > 0)
@@ -597,7 +597,7 @@ enum hook_end hook_watch(const struct hook_opts *o, int *signo)
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		return HOOK_END_ERROR;
 	}
-	client_init(&w.conn, o->socket, o->io_timeout_ms, o->now_ms);
+	client_init(&w.conn, o->socket, o->io_timeout_ms, o->clk);
 	hook_queue_init(&w.q, o->queue_max);
 	hook_child_init(&w.child);
 	hook_backoff_reset(&w.backoff);

@@ -29,6 +29,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "clock.h"
+
 #define HOOK_QUEUE_MAX 1024          /* events waiting for the handler */
 #define HOOK_TIMEOUT_MS 30000        /* default time limit of one run */
 #define HOOK_GRACE_MS 5000           /* SIGTERM to SIGKILL */
@@ -122,7 +124,7 @@ struct hook_opts {
 	int (*print)(void *arg, json_t *ev); /* 0, or -1 if the event lacks fields */
 	void *print_arg;
 	FILE *err;                /* diagnostics */
-	uint64_t (*now_ms)(void); /* monotonic clock */
+	const struct clock *clk;  /* monotonic for timers, real for resync times */
 	uint64_t io_timeout_ms;   /* the client's deadlines (client.h); 0: CLIENT_TIMEOUT_MS */
 };
 

@@ -112,7 +112,7 @@ static enum client_status ask_within(struct client *c, uint64_t timeout_ms, json
 	json_t *req = ctl_request("members");
 	enum client_status st;
 
-	client_init(c, sock, timeout_ms, now_mono_ms);
+	client_init(c, sock, timeout_ms, &clock_system);
 	st = client_ask(c, req, 0, reply);
 	json_decref(req);
 	return st;
@@ -277,7 +277,7 @@ static void test_request_not_taken(void **state)
 	memset(big, 'k', (4u << 20) - 1);
 	big[(4u << 20) - 1] = '\0';
 	json_object_set_new(req, "pad", json_string(big));
-	client_init(&c, sock, SHORT_MS, now_mono_ms);
+	client_init(&c, sock, SHORT_MS, &clock_system);
 	assert_int_equal(client_ask(&c, req, 0, &reply), CLIENT_UNREACHABLE);
 	assert_non_null(strstr(c.err, "did not take the request within 0.05 s (stopped or stuck?)"));
 	client_fini(&c);

@@ -394,7 +394,7 @@ static void watch_opts(struct hook_opts *o, const char *sock, const char *cmd, F
 	o->grace_ms = 1000;
 	o->queue_max = HOOK_QUEUE_MAX;
 	o->err = err;
-	o->now_ms = now_mono_ms; /* the loop's poll timeouts are real */
+	o->clk = &clock_system; /* the loop's poll timeouts are real */
 }
 
 static void test_watch_overflow_resync(void **state)
@@ -488,12 +488,21 @@ static void test_watch_follow(void **state)
  */
 static uint64_t leap_ms;
 
-static uint64_t leaping_clock(void)
+static uint64_t leaping_mono_us(void *arg)
 {
+	(void)arg;
 	if (leap_ms)
 		leap_ms += 3600000;
-	return now_mono_ms() + leap_ms;
+	return clock_mono_us(&clock_system) + leap_ms * 1000;
 }
+
+static uint64_t real_us(void *arg)
+{
+	(void)arg;
+	return clock_real_us(&clock_system);
+}
+
+static const struct clock leaping_clock = { leaping_mono_us, real_us, NULL };
 
 /* Events shown without --exec: their member names, in order; the first starts the leaps. */
 static int note_event(void *arg, json_t *ev)
@@ -556,7 +565,7 @@ static void expect_watch(const struct watch_case *t)
 	o.print = note_event;
 	o.print_arg = seen;
 	o.io_timeout_ms = t->timeout_ms;
-	o.now_ms = leaping_clock;
+	o.clk = &leaping_clock;
 	leap_ms = 0;
 	assert_int_equal(hook_watch(&o, &signo), t->end);
 	fclose(err);
