@@ -7,6 +7,9 @@
 #   make bench      receive-path microbenchmark
 #   make bench-cluster  5, 16, 64 daemons and one following 10 000 members (root)
 #   make bench-peers    cmem and Serf side by side (root; installs serf, gnuplot)
+#   make sim        the simulator (sim/): the shipped scenarios, tables and a plot
+#   make sim-test   timing claims checked in the simulator over many seeds
+#   make sim-check  the simulator beside bench-cluster's real daemons (root)
 #   make deps       apt-get install what the build needs
 
 CC       ?= gcc
@@ -187,6 +190,33 @@ bench-peers: have-deps
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	    serf gnuplot-nox; }
 	@CMEM_BUILD=$(abspath $(BUILD)) python3 bench/peers.py
+
+# ---- the simulator (sim/README.md) ----
+# The daemon's clock reads are wrapped at link time (--wrap): they return
+# the simulated host's clocks.
+SIM_SRCS := $(wildcard sim/*.c)
+SIM_OBJS := $(patsubst sim/%.c,$(BUILD)/obj/sim/%.o,$(SIM_SRCS))
+SIM_WRAP := -Wl,--wrap=now_mono_ms,--wrap=now_mono_us,--wrap=now_real_s,--wrap=now_real_us
+SIM      := $(BUILD)/cmem-sim
+SIM_SCENARIOS ?= $(wildcard sim/scenarios/*.sim)
+
+$(BUILD)/obj/sim/%.o: sim/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Isim -c -o $@ $<
+
+$(SIM): $(SIM_OBJS) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(SIM_WRAP) -o $@ $(SIM_OBJS) $(LIB) $(LDLIBS)
+
+.PHONY: sim sim-test sim-check
+sim: $(SIM)
+	@sh sim/run.sh $(SIM) $(BUILD) $(SIM_SCENARIOS)
+
+sim-test: $(SIM)
+	@sh sim/test.sh $(SIM)
+
+sim-check: have-deps $(SIM)
+	$(MAKE) --no-print-directory all
+	@CMEM_BUILD=$(abspath $(BUILD)) python3 sim/check.py $(SIM)
 
 $(BUILD)/bench_wire: bench/bench_wire.c $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
