@@ -116,9 +116,10 @@ deps:
 # Runs the system tests even when a unit test failed, so that every failure
 # is reported; the last line totals both (skipped system tests included).
 check: have-deps
-	$(MAKE) --no-print-directory all unit-bins
+	$(MAKE) --no-print-directory all unit-bins $(SIM)
 	@rm -f $(BUILD)/unit.summary $(BUILD)/system.summary; \
 	CMEM_SUMMARY=$(BUILD)/unit.summary $(MAKE) --no-print-directory unit; u=$$?; \
+	$(MAKE) --no-print-directory sim-test || u=1; \
 	CMEM_SUMMARY=$(BUILD)/system.summary $(MAKE) --no-print-directory system; s=$$?; \
 	echo "check: $$(cat $(BUILD)/unit.summary 2>/dev/null || echo 'unit tests did not run');" \
 	  "$$(cat $(BUILD)/system.summary 2>/dev/null || echo 'system tests did not run')"; \

@@ -3,7 +3,8 @@
  *
  *   cmem-sim [--seeds K] [--seed S] [--trace FILE] [--summary FILE] SCENARIO...
  *
- * Each scenario runs once per seed (S, S+1, ... S+K-1); the figures of all
+ * Each scenario runs once per seed (S, S+1, ... S+K-1; K from the
+ * scenario's `seeds` line unless --seeds says, S 1); the figures of all
  * runs are pooled into one table (markdown, stdout), then its `expect`
  * lines are checked.  The same seeds and scenario give the same stdout,
  * byte for byte; the speed of the run goes to stderr.  --summary appends
@@ -68,7 +69,7 @@ static int run_scenario(const char *path, const struct opts *o)
 		return 2;
 	}
 	end_s = (double)sc.acts[sc.nacts - 1].t / 1e6;
-	for (uint64_t k = 0; k < o->seeds; k++) {
+	for (uint64_t k = 0; k < (o->seeds ? o->seeds : sc.seeds); k++) {
 		struct sim s;
 
 		sim_init(&s, &sc, o->seed + k, &f, o->trace);
@@ -117,7 +118,7 @@ int main(int argc, char **argv)
 	static const struct option lo[] = { { "seeds", 1, NULL, 'k' }, { "seed", 1, NULL, 's' },
 		                            { "trace", 1, NULL, 't' }, { "summary", 1, NULL, 'S' },
 		                            { NULL, 0, NULL, 0 } };
-	struct opts o = { .seed = 1, .seeds = 1 };
+	struct opts o = { .seed = 1, .seeds = 0 };
 	int c, rc = 0;
 
 	while ((c = getopt_long(argc, argv, "k:s:t:S:", lo, NULL)) != -1) {
@@ -131,7 +132,7 @@ int main(int argc, char **argv)
 		else if (c == '?')
 			usage();
 	}
-	if (optind >= argc || o.seeds == 0)
+	if (optind >= argc)
 		usage();
 	if (node_global_init() == -1) {
 		fprintf(stderr, "cmem-sim: cannot initialise libsodium\n");

@@ -2,6 +2,7 @@
  * sim scenarios: one line per statement, '#' starts a comment.
  *
  *   nodes N                     cluster size
+ *   seeds K                     runs (seeds 1..K) unless --seeds is given
  *   set KEY VALUE               cmemd setting: heartbeat_ms, fail_after_ms,
  *                               replay_window_s, max_members, heartbeat_fixed
  *   at T ACTION ...             at T seconds of simulated time
@@ -305,6 +306,11 @@ static int parse_line(struct parse *p)
 		p->s->nodes = (unsigned)v;
 		return 0;
 	}
+	if (strcmp(p->w[0], "seeds") == 0) {
+		if (p->nw != 2 || parse_u64_str(p->w[1], &p->s->seeds) == -1 || p->s->seeds == 0)
+			return fail(p, "wants: seeds K (at least 1)", NULL);
+		return 0;
+	}
 	return fail(p, "unknown statement", p->w[0]);
 }
 
@@ -326,6 +332,7 @@ int scenario_load(struct scenario *s, const char *path, char *err, size_t errlen
 
 	memset(s, 0, sizeof(*s));
 	s->conf = (struct node_conf){ 50, 750, 30, 4096, 0 };
+	s->seeds = 1;
 	name_from_path(s, path);
 	if (f == NULL) {
 		seterr(err, errlen, "%s: %s", path, strerror(errno));

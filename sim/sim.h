@@ -124,7 +124,7 @@ struct scenario {
 	char name[64];
 	unsigned nodes;
 	struct node_conf conf;
-	uint64_t seed;
+	uint64_t seeds;            /* runs unless --seeds says (default 1) */
 	struct action *acts;
 	size_t nacts;
 	struct expect *expects;
