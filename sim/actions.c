@@ -93,7 +93,8 @@ static void host_action(struct sim *s, const struct action *a, uint32_t i)
 	switch (a->kind) {
 	case ACT_START:
 		if (a->a.all || a->a.n > 1 || a->a.lo[0] != a->a.hi[0])
-			sim_push(s, s->now + rng_u64(&s->rng) % SIM_START_SPREAD_US, EV_START, i, 0, NULL);
+			sim_push(s, s->now + rng_u64(&s->rng) % ((uint64_t)(a->value * 1e6) + 1), EV_START,
+			         i, 0, NULL);
 		else
 			start(s, i, 1);
 		break;

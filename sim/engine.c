@@ -396,9 +396,17 @@ void sim_init(struct sim *s, const struct scenario *sc, uint64_t seed, struct fi
 
 void sim_run(struct sim *s)
 {
+	uint64_t next_note = s->progress ? 10 * SIM_US : SIM_NEVER;
+
 	while (s->nheap && !s->ended) {
 		struct event e = sim_pop(s);
 
+		if (e.t >= next_note) {
+			fprintf(stderr, "cmem-sim: %s: %.0f s simulated, %llu lines received\n",
+			        s->sc->name, (double)e.t / 1e6,
+			        (unsigned long long)(s->fig ? s->fig->deliveries : 0));
+			next_note += 10 * SIM_US;
+		}
 		s->now = e.t;
 		switch (e.type) {
 		case EV_DELIVER:

@@ -1,7 +1,7 @@
 /*
  * cmem-sim: run scenarios of N simulated cmemd on a virtual clock.
  *
- *   cmem-sim [--seeds K] [--seed S] [--trace FILE] [--summary FILE] SCENARIO...
+ *   cmem-sim [--seeds K] [--seed S] [--trace FILE] [--summary FILE] [--progress] SCENARIO...
  *
  * Each scenario runs once per seed (S, S+1, ... S+K-1; K from the
  * scenario's `seeds` line unless --seeds says, S 1); the figures of all
@@ -23,6 +23,7 @@
 struct opts {
 	uint64_t seed, seeds;
 	FILE *trace, *summary;
+	int progress;
 };
 
 static double wall_now(void)
@@ -56,12 +57,23 @@ static long max_rss_kb(void)
 	return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
 }
 
+/* CPU seconds used so far (the machine may be shared: wall time says less). */
+static double cpu_s(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static int run_scenario(const char *path, const struct opts *o)
 {
 	struct scenario sc;
 	struct figures f = { 0 };
 	char err[256];
-	double t0 = wall_now(), wall, end_s;
+	double t0 = wall_now(), c0 = cpu_s(), wall, cpu, end_s;
 	int rc;
 
 	if (scenario_load(&sc, path, err, sizeof(err)) == -1) {
@@ -73,6 +85,7 @@ static int run_scenario(const char *path, const struct opts *o)
 		struct sim s;
 
 		sim_init(&s, &sc, o->seed + k, &f, o->trace);
+		s.progress = o->progress;
 		sim_run(&s);
 		fig_add(&f.converge, &f.nconverge, &f.cap_converge, s.converge_s);
 		f.sim_s += (double)s.now / 1e6;
@@ -80,16 +93,17 @@ static int run_scenario(const char *path, const struct opts *o)
 		sim_free(&s);
 	}
 	wall = wall_now() - t0;
+	cpu = cpu_s() - c0;
 	report_print(stdout, &sc, &f, end_s);
 	rc = report_expect(stdout, &sc, &f) == 0 ? 0 : 1;
 	printf("\n");
 	fflush(stdout);
-	fprintf(stderr, "cmem-sim: %s: %.0f s simulated in %.2f s (%.0f× real time), %.0f lines "
-	        "received and HMAC-checked (%.0f per s of wall time), max RSS %ld MB\n",
-	        sc.name, f.sim_s, wall, wall > 0 ? f.sim_s / wall : 0, (double)f.deliveries,
-	        wall > 0 ? (double)f.deliveries / wall : 0, max_rss_kb() / 1024);
+	fprintf(stderr, "cmem-sim: %s: %.0f s simulated in %.2f s wall, %.2f s CPU (%.0f× real time "
+	        "per CPU s), %.0f lines received and HMAC-checked (%.0f per CPU s), max RSS %ld MB\n",
+	        sc.name, f.sim_s, wall, cpu, cpu > 0 ? f.sim_s / cpu : 0, (double)f.deliveries,
+	        cpu > 0 ? (double)f.deliveries / cpu : 0, max_rss_kb() / 1024);
 	if (o->summary)
-		summary_line(o->summary, &sc, &f, wall);
+		summary_line(o->summary, &sc, &f, cpu);
 	figures_free(&f);
 	scenario_free(&sc);
 	return rc;
@@ -117,16 +131,18 @@ int main(int argc, char **argv)
 {
 	static const struct option lo[] = { { "seeds", 1, NULL, 'k' }, { "seed", 1, NULL, 's' },
 		                            { "trace", 1, NULL, 't' }, { "summary", 1, NULL, 'S' },
-		                            { NULL, 0, NULL, 0 } };
+		                            { "progress", 0, NULL, 'p' }, { NULL, 0, NULL, 0 } };
 	struct opts o = { .seed = 1, .seeds = 0 };
 	int c, rc = 0;
 
-	while ((c = getopt_long(argc, argv, "k:s:t:S:", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "k:s:t:S:p", lo, NULL)) != -1) {
 		if ((c == 'k' || c == 's') &&
 		    parse_u64_str(optarg, c == 'k' ? &o.seeds : &o.seed) == -1)
 			usage();
 		else if (c == 't')
 			o.trace = open_out(optarg, "w");
+		else if (c == 'p')
+			o.progress = 1;
 		else if (c == 'S')
 			o.summary = open_out(optarg, "a");
 		else if (c == '?')

@@ -9,7 +9,8 @@
  *   expect FIGURE OP VALUE      checked at the end (OP: < <= == >= >)
  *
  * HOSTS is `all`, or a list of names and ranges: n1,n3,n5-n8.
- * Actions: start|crash|restart|stop|pause|resume HOSTS;
+ * Actions: start HOSTS [over SECONDS] (each at a random moment within,
+ *   default 0.2 s when several);  crash|restart|stop|pause|resume HOSTS;
  *   loss in|out|both HOSTS P%  or  ... gemodel P [R [1-H [1-K]]] (netem's);
  *   delay in|out|both HOSTS MS [JITTER_MS];  dup in|out|both HOSTS P%;
  *   partition HOSTS | HOSTS (both ways)  or  HOSTS > HOSTS (the right does
@@ -210,6 +211,15 @@ static int parse_act_args(struct parse *p, struct action *a)
 		if (p->nw != 5 || parse_hosts(p, p->w[3], &a->a) == -1)
 			return fail(p, "starve wants HOSTS MS", NULL);
 		return parse_values(p, a, 4, 1);
+	case ACT_START:
+		a->value = 0.2;
+		if (p->nw == 6 && strcmp(p->w[4], "over") == 0) {
+			if (parse_num(p->w[5], &a->value) == -1 || a->value < 0 || a->value > 3600)
+				return fail(p, "not a duration (0 to 3600 s)", p->w[5]);
+		} else if (p->nw != 4) {
+			return fail(p, "wants: start HOSTS [over SECONDS]", NULL);
+		}
+		return parse_hosts(p, p->w[3], &a->a);
 	default:
 		if (p->nw != 4)
 			return fail(p, "wants HOSTS", p->w[2]);

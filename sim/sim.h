@@ -21,7 +21,6 @@
 #define SIM_FRAME_OVERHEAD 42   /* Ethernet 14 + IPv4 20 + UDP 8: bytes are frames, as bench-cluster counts */
 #define SIM_MAX_GROUPS 8
 #define SIM_MAX_RANGES 16
-#define SIM_START_SPREAD_US 200000 /* `start` of many hosts: each within this, as a launcher would */
 #define SIM_PAUSE_QUEUE 256     /* datagrams a stopped daemon's socket holds */
 
 /* ---- random numbers (the network's; node.c has the daemon's) ---- */
@@ -189,6 +188,7 @@ struct sim {
 	uint64_t measure_t0;
 	int ended;
 	FILE *trace;
+	int progress;              /* a line on stderr every 10 s simulated */
 	struct figures *fig;
 };
 
