@@ -15,6 +15,7 @@
 
 #include "ctl.h"
 #include "daemon_ctl.h"
+#include "../tests/unit/daemon_fixture.h"
 #include "fuzz_common.h"
 
 static struct daemon d;
@@ -45,7 +46,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	d.kr = fuzz_init_keyring();
 	d.net.fd = -1;
 	d.incarnation = 1000;
-	daemon_init(&d, 5000000, FUZZ_NOW);
+	daemon_init(&d, fixture_set_time(5000000, FUZZ_NOW));
 	return 0;
 }
 

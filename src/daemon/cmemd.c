@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "daemon.h"
+#include "daemon_state.h"
 #include "log.h"
 #include "notify.h"
 #include "priv.h"
@@ -172,6 +172,61 @@ static void notify_connect(struct daemon *d)
 		log_warnx("%s: the service manager will not hear from cmemd", err);
 }
 
+/* Step 1: close what was inherited, parse the arguments, log to stderr. */
+static void begin(int argc, char **argv, struct options *o)
+{
+	char err[PRIV_ERRLEN];
+
+	log_init("cmemd", LOG_LEVEL_INFO);
+	if (priv_close_inherited(err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	parse_args(argc, argv, o);
+	ctl_json_wipe_on_free();
+}
+
+/* Step 2: the whole configuration file, or exit with its file:line: reason. */
+static void load_config(struct daemon *d, const struct options *o)
+{
+	char err[CONFIG_ERRLEN];
+
+	config_defaults(&d->cfg);
+	if (config_load(&d->cfg, o->config, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	d->config_path = o->config;
+	log_set_level(o->debug ? LOG_LEVEL_DEBUG : (enum log_level)d->cfg.log_level);
+}
+
+/* Step 8: daemonize (unless -f), write the pidfile, start the watchdog, block the signals. */
+static void background(struct daemon *d, const struct options *o, int pidfd)
+{
+	char err[PRIV_ERRLEN];
+
+	if (!o->foreground) {
+		if (priv_daemonize(err, sizeof(err)) == -1)
+			fatalx("%s", err);
+		log_stderr_off(); /* stderr is /dev/null now */
+	}
+	if (pidfd != -1 && priv_pidfile_write(pidfd, d->cfg.pidfile, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (notify_start(&d->notify, getpid(), !o->foreground, clock_mono_ms(&clock_system)))
+		log_info("service manager watchdog: WATCHDOG=1 every %llu ms",
+		         (unsigned long long)d->notify.watchdog_ms);
+	d->sigfd = signal_fd();
+}
+
+/* Step 10: the run-time state on the system clocks, then the loop. */
+static int run(struct daemon *d)
+{
+	daemon_init(d, &clock_system); /* the incarnation: the wall clock now, in microseconds */
+	log_info("%s joining %s%s%s port %u as incarnation %llu", d->cfg.name,
+	         d->net.multicast ? d->cfg.group : "",
+	         d->net.multicast && d->net.unicast ? " and " : "",
+	         d->net.unicast ? "unicast peers" : "", (unsigned)d->cfg.port,
+	         (unsigned long long)d->incarnation);
+	priv_ready();
+	return daemon_run(d);
+}
+
 int main(int argc, char **argv)
 {
 	static struct daemon d;
@@ -181,18 +236,10 @@ int main(int argc, char **argv)
 	int as_root = geteuid() == 0, pidfd = -1;
 
 	/* 1. nothing inherited but stdio; arguments; log to stderr until we know better */
-	log_init("cmemd", LOG_LEVEL_INFO);
-	if (priv_close_inherited(err, sizeof(err)) == -1)
-		fatalx("%s", err);
-	parse_args(argc, argv, &o);
-	ctl_json_wipe_on_free();
+	begin(argc, argv, &o);
 
 	/* 2. the whole configuration, checked before anything else */
-	config_defaults(&d.cfg);
-	if (config_load(&d.cfg, o.config, err, sizeof(err)) == -1)
-		fatalx("%s", err);
-	d.config_path = o.config;
-	log_set_level(o.debug ? LOG_LEVEL_DEBUG : (enum log_level)d.cfg.log_level);
+	load_config(&d, &o);
 
 	/* 3. the run-as user, a first look at the chroot, the control group:
 	 * -n and the terminal see a bad one */
@@ -226,31 +273,13 @@ int main(int argc, char **argv)
 	if (net_open(&d.net, &d.cfg, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 
-	/* 8. background, pidfile (the kept descriptor is read-only), watchdog */
-	if (!o.foreground) {
-		if (priv_daemonize(err, sizeof(err)) == -1)
-			fatalx("%s", err);
-		log_stderr_off(); /* stderr is /dev/null now */
-	}
-	if (pidfd != -1 && priv_pidfile_write(pidfd, d.cfg.pidfile, err, sizeof(err)) == -1)
-		fatalx("%s", err);
-	if (notify_start(&d.notify, getpid(), !o.foreground, now_mono_ms()))
-		log_info("service manager watchdog: WATCHDOG=1 every %llu ms",
-		         (unsigned long long)d.notify.watchdog_ms);
-	d.sigfd = signal_fd();
+	/* 8. background, pidfile (the kept descriptor is read-only), watchdog, signals */
+	background(&d, &o, pidfd);
 
 	/* 9. chroot and drop root for good; then only the system calls the loop needs */
 	confine(&d, as_root, &user);
 	sandbox(&d);
 
 	/* 10. run */
-	d.incarnation = now_real_us();
-	daemon_init(&d, now_mono_ms(), now_real_s());
-	log_info("%s joining %s%s%s port %u as incarnation %llu", d.cfg.name,
-	         d.net.multicast ? d.cfg.group : "",
-	         d.net.multicast && d.net.unicast ? " and " : "",
-	         d.net.unicast ? "unicast peers" : "", (unsigned)d.cfg.port,
-	         (unsigned long long)d.incarnation);
-	priv_ready();
-	return daemon_run(&d);
+	return run(&d);
 }

@@ -1,19 +1,27 @@
 /* daemon: cmemd's receive path, timers and poll loop. */
-#include "daemon.h"
+#include "daemon_state.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "util.h"
 
 #define RECV_BATCH 256 /* datagrams per wake-up, so that timers still run under a flood */
-#define MAX_POLLFDS (4 + CTL_MAX_CLIENTS)
+#define TICK_FIRST_MS 100 /* the first verdict pass; then when one is due (members_next_due) */
+#define REPORT_MS 1000    /* drops are reported once a second at most */
+
+static void heartbeat_timer(void *arg, uint64_t now_ms);
+static void tick_timer(void *arg, uint64_t now_ms);
+static void reply_timer(void *arg, uint64_t now_ms);
+static void report_timer(void *arg, uint64_t now_ms);
+static void notify_timer(void *arg, uint64_t now_ms);
+static void rxhold_timer(void *arg, uint64_t now_ms);
+static void leave_timer(void *arg, uint64_t now_ms);
 
 /* Join replies are spread over this long, so that one answer can silence the rest. */
 static uint64_t reply_spread_ms(const struct daemon *d)
@@ -23,8 +31,26 @@ static uint64_t reply_spread_ms(const struct daemon *d)
 	return s < 20 ? 20 : s > 500 ? 500 : s;
 }
 
-void daemon_init(struct daemon *d, uint64_t now_ms, uint64_t now_s)
+/* The timers, registered once; the loop adds the descriptors (daemon_run). */
+static void register_timers(struct daemon *d, uint64_t now_ms)
 {
+	struct sched *s = d->sched = sched_new(d->clk);
+
+	d->t_heartbeat = sched_timer_add(s, heartbeat_timer, d);
+	d->t_tick = sched_timer_add(s, tick_timer, d);
+	d->t_reply = sched_timer_add(s, reply_timer, d);
+	d->t_report = sched_timer_add(s, report_timer, d);
+	d->t_notify = sched_timer_add(s, notify_timer, d);
+	d->t_rxhold = sched_timer_add(s, rxhold_timer, d);
+	d->t_leave = sched_timer_add(s, leave_timer, d);
+	d->fd_net = d->fd_netlink = -1;
+	sched_timer_set(s, d->t_heartbeat, now_ms + d->heartbeat_ms);
+	sched_timer_set(s, d->t_tick, now_ms + TICK_FIRST_MS);
+}
+
+void daemon_init(struct daemon *d, const struct clock *clk)
+{
+	uint64_t now_ms = clock_mono_ms(clk);
 	struct members_params p = {
 		.heartbeat_ms = d->cfg.heartbeat_ms,
 		.fail_after_ms = d->cfg.fail_after_ms,
@@ -33,18 +59,19 @@ void daemon_init(struct daemon *d, uint64_t now_ms, uint64_t now_s)
 		.skew_warn_s = 2,
 	};
 
+	d->clk = clk;
+	if (d->incarnation == 0)
+		d->incarnation = clock_real_us(clk);
 	d->members = members_new(&p, d->cfg.name, d->incarnation);
 	members_set_event_fn(d->members, daemon_event, d);
 	if (d->send == NULL)
 		d->send = daemon_send_net;
 	d->heartbeat_ms = d->cfg.heartbeat_ms;
 	d->start_ms = now_ms;
-	d->start_s = now_s;
-	d->clock_offset_us = (int64_t)(now_real_us() - now_mono_us());
-	d->next_heartbeat_ms = now_ms + d->heartbeat_ms;
-	d->next_tick_ms = now_ms + 100; /* then when a verdict is due (members_next_due) */
-	d->next_report_ms = now_ms + 1000;
+	d->start_s = clock_real_s(clk);
+	d->clock_offset_us = (int64_t)(clock_real_us(clk) - clock_mono_us(clk));
 	d->self_addr = d->net.local;
+	register_timers(d, now_ms);
 	d->rl_conflict = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 1);
 	d->rl_full = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 1);
 	d->rl_stale = (struct log_ratelimit)LOG_RATELIMIT_INIT(5000, 2);
@@ -52,6 +79,99 @@ void daemon_init(struct daemon *d, uint64_t now_ms, uint64_t now_s)
 	d->rl_shadow = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 1);
 	d->rl_recv = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 1);
 	d->running = 1;
+}
+
+void daemon_fini(struct daemon *d)
+{
+	members_free(d->members);
+	d->members = NULL;
+	sched_free(d->sched);
+	d->sched = NULL;
+}
+
+struct daemon *daemon_new(const struct cmem_config *cfg, struct keyring *kr,
+                          const struct clock *clk, daemon_send_fn send, void *send_arg)
+{
+	struct daemon *d = xcalloc(1, sizeof(*d));
+
+	d->cfg = *cfg;
+	d->kr = kr;
+	d->net.fd = -1;
+	d->sigfd = -1;
+	d->notify.fd = -1;
+	d->send = send;
+	d->send_arg = send_arg;
+	daemon_init(d, clk);
+	return d;
+}
+
+void daemon_free(struct daemon *d)
+{
+	if (d == NULL)
+		return;
+	daemon_fini(d);
+	free(d);
+}
+
+void *daemon_send_arg(const struct daemon *d)
+{
+	return d->send_arg;
+}
+
+struct sched *daemon_sched(struct daemon *d)
+{
+	return d->sched;
+}
+
+struct members *daemon_members(struct daemon *d)
+{
+	return d->members;
+}
+
+const struct stats *daemon_stats(const struct daemon *d)
+{
+	return &d->stats;
+}
+
+const char *daemon_name(const struct daemon *d)
+{
+	return d->cfg.name;
+}
+
+uint64_t daemon_incarnation(const struct daemon *d)
+{
+	return d->incarnation;
+}
+
+void daemon_set_address(struct daemon *d, const struct member_addr *a)
+{
+	d->self_addr = *a;
+}
+
+unsigned daemon_heartbeat_ms(const struct daemon *d)
+{
+	return d->heartbeat_ms;
+}
+
+int daemon_reply_pending(const struct daemon *d)
+{
+	return sched_timer_due(d->sched, d->t_reply) != SCHED_NEVER;
+}
+
+/* Drops are reported once a second at most, and only when there are some. */
+static void report_soon(struct daemon *d, uint64_t now_ms)
+{
+	uint64_t due = d->last_report_ms + REPORT_MS;
+
+	if (sched_timer_due(d->sched, d->t_report) == SCHED_NEVER)
+		sched_timer_set(d->sched, d->t_report, due > now_ms ? due : now_ms);
+}
+
+static void drop(struct daemon *d, enum drop_reason r, const struct member_addr *src,
+                 uint64_t now_ms)
+{
+	stats_drop(&d->stats, r, src);
+	report_soon(d, now_ms);
 }
 
 int daemon_send_net(struct daemon *d, enum daemon_dest dest, const struct member_addr *to,
@@ -81,19 +201,19 @@ int daemon_send(struct daemon *d, enum wire_verb verb, const char *body, size_t 
                 enum daemon_dest dest, const struct member_addr *to)
 {
 	char line[WIRE_MAX_DATAGRAM + 2];
-	int n = wire_sign(keyring_primary(d->kr), now_real_s(), d->cfg.name, body, len,
+	int n = wire_sign(keyring_primary(d->kr), clock_real_s(d->clk), d->cfg.name, body, len,
 	                  d->incarnation, d->counter + 1, line, sizeof(line));
 
 	if (n < 0)
 		return -1;
 	d->counter++;
 	if (d->send(d, dest, to, line, (size_t)n) == -1) {
-		d->stats.send_errors++;
-		log_limited(&d->rl_send, now_mono_ms(), LOG_LEVEL_WARN, 1, "cannot send %s%s",
+		stats_count(&d->stats, STATS_SEND_ERROR);
+		log_limited(&d->rl_send, clock_mono_ms(d->clk), LOG_LEVEL_WARN, 1, "cannot send %s%s",
 		            wire_verb_name(verb), dest_name(d, dest));
 		return -1;
 	}
-	d->stats.sent[verb]++;
+	stats_sent(&d->stats, verb);
 	return 0;
 }
 
@@ -102,7 +222,7 @@ static void send_simple(struct daemon *d, enum wire_verb verb)
 	char body[160];
 	int n = verb == WIRE_ALIVE
 	            ? snprintf(body, sizeof(body), "alive %s %llu", d->cfg.name,
-	                       (unsigned long long)now_real_s())
+	                       (unsigned long long)clock_real_s(d->clk))
 	            : snprintf(body, sizeof(body), "%s %s", wire_verb_name(verb), d->cfg.name);
 
 	daemon_send(d, verb, body, (size_t)n, DEST_ALL, NULL);
@@ -230,7 +350,7 @@ static void name_conflict(struct daemon *d, const struct wire_msg *msg,
 	char addr[WIRE_ADDR_MAX], detail[320];
 	uint64_t suppressed;
 
-	d->stats.name_conflicts++;
+	stats_count(&d->stats, STATS_NAME_CONFLICT);
 	if (!log_ratelimit_allow(&d->rl_conflict, now_ms, &suppressed))
 		return;
 	addr_str(src, addr, sizeof(addr));
@@ -253,13 +373,13 @@ static void own_name(struct daemon *d, const struct wire_msg *msg, const struct 
                      uint64_t now_ms)
 {
 	if (msg->incarnation == d->incarnation) {
-		d->stats.own_lines++;
+		stats_count(&d->stats, STATS_OWN_LINE);
 		return;
 	}
 	if ((d->prev_incarnation && msg->incarnation == d->prev_incarnation) ||
 	    (msg->incarnation < d->incarnation && msg->timestamp <= d->start_s)) {
-		d->stats.own_replays++;
-		stats_drop(&d->stats, DROP_REPLAY, src);
+		stats_count(&d->stats, STATS_OWN_REPLAY);
+		drop(d, DROP_REPLAY, src, now_ms);
 		return;
 	}
 	name_conflict(d, msg, src, now_ms);
@@ -278,7 +398,7 @@ static void shadowed_name(struct daemon *d, const struct member *m, const struct
 
 	if (m == NULL || msg->incarnation >= m->incarnation || addr_same(src, &m->addr))
 		return;
-	d->stats.name_conflicts++;
+	stats_count(&d->stats, STATS_NAME_CONFLICT);
 	if (!log_ratelimit_allow(&d->rl_shadow, now_ms, &suppressed))
 		return;
 	addr_str(src, addr, sizeof(addr));
@@ -294,7 +414,7 @@ static void shadowed_name(struct daemon *d, const struct member *m, const struct
 
 static void table_full(struct daemon *d, const struct wire_msg *msg, uint64_t now_ms)
 {
-	d->stats.table_full++;
+	stats_count(&d->stats, STATS_TABLE_FULL);
 	log_limited(&d->rl_full, now_ms, LOG_LEVEL_WARN, 0,
 	            "membership table full (max_members %u): refused %s", d->cfg.max_members,
 	            msg->sender);
@@ -304,10 +424,10 @@ static void table_full(struct daemon *d, const struct wire_msg *msg, uint64_t no
  * one answer (in multicast) silence the others. */
 static void reply_due(struct daemon *d, uint64_t now_ms)
 {
-	if (d->reply_pending)
+	if (daemon_reply_pending(d))
 		return;
-	d->reply_pending = 1;
-	d->reply_due_ms = now_ms + randombytes_uniform((uint32_t)reply_spread_ms(d) + 1);
+	sched_timer_set(d->sched, d->t_reply,
+	                now_ms + randombytes_uniform((uint32_t)reply_spread_ms(d) + 1));
 	members_reply_round_start(d->members);
 }
 
@@ -320,31 +440,31 @@ void daemon_receive(struct daemon *d, const uint8_t *buf, size_t len,
 	enum members_result r;
 
 	if (len > WIRE_MAX_DATAGRAM) {
-		d->stats.oversize++; /* check 1, size: counted as bad_format (PROTOCOL.md 4) */
-		stats_drop(&d->stats, DROP_BAD_FORMAT, src);
+		stats_count(&d->stats, STATS_OVERSIZE); /* check 1, size: a bad_format (PROTOCOL.md 4) */
+		drop(d, DROP_BAD_FORMAT, src, now_ms);
 		return;
 	}
 	v = wire_verify(d->kr, buf, len, now_s, d->cfg.replay_window_s, &msg); /* checks 1-4 */
 	if (v == WIRE_STALE)
 		note_stale(d, &msg, src, now_ms, now_s);
 	if (v != WIRE_OK)
-		return stats_drop(&d->stats, stats_reason_of(v), src);
+		return drop(d, stats_reason_of(v), src, now_ms);
 	if (strcmp(msg.sender, d->cfg.name) == 0)
 		return own_name(d, &msg, src, now_ms);
 	r = members_receive(d->members, &msg, src, now_ms, now_s, &rx); /* checks 5-6, apply */
 	switch (r) {
 	case MEMBERS_REPLAY:
 		shadowed_name(d, rx.sender, &msg, src, now_ms);
-		return stats_drop(&d->stats, DROP_REPLAY, src);
+		return drop(d, DROP_REPLAY, src, now_ms);
 	case MEMBERS_DUPLICATE:
-		d->stats.duplicates++;
+		stats_count(&d->stats, STATS_DUPLICATE);
 		return;
 	case MEMBERS_BAD_BODY:
-		return stats_drop(&d->stats, DROP_BAD_BODY, src);
+		return drop(d, DROP_BAD_BODY, src, now_ms);
 	case MEMBERS_TABLE_FULL:
 		return table_full(d, &msg, now_ms);
 	case MEMBERS_LATE:
-		d->stats.late++;
+		stats_count(&d->stats, STATS_LATE);
 		return;
 	case MEMBERS_REPLY:
 		/* multicast: one answer, to the group, where it can silence the others */
@@ -357,10 +477,10 @@ void daemon_receive(struct daemon *d, const uint8_t *buf, size_t len,
 	stats_accept(&d->stats, msg.verb, msg.key_id);
 	unicast_accepted(d, &msg, src, rx.was_in_view, now_ms);
 	/* a member new to the view: its verdict may fall before the next tick */
-	if (!rx.was_in_view && d->next_tick_ms > now_ms + d->cfg.fail_after_ms)
-		d->next_tick_ms = now_ms + d->cfg.fail_after_ms;
-	if (d->reply_pending && msg.verb == WIRE_CLUSTER && members_reply_covered(d->members)) {
-		d->reply_pending = 0; /* another member answered with our view */
+	if (!rx.was_in_view && sched_timer_due(d->sched, d->t_tick) > now_ms + d->cfg.fail_after_ms)
+		sched_timer_set(d->sched, d->t_tick, now_ms + d->cfg.fail_after_ms);
+	if (daemon_reply_pending(d) && msg.verb == WIRE_CLUSTER && members_reply_covered(d->members)) {
+		sched_timer_set(d->sched, d->t_reply, SCHED_NEVER); /* another member answered */
 		d->replies_suppressed++;
 		members_reply_round_end(d->members);
 	}
@@ -390,14 +510,11 @@ int daemon_check_clock(struct daemon *d, uint64_t mono_us, uint64_t real_us)
 static void report_drops(struct daemon *d)
 {
 	char summary[256], addr[WIRE_ADDR_MAX] = "-";
-	const struct stats_source *top = NULL;
+	const struct stats_source *top = stats_top_source(&d->stats);
 	uint64_t n = stats_take_unreported(&d->stats, summary, sizeof(summary));
 
 	if (n == 0)
 		return;
-	for (unsigned i = 0; i < d->stats.ntop; i++)
-		if (top == NULL || d->stats.top[i].total > top->total)
-			top = &d->stats.top[i];
 	if (top)
 		addr_str(&top->addr, addr, sizeof(addr));
 	log_warnx("dropped %llu invalid lines in the last second: %s (top source overall: %s)",
@@ -420,41 +537,72 @@ static unsigned next_interval(struct daemon *d)
 	return want > most ? most : want;
 }
 
-/* The service manager's view: member counts (rate-limited inside), watchdog. */
+static void daemon_notify(struct daemon *d, uint64_t now_ms);
+
+/* Heartbeat: alive, then the next interval, kept on its grid unless we were stalled. */
+static void heartbeat_timer(void *arg, uint64_t now_ms)
+{
+	struct daemon *d = arg;
+	uint64_t next = sched_timer_last_due(d->sched, d->t_heartbeat);
+
+	send_simple(d, WIRE_ALIVE);
+	d->heartbeat_ms = next_interval(d);
+	next += d->heartbeat_ms;
+	if (next <= now_ms) /* we were stalled: do not burst */
+		next = now_ms + d->heartbeat_ms;
+	sched_timer_set(d->sched, d->t_heartbeat, next);
+}
+
+/* Failure detection: verdicts, then the next one due, no sooner than 5 ms, no later than a second. */
+static void tick_timer(void *arg, uint64_t now_ms)
+{
+	struct daemon *d = arg;
+	uint64_t due;
+
+	members_tick(d->members, now_ms, clock_real_s(d->clk));
+	due = members_next_due(d->members);
+	due = due < now_ms + 5 ? now_ms + 5 : due > now_ms + 1000 ? now_ms + 1000 : due;
+	sched_timer_set(d->sched, d->t_tick, due);
+}
+
+/* The join reply no one else sent: our view, to the group. */
+static void reply_timer(void *arg, uint64_t now_ms)
+{
+	struct daemon *d = arg;
+
+	(void)now_ms;
+	members_reply_round_end(d->members);
+	daemon_send_cluster(d, DEST_GROUP, NULL);
+}
+
+static void report_timer(void *arg, uint64_t now_ms)
+{
+	struct daemon *d = arg;
+
+	d->last_report_ms = now_ms;
+	report_drops(d);
+}
+
+static void notify_timer(void *arg, uint64_t now_ms)
+{
+	daemon_notify(arg, now_ms);
+}
+
+/* The service manager: after anything that may change the counts, and when its timers are due. */
 static void daemon_notify(struct daemon *d, uint64_t now_ms)
 {
 	notify_status(&d->notify, members_count(d->members, MEMBER_ALIVE) + 1,
 	              members_count(d->members, MEMBER_FAILED),
 	              members_count(d->members, MEMBER_LEFT), now_ms);
 	notify_timers(&d->notify, now_ms);
+	sched_timer_set(d->sched, d->t_notify, notify_next_ms(&d->notify));
 }
 
-void daemon_timers(struct daemon *d, uint64_t now_ms, uint64_t now_s)
+void daemon_timers(struct daemon *d)
 {
-	if (now_ms >= d->next_heartbeat_ms) {
-		send_simple(d, WIRE_ALIVE);
-		d->heartbeat_ms = next_interval(d);
-		d->next_heartbeat_ms += d->heartbeat_ms;
-		if (d->next_heartbeat_ms <= now_ms) /* we were stalled: do not burst */
-			d->next_heartbeat_ms = now_ms + d->heartbeat_ms;
-	}
-	if (now_ms >= d->next_tick_ms) {
-		uint64_t due;
+	uint64_t now_ms = clock_mono_ms(d->clk);
 
-		members_tick(d->members, now_ms, now_s);
-		/* the next verdict due, no sooner than 5 ms, no later than a second */
-		due = members_next_due(d->members);
-		d->next_tick_ms = due < now_ms + 5 ? now_ms + 5 : due > now_ms + 1000 ? now_ms + 1000 : due;
-	}
-	if (d->reply_pending && now_ms >= d->reply_due_ms) {
-		d->reply_pending = 0;
-		members_reply_round_end(d->members);
-		daemon_send_cluster(d, DEST_GROUP, NULL);
-	}
-	if (now_ms >= d->next_report_ms) {
-		report_drops(d);
-		d->next_report_ms = now_ms + 1000;
-	}
+	sched_run_due(d->sched, now_ms);
 	daemon_notify(d, now_ms);
 }
 
@@ -465,7 +613,7 @@ void daemon_event(void *arg, enum member_event ev, const struct member *m, const
 	json_t *e;
 
 	if (ev == MEV_FAILED || ev == MEV_LEAVE)
-		net_peer_failed(&d->net, &m->addr, now_mono_ms()); /* tried at a low rate from now */
+		net_peer_failed(&d->net, &m->addr, clock_mono_ms(d->clk)); /* tried at a low rate from now */
 	addr_str(&m->addr, addr, sizeof(addr));
 	if (ev == MEV_FAILED || ev == MEV_NAME_CONFLICT || ev == MEV_SKEW)
 		log_warnx("%s: %s (%s): %s", members_event_name(ev), m->name, addr, detail);
@@ -475,7 +623,7 @@ void daemon_event(void *arg, enum member_event ev, const struct member *m, const
 		return;
 	e = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "event", members_event_name(ev), "member",
 	              m->name, "address", addr, "incarnation", (json_int_t)m->incarnation, "time",
-	              (json_int_t)now_real_s(), "detail", detail);
+	              (json_int_t)clock_real_s(d->clk), "detail", detail);
 	if (ev == MEV_SKEW)
 		json_object_set_new(e, "skew_s", json_integer(m->skew_s));
 	ctl_broadcast(d->ctl, e);
@@ -484,7 +632,7 @@ void daemon_event(void *arg, enum member_event ev, const struct member *m, const
 
 static void log_members(struct daemon *d)
 {
-	uint64_t now = now_mono_ms();
+	uint64_t now = clock_mono_ms(d->clk);
 
 	log_info("membership of %s: %zu alive, %zu failed, %zu left, %zu candidates", d->cfg.name,
 	         members_count(d->members, MEMBER_ALIVE), members_count(d->members, MEMBER_FAILED),
@@ -501,20 +649,36 @@ static void log_members(struct daemon *d)
 	}
 }
 
-static void reload_log_level(struct daemon *d)
+/*
+ * SIGHUP re-reads the log level only, from the configuration's path as the
+ * daemon sees it (inside the chroot, where the file usually is not): the
+ * keyring and the rest need `cmemctl reload`, whose client reads the files
+ * with its own privileges.  The log says which, and why a read failed: a
+ * file that cannot be reached is told apart from one with an error.
+ */
+void daemon_sighup(struct daemon *d)
 {
 	struct cmem_config c;
 	char err[CONFIG_ERRLEN];
+	FILE *f = fopen(d->config_path, "r");
 
+	if (f == NULL) {
+		log_warnx("SIGHUP: cannot re-read the log level: %s: %s%s%s; it stays %s (SIGHUP reads "
+		          "the log level only; `cmemctl reload` applies the file and the keyring)",
+		          d->config_path, strerror(errno), d->chrooted ? ", looked up inside the chroot " : "",
+		          d->chrooted ? d->chroot_dir : "", log_level_name(log_get_level()));
+		return;
+	}
+	fclose(f);
 	config_defaults(&c);
 	if (config_load(&c, d->config_path, err, sizeof(err)) == -1) {
-		log_warnx("SIGHUP: cannot re-read the log level (%s%s); it stays %s", err,
-		          d->chrooted ? ", the file is outside the chroot" : "",
+		log_warnx("SIGHUP: cannot re-read the log level: %s; it stays %s", err,
 		          log_level_name(log_get_level()));
 		return;
 	}
 	log_set_level((enum log_level)c.log_level);
-	log_info("SIGHUP: log level is now %s", log_level_name((enum log_level)c.log_level));
+	log_info("SIGHUP: log level is now %s (SIGHUP re-reads the log level only; `cmemctl reload` "
+	         "also applies the keyring)", log_level_name((enum log_level)c.log_level));
 }
 
 static void handle_signals(struct daemon *d)
@@ -529,7 +693,7 @@ static void handle_signals(struct daemon *d)
 			d->running = 0;
 			break;
 		case SIGHUP:
-			reload_log_level(d);
+			daemon_sighup(d);
 			break;
 		case SIGUSR1:
 			log_members(d);
@@ -568,7 +732,7 @@ static unsigned receive_batch(struct daemon *d)
 
 	for (int round = 0; round < RECV_BATCH / NET_BATCH; round++) {
 		int n = net_recv_batch(&d->net, &b);
-		uint64_t read_ms = now_mono_ms(), read_ns = now_real_us() * 1000u;
+		uint64_t read_ms = clock_mono_ms(d->clk), read_ns = clock_real_us(d->clk) * 1000u;
 
 		if (n == -1 && errno != EINTR && errno != EAGAIN)
 			log_limited(&d->rl_recv, read_ms, LOG_LEVEL_WARN, 1, "receive");
@@ -598,6 +762,18 @@ void daemon_rx_pace(struct daemon *d, unsigned n, uint64_t now_ms)
 	}
 	d->rx_window_lines += n;
 	d->rx_hold_until_ms = d->rx_busy ? now_ms + DAEMON_RX_HOLD_MS : 0;
+	/* held: the socket is not polled until the hold timer gives it back */
+	sched_fd_events(d->sched, d->fd_net, d->rx_busy ? 0 : POLLIN);
+	sched_timer_set(d->sched, d->t_rxhold, d->rx_busy ? d->rx_hold_until_ms : SCHED_NEVER);
+}
+
+static void rxhold_timer(void *arg, uint64_t now_ms)
+{
+	struct daemon *d = arg;
+
+	(void)now_ms;
+	d->rx_hold_until_ms = 0;
+	sched_fd_events(d->sched, d->fd_net, POLLIN);
 }
 
 /* Link and address changes: net re-joins; our advertised address follows net.local. */
@@ -605,80 +781,120 @@ static void follow_interface(struct daemon *d)
 {
 	struct member_addr was = d->net.local;
 
-	net_netlink_process(&d->net, now_mono_ms());
+	net_netlink_process(&d->net, clock_mono_ms(d->clk));
 	if (!addr_same(&was, &d->net.local) && d->net.local.family)
 		d->self_addr = d->net.local;
 }
 
-/*
- * Leave: as many copies as the worst path needs for all to be lost by
- * chance no more often than a false failure (members_lines_needed; 3 to
- * 16), a heartbeat apart, so that one loss burst cannot take them all.
- */
-static void send_leave(struct daemon *d)
+void daemon_start(struct daemon *d)
 {
-	struct timespec gap = { .tv_nsec = (long)d->cfg.heartbeat_ms * 1000000L };
-	unsigned copies = members_lines_needed(d->members);
-
-	copies = copies < DAEMON_LEAVE_MIN ? DAEMON_LEAVE_MIN
-	         : copies > DAEMON_LEAVE_MAX ? DAEMON_LEAVE_MAX : copies;
-	for (unsigned i = 0; i < copies; i++) {
-		if (i)
-			nanosleep(&gap, NULL);
-		send_simple(d, WIRE_LEAVE);
-	}
+	send_simple(d, WIRE_CJOIN);
+	send_simple(d, WIRE_ALIVE);
 }
 
-static int poll_timeout(const struct daemon *d, uint64_t now)
+/*
+ * Leave: as many copies as the worst path needs for all to be lost by
+ * chance no more often than a false failure (members_leave_copies; 3 to
+ * 16), a heartbeat apart, so that one loss burst cannot take them all.
+ * Nothing else is sent or read meanwhile.
+ */
+void daemon_leave(struct daemon *d)
 {
-	uint64_t next = d->next_heartbeat_ms;
+	int stop[] = { d->t_heartbeat, d->t_tick, d->t_reply, d->t_report, d->t_rxhold };
 
-	if (d->next_tick_ms < next)
-		next = d->next_tick_ms;
-	if (d->next_report_ms < next && stats_unreported(&d->stats))
-		next = d->next_report_ms;
-	if (d->reply_pending && d->reply_due_ms < next)
-		next = d->reply_due_ms;
-	if (notify_next_ms(&d->notify) < next)
-		next = notify_next_ms(&d->notify);
-	return next <= now ? 0 : (int)(next - now);
+	for (size_t i = 0; i < sizeof(stop) / sizeof(stop[0]); i++)
+		sched_timer_set(d->sched, stop[i], SCHED_NEVER);
+	sched_fd_events(d->sched, d->fd_net, 0);
+	sched_fd_events(d->sched, d->fd_netlink, 0);
+	d->leaves_left = members_leave_copies(d->members);
+	leave_timer(d, clock_mono_ms(d->clk));
+}
+
+static void leave_timer(void *arg, uint64_t now_ms)
+{
+	struct daemon *d = arg;
+
+	if (d->leaves_left == 0)
+		return;
+	send_simple(d, WIRE_LEAVE);
+	if (--d->leaves_left)
+		sched_timer_set(d->sched, d->t_leave, now_ms + d->cfg.heartbeat_ms);
+}
+
+int daemon_leaving(const struct daemon *d)
+{
+	return d->leaves_left > 0;
+}
+
+static void on_signal(void *arg, int fd, short revents, uint64_t now_ms)
+{
+	(void)fd;
+	(void)revents;
+	(void)now_ms;
+	handle_signals(arg);
+}
+
+static void on_datagrams(void *arg, int fd, short revents, uint64_t now_ms)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)revents;
+	(void)now_ms;
+	daemon_rx_pace(d, receive_batch(d), clock_mono_ms(d->clk));
+}
+
+static void on_netlink(void *arg, int fd, short revents, uint64_t now_ms)
+{
+	(void)fd;
+	(void)revents;
+	(void)now_ms;
+	follow_interface(arg);
+}
+
+static size_t ctl_fill(void *arg, struct pollfd *pfd, size_t max)
+{
+	return ctl_pollfds(arg, pfd, max);
+}
+
+/* Every poll: the clients' events, and those past their deadline dropped. */
+static void ctl_done(void *arg, const struct pollfd *pfd, size_t n, uint64_t now_ms)
+{
+	ctl_process(arg, pfd, n, now_ms);
+	ctl_expire(arg, now_ms);
+}
+
+/* The loop's descriptors: signals, the cluster socket, rtnetlink, the control clients. */
+static void register_fds(struct daemon *d)
+{
+	sched_fd_add(d->sched, d->sigfd, POLLIN, on_signal, d);
+	d->fd_net = sched_fd_add(d->sched, d->net.fd, POLLIN, on_datagrams, d);
+	d->fd_netlink = sched_fd_add(d->sched, net_netlink_fd(&d->net), POLLIN, on_netlink, d);
+	if (d->ctl)
+		sched_group_add(d->sched, 1 + CTL_MAX_CLIENTS, ctl_fill, ctl_done, d->ctl);
+}
+
+/* One poll step; then the wall clock is checked for a step and the service manager told. */
+static void step(struct daemon *d)
+{
+	if (sched_poll_once(d->sched) == -1)
+		fatal("poll");
+	if (d->running) /* not while leaving: a step would join again */
+		daemon_check_clock(d, clock_mono_us(d->clk), clock_real_us(d->clk));
+	daemon_notify(d, clock_mono_ms(d->clk));
 }
 
 int daemon_run(struct daemon *d)
 {
-	struct pollfd pfd[MAX_POLLFDS];
-
-	send_simple(d, WIRE_CJOIN);
-	send_simple(d, WIRE_ALIVE);
+	register_fds(d);
+	daemon_start(d);
 	notify_ready(&d->notify); /* joined, and the control socket is listening */
-	while (d->running) {
-		size_t n = 3, nctl;
-		uint64_t now = now_mono_ms();
-		int timeout = poll_timeout(d, now), hold = d->rx_hold_until_ms > now;
-
-		if (hold && timeout > (int)(d->rx_hold_until_ms - now))
-			timeout = (int)(d->rx_hold_until_ms - now);
-		pfd[0] = (struct pollfd){ .fd = d->sigfd, .events = POLLIN };
-		pfd[1] = (struct pollfd){ .fd = hold ? -1 : d->net.fd, .events = POLLIN };
-		pfd[2] = (struct pollfd){ .fd = net_netlink_fd(&d->net), .events = POLLIN };
-		nctl = d->ctl ? ctl_pollfds(d->ctl, pfd + n, MAX_POLLFDS - n) : 0;
-		if (poll(pfd, n + nctl, timeout) == -1 && errno != EINTR)
-			fatal("poll");
-		if (pfd[0].revents & POLLIN)
-			handle_signals(d);
-		if (pfd[1].revents & POLLIN)
-			daemon_rx_pace(d, receive_batch(d), now_mono_ms());
-		if (pfd[2].revents & POLLIN)
-			follow_interface(d);
-		if (d->ctl) {
-			ctl_process(d->ctl, pfd + n, nctl, now_mono_ms());
-			ctl_expire(d->ctl, now_mono_ms());
-		}
-		daemon_check_clock(d, now_mono_us(), now_real_us());
-		daemon_timers(d, now_mono_ms(), now_real_s());
-	}
+	while (d->running)
+		step(d);
 	notify_stopping(&d->notify);
-	send_leave(d);
+	daemon_leave(d);
+	while (daemon_leaving(d))
+		step(d);
 	net_close(&d->net);
 	ctl_close(d->ctl);
 	d->ctl = NULL;

@@ -1,9 +1,13 @@
 /*
- * daemon: cmemd's state and its one poll loop.
+ * daemon: cmemd's protocol engine and its one loop.
  *
- * Start-up (src/cmemd.c) fills a struct daemon in the order of STYLE.md;
- * daemon_run() then owns it: heartbeats, the receive path, join replies,
- * failure detection, signals and the control socket, all from one poll.
+ * The public face: a daemon built from a configuration, a keyring, a clock
+ * and a send seam, with no sockets (daemon_new: the unit tests and the
+ * simulator), fed datagrams through daemon_receive (the one receive path,
+ * arrival time injected) and driven by the timers it registered with its
+ * scheduler (daemon_sched).  Every time it uses comes from its clock.
+ * cmemd's start-up fills the state itself (daemon_state.h) and calls
+ * daemon_run(), the poll loop over the same scheduler.
  */
 #ifndef CMEM_DAEMON_H
 #define CMEM_DAEMON_H
@@ -11,28 +15,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "clock.h"
 #include "config.h"
 #include "ctl.h"
 #include "keyring.h"
-#include "log.h"
 #include "members.h"
-#include "net.h"
-#include "notify.h"
+#include "scheduler.h"
 #include "stats.h"
-
-/* An authenticated sender whose lines are dropped (e.g. its clock is off). */
-struct rejected_sender {
-	char name[WIRE_NAME_MAX + 1];
-	struct member_addr addr;
-	int64_t skew_s;
-	uint64_t lines;
-	uint64_t last_ms;
-};
 
 #define DAEMON_REJECTED_MAX 8
 #define DAEMON_REJECTED_SHOW_MS 60000
-#define DAEMON_LEAVE_MIN 3         /* leave is sent this often at least, ... */
-#define DAEMON_LEAVE_MAX 16        /* ... at most, a (fastest) heartbeat apart */
 #define DAEMON_CLOCK_STEP_US 1000000 /* a wall clock step larger than this is a new start */
 #define DAEMON_RX_BUSY 1000        /* lines a second past which reads are paced: twice the
                                     * 500 a cluster's heartbeats are planned for */
@@ -51,48 +43,45 @@ enum daemon_dest { DEST_ALL = 0, DEST_GROUP, DEST_ONE };
 typedef int (*daemon_send_fn)(struct daemon *d, enum daemon_dest dest,
                               const struct member_addr *to, const void *line, size_t len);
 
-struct daemon {
-	struct cmem_config cfg;
-	const char *config_path;
-	struct keyring *kr;
-	struct net net;
-	struct ctl *ctl;
-	struct members *members;
-	struct stats stats;
-	int sigfd;
-	int running;
-	daemon_send_fn send;
-	struct notify notify;         /* the service manager, if any */
-	/* our identity on the wire */
-	uint64_t incarnation;
-	uint64_t prev_incarnation; /* before a wall clock step: its lines are ours */
-	uint64_t counter;
-	struct member_addr self_addr;
-	int64_t clock_offset_us;   /* wall clock minus monotonic, to see steps */
-	unsigned heartbeat_ms;     /* current interval (adaptive) */
-	/* timers, CLOCK_MONOTONIC ms */
-	uint64_t start_ms, start_s;
-	uint64_t next_heartbeat_ms;
-	uint64_t next_tick_ms;
-	uint64_t next_report_ms;
-	int reply_pending;
-	uint64_t reply_due_ms;
-	uint64_t replies_suppressed;
-	/* read pacing (daemon_rx_pace) */
-	uint64_t rx_window_ms;     /* start of the current second of counting */
-	uint64_t rx_window_lines;  /* datagrams read in it */
-	int rx_busy;               /* the last second brought more than DAEMON_RX_BUSY */
-	uint64_t rx_hold_until_ms; /* the socket is not polled before this */
-	/* confinement, for `status` */
-	int chrooted;
-	char chroot_dir[CONFIG_PATH_MAX];
-	struct log_ratelimit rl_conflict, rl_full, rl_stale, rl_send, rl_shadow, rl_recv;
-	struct rejected_sender rejected[DAEMON_REJECTED_MAX];
-};
+/*
+ * A daemon without sockets: CFG copied, KR kept by the caller, CLK (kept
+ * by the caller) read for every time, every datagram handed to SEND
+ * (daemon_send_arg() gives SEND_ARG back to it).  Its incarnation is the
+ * clock's wall time in microseconds; its timers are armed (daemon_sched:
+ * the first heartbeat a heartbeat_ms ahead, as in cmemd, where daemon_run
+ * starts at once); call daemon_start() before its first timer is due.
+ */
+struct daemon *daemon_new(const struct cmem_config *cfg, struct keyring *kr,
+                          const struct clock *clk, daemon_send_fn send, void *send_arg);
+void daemon_free(struct daemon *d);
+void *daemon_send_arg(const struct daemon *d);
+struct sched *daemon_sched(struct daemon *d);
+struct members *daemon_members(struct daemon *d);
+const struct stats *daemon_stats(const struct daemon *d);
+const char *daemon_name(const struct daemon *d);
+uint64_t daemon_incarnation(const struct daemon *d);
+/* The address this node advertises in its `cluster` lines (cmemd: the
+ * socket's; a daemon from daemon_new has none until this is called). */
+void daemon_set_address(struct daemon *d, const struct member_addr *a);
+/* The heartbeat interval in use now (adaptive). */
+unsigned daemon_heartbeat_ms(const struct daemon *d);
 
-/* Prepare the run-time state once sockets and keys are in place
- * (d->incarnation set; d->send defaults to the network). */
-void daemon_init(struct daemon *d, uint64_t now_ms, uint64_t now_s);
+/* Join: cjoin and a first alive (what daemon_run does first). */
+void daemon_start(struct daemon *d);
+/*
+ * Leave: the heartbeat, failure and report timers stop and `leave` is
+ * sent members_leave_copies() times, a heartbeat apart, from a timer of
+ * the scheduler; daemon_leaving() says whether copies remain.
+ */
+void daemon_leave(struct daemon *d);
+int daemon_leaving(const struct daemon *d);
+
+/* Run the timers due at the clock's now (sched_run_due), then the service
+ * manager's (the simulator's and the tests' step; daemon_run polls). */
+void daemon_timers(struct daemon *d);
+
+/* A join reply is pending (a cjoin was heard, the answer not sent yet). */
+int daemon_reply_pending(const struct daemon *d);
 
 /* The poll loop; returns the exit status when told to stop. */
 int daemon_run(struct daemon *d);
@@ -120,9 +109,6 @@ void daemon_rx_pace(struct daemon *d, unsigned n, uint64_t now_ms);
 /* Watch the wall clock against the monotonic one: a step starts a new
  * incarnation (PROTOCOL.md 4.2).  Returns 1 if it did. */
 int daemon_check_clock(struct daemon *d, uint64_t mono_us, uint64_t real_us);
-
-/* Timers due at now: heartbeat, failure detection, join reply, drop report. */
-void daemon_timers(struct daemon *d, uint64_t now_ms, uint64_t now_s);
 
 /* Sign one line with the primary key and send it to DEST (TO for DEST_ONE). */
 int daemon_send(struct daemon *d, enum wire_verb verb, const char *body, size_t len,

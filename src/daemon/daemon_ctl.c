@@ -1,6 +1,8 @@
 /* daemon_ctl: the answers to control requests (doc/CONTROL.md), one table. */
 #include "daemon_ctl.h"
 
+#include "daemon_state.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -9,13 +11,6 @@
 #include "log.h"
 #include "util.h"
 #include "version.h"
-
-static uint64_t (*mono_ms)(void) = now_mono_ms;
-
-void daemon_ctl_set_clock(uint64_t (*fn)(void))
-{
-	mono_ms = fn ? fn : now_mono_ms;
-}
 
 static json_t *member_json(const struct member *m, uint64_t now_ms)
 {
@@ -58,7 +53,7 @@ static json_t *rejected_json(const struct daemon *d, uint64_t now_ms)
 
 static json_t *cmd_members(struct daemon *d, json_t *req, const struct ctl_peer *peer, int *watch)
 {
-	uint64_t now = mono_ms();
+	uint64_t now = clock_mono_ms(d->clk);
 	char addr[WIRE_ADDR_MAX];
 	json_t *r = ctl_ok(), *list = json_array();
 	(void)req;
@@ -102,15 +97,16 @@ static json_t *keys_json(const struct daemon *d)
 static json_t *transport_json(const struct daemon *d)
 {
 	struct peers_counts c;
+	struct net_info n;
 
-	net_peer_counts(&d->net, mono_ms(), &c);
-	return json_pack("{s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "multicast",
-	                 d->net.multicast, "unicast", d->net.unicast, "peers", (json_int_t)c.known,
-	                 "seeds", (json_int_t)c.seeds, "peers_active", (json_int_t)c.active,
-	                 "peers_slow", (json_int_t)c.slow, "lines_sent",
-	                 (json_int_t)d->net.lines_sent, "datagrams_sent",
-	                 (json_int_t)d->net.datagrams_sent, "peer_send_errors",
-	                 (json_int_t)d->net.peer_send_errors);
+	net_peer_counts(&d->net, clock_mono_ms(d->clk), &c);
+	net_info(&d->net, &n);
+	return json_pack("{s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "multicast", n.multicast,
+	                 "unicast", n.unicast, "peers", (json_int_t)c.known, "seeds",
+	                 (json_int_t)c.seeds, "peers_active", (json_int_t)c.active, "peers_slow",
+	                 (json_int_t)c.slow, "lines_sent", (json_int_t)n.lines_sent,
+	                 "datagrams_sent", (json_int_t)n.datagrams_sent, "peer_send_errors",
+	                 (json_int_t)n.peer_send_errors);
 }
 
 /* This node's quorum view (issue 12): reachable members of those known, and a majority? */
@@ -126,6 +122,7 @@ static json_t *quorum_json(const struct daemon *d)
 static json_t *cmd_status(struct daemon *d, json_t *req, const struct ctl_peer *peer, int *watch)
 {
 	json_t *r = ctl_ok(), *counts = json_object();
+	struct net_info n;
 	int nnp = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
 	(void)req;
 	(void)peer;
@@ -136,15 +133,16 @@ static json_t *cmd_status(struct daemon *d, json_t *req, const struct ctl_peer *
 		if (s != MEMBER_ALIVE)
 			json_object_set_new(counts, members_state_name((enum member_state)s),
 			                    json_integer((json_int_t)members_count(d->members, (enum member_state)s)));
+	net_info(&d->net, &n);
 	json_object_set_new(r, "name", json_string(d->cfg.name));
 	json_object_set_new(r, "daemon_version", json_string(CMEM_VERSION));
 	json_object_set_new(r, "incarnation", json_integer((json_int_t)d->incarnation));
 	json_object_set_new(r, "cluster", json_pack("{s:s, s:i, s:s, s:i}", "group", d->cfg.group,
 	                                            "port", d->cfg.port, "interface",
-	                                            d->net.ifname[0] ? d->net.ifname : "default",
+	                                            n.ifname[0] ? n.ifname : "default",
 	                                            "ttl", d->cfg.ttl));
 	json_object_set_new(r, "transport", transport_json(d));
-	json_object_set_new(r, "uptime_s", json_integer((json_int_t)((mono_ms() - d->start_ms) / 1000)));
+	json_object_set_new(r, "uptime_s", json_integer((json_int_t)((clock_mono_ms(d->clk) - d->start_ms) / 1000)));
 	json_object_set_new(r, "members", counts);
 	json_object_set_new(r, "quorum", quorum_json(d));
 	json_object_set_new(r, "detector",

@@ -15,12 +15,6 @@
 #include "daemon.h"
 #include "version.h"
 
-/*
- * The monotonic clock the answers read ("last heard", uptime): now_mono_ms
- * unless a test injects its own; NULL restores it.
- */
-void daemon_ctl_set_clock(uint64_t (*mono_ms)(void));
-
 /* One row of the command table. */
 struct daemon_ctl_command {
 	const char *name;   /* the request's "command" */

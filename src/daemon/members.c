@@ -11,20 +11,7 @@
 #include "util.h"
 
 #define NIL UINT32_MAX
-#define LOSS_SAMPLES 512.0f      /* effective memory of the loss estimate */
-#define FAST_SAMPLES 16.0f       /* and of the one that reacts when loss starts */
-#define SMOOTH 16.0f             /* smoothing of interval and jitter */
-/* Odds that every line of a stretch is lost, which a receiver's timeout
- * waits out and a sender plans its rate and leave copies for: 1 in 10^6 at
- * the pessimistic loss (which covers a young estimate), and 1 in 10^8 at
- * the measured loss itself (which covers a lossy path whose estimate has
- * drifted a few points below the truth: a receiver hears some 10^4 lines a
- * minute, and at 50 % loss one in 10^6 is not rare enough for that). */
-#define FALSE_FAILURE_ODDS 1e-6
-#define MEASURED_LOSS_ODDS 1e-8
 #define RETAIN_MS (3600u * 1000u) /* failed/left members stay listed this long */
-#define BURST_DECAY 0.995f       /* per line: a burst is remembered for a few hundred lines */
-#define BURST_CAP 4u             /* a learned burst adds at most this many fail_after_ms */
 #define DUPLICATE_MS 2000u       /* the same line by the other path arrives within this */
 
 struct members {
@@ -246,112 +233,25 @@ static void set_state(struct members *t, struct member *m, enum member_state s, 
 
 double members_loss(const struct member *m)
 {
-	return m->loss_total > 0 ? (double)(m->loss_lost / m->loss_total) : 0.0;
+	return detector_loss(&m->det);
 }
 
-/* Start the detector afresh (first line, or a new incarnation). */
-static void detector_reset(struct members *t, struct member *m)
+static struct detector_config detector_config(const struct members *t)
 {
-	m->loss_lost = 0;
-	m->loss_total = 0;
-	m->fast_lost = 0;
-	m->fast_total = 0;
-	m->interval_ms = (float)t->p.heartbeat_ms;
-	m->last_step_ms = (float)t->p.heartbeat_ms;
-	m->jitter_ms = (float)t->p.heartbeat_ms / 4;
-	m->burst_ms = 0;
-}
-
-/* The loss rate over LOST of TOTAL lines (with a prior of half a loss in 8
- * lines) plus Z standard errors. */
-static double upper(double lost, double total, double z)
-{
-	double n = total + 8.0;
-	double p = (lost + 0.5) / n;
-
-	return p + z * sqrt(p * (1.0 - p) / n);
-}
-
-/*
- * Pessimistic loss rate: the estimate plus one standard error over the long
- * memory (512 lines); once a line was lost lately, plus two over the short
- * one too, so that loss starting on a clean network is answered within a
- * few lines.
- */
-static double loss_upper(const struct member *m)
-{
-	double p_up = upper((double)m->loss_lost, (double)m->loss_total, 1.0);
-
-	if (m->fast_lost >= 0.5f)
-		p_up = fmax(p_up, upper((double)m->fast_lost, (double)m->fast_total, 2.0));
-	return p_up > 0.95 ? 0.95 : p_up;
-}
-
-/* Lines that must all be lost for that to be rarer than ODDS. */
-static double lines_needed(double p, double odds)
-{
-	return ceil(log(odds) / log(p));
-}
-
-/* Heartbeats of M's that must all be lost before a false failure: the
- * odds above, at the pessimistic loss (at least 0.1 %) and at the measured. */
-static double member_lines(const struct member *m)
-{
-	double k = lines_needed(fmax(loss_upper(m), 1e-3), FALSE_FAILURE_ODDS);
-	double p = members_loss(m);
-
-	if (p > 0.0)
-		k = fmax(k, lines_needed(fmin(p, 0.95), MEASURED_LOSS_ODDS));
-	return k;
-}
-
-/*
- * Timeout for a peer: enough heartbeat intervals that losing all of them
- * in a row is that rare (member_lines); never below fail_after_ms.  The
- * interval is the larger of the smoothed one and the last, so that a
- * sender slowing down is followed at once.  Loss in bursts is not independent: the longest
- * recent silence (plus two intervals) is a floor of its own.
- */
-static uint32_t detector_timeout(const struct members *t, const struct member *m)
-{
-	double interval = fmax(fmax((double)m->interval_ms, (double)m->last_step_ms),
-	                       (double)t->p.heartbeat_ms);
-	double ms = member_lines(m) * interval + 4.0 * (double)m->jitter_ms;
-	double cap = fmax(10.0 * t->p.fail_after_ms, 8.0 * interval);
-	double burst = fmin((double)m->burst_ms, (double)BURST_CAP * t->p.fail_after_ms);
-
-	if (burst > 0 && ms < burst + 2.0 * interval)
-		ms = burst + 2.0 * interval;
-	if (ms < t->p.fail_after_ms)
-		ms = t->p.fail_after_ms;
-	return (uint32_t)(ms > cap ? cap : ms);
+	return (struct detector_config){ t->p.heartbeat_ms, t->p.fail_after_ms };
 }
 
 /* A line above the previous top arrived: GAP counters were skipped (lost) since. */
-static void detector_update(struct members *t, struct member *m, uint64_t gap, uint64_t now_ms)
+static void detector_line(struct members *t, struct member *m, uint64_t gap, uint64_t now_ms)
 {
-	float steps = (float)(gap > 1000 ? 1000 : gap) + 1.0f;
 	float dt = now_ms > m->last_heard_ms ? (float)(now_ms - m->last_heard_ms) : 0.0f;
-	float decay = steps >= LOSS_SAMPLES ? 0.0f : 1.0f - steps / LOSS_SAMPLES;
-	float dev;
+	struct detector_config c = detector_config(t);
 
-	m->loss_lost = m->loss_lost * decay + (steps - 1.0f);
-	m->loss_total = m->loss_total * decay + steps;
-	/* the short memory sees scattered loss; a long gap is a burst, which
-	 * burst_ms answers without making every later line look lost */
-	decay = steps >= FAST_SAMPLES ? 0.0f : 1.0f - steps / FAST_SAMPLES;
-	m->fast_lost = m->fast_lost * decay + fminf(steps - 1.0f, 2.0f);
-	m->fast_total = m->fast_total * decay + fminf(steps, 3.0f);
-	m->last_step_ms = dt / steps;
-	m->interval_ms += (m->last_step_ms - m->interval_ms) / SMOOTH;
-	dev = fabsf(dt - steps * m->interval_ms);
-	m->jitter_ms += (dev - m->jitter_ms) / SMOOTH;
-	m->burst_ms = steps > 2.0f && dt > m->burst_ms * BURST_DECAY ? dt : m->burst_ms * BURST_DECAY;
 	/* the timeout (a log and a square root) is recomputed when a line was
 	 * lost or came late, else every 16 lines: with no loss it only shrinks
 	 * slowly, and a late update of a shrinking timeout is the safe side */
-	if (steps > 1.0f || dt > (float)m->timeout_ms / 4 || (m->accepted & 15) == 0)
-		m->timeout_ms = detector_timeout(t, m);
+	if (detector_update(&m->det, gap, dt, m->timeout_ms) || (m->accepted & 15) == 0)
+		m->timeout_ms = detector_timeout(&m->det, &c);
 }
 
 /* How a line relates to its sender's replay state (PROTOCOL.md 4.2). */
@@ -429,10 +329,12 @@ static void record_line(struct members *t, struct member *m, enum freshness f,
 		m->replay.valid = 0;
 	gap = replay_update(&m->replay, msg->incarnation, msg->counter);
 	if (f == FR_NEXT) {
-		detector_update(t, m, gap, now_ms);
+		detector_line(t, m, gap, now_ms);
 	} else {
-		detector_reset(t, m);
-		m->timeout_ms = detector_timeout(t, m);
+		struct detector_config c = detector_config(t);
+
+		detector_reset(&m->det, &c);
+		m->timeout_ms = detector_timeout(&m->det, &c);
 	}
 	m->last_heard_ms = now_ms;
 	m->suspect = 0;
@@ -611,7 +513,7 @@ static int local_hold(struct members *t, size_t overdue, size_t silent, uint64_t
 /* Not heard for longer than two of its intervals and half its timeout. */
 static int is_silent(const struct member *m, uint64_t quiet)
 {
-	double gap = fmax(2.0 * (double)fmax(m->interval_ms, m->last_step_ms), m->timeout_ms / 2.0);
+	double gap = fmax(2.0 * (double)fmax(m->det.interval_ms, m->det.last_step_ms), m->timeout_ms / 2.0);
 
 	return (double)quiet > gap;
 }
@@ -725,8 +627,9 @@ int members_reply_covered(const struct members *t)
 	return t->round_open && t->round_self && t->round_covered >= t->count[MEMBER_ALIVE];
 }
 
-/* The most heartbeats any alive peer's path needs (0 if none), and how many. */
-static double worst_lines(const struct members *t, size_t *alive)
+/* The most lines (by policy LINES) any alive peer's path needs (0 if none), and how many. */
+static double worst_lines(const struct members *t, double (*lines)(const struct detector *),
+                          size_t *alive)
 {
 	double worst = 0.0;
 
@@ -737,29 +640,24 @@ static double worst_lines(const struct members *t, size_t *alive)
 		if (m->state != MEMBER_ALIVE)
 			continue;
 		(*alive)++;
-		worst = fmax(worst, member_lines(m));
+		worst = fmax(worst, lines(&m->det));
 	}
 	return worst;
 }
 
-unsigned members_lines_needed(const struct members *t)
+unsigned members_leave_copies(const struct members *t)
 {
 	size_t alive;
-	double k = worst_lines(t, &alive);
+	double k = worst_lines(t, detector_leave_lines, &alive);
 
-	return alive ? (unsigned)k : 1;
+	return detector_leave_copies(k, alive);
 }
 
 unsigned members_heartbeat_ms(const struct members *t, unsigned fastest_ms)
 {
 	size_t alive;
-	double k = worst_lines(t, &alive), ms;
+	double k = worst_lines(t, detector_rate_lines, &alive);
+	struct detector_config c = { fastest_ms, t->p.fail_after_ms };
 
-	if (alive == 0)
-		return fastest_ms;
-	/* enough lines inside fail_after_ms for the worst path, ... */
-	ms = (double)t->p.fail_after_ms / k;
-	/* ... and no more than the budget per receiver for the whole cluster */
-	ms = fmax(ms, 1000.0 * (double)(alive + 1) / MEMBERS_LINE_BUDGET);
-	return ms < fastest_ms ? fastest_ms : (unsigned)ms;
+	return detector_heartbeat_ms(k, alive, &c);
 }

@@ -12,7 +12,7 @@
  * and applies the line (replay state, membership, detector, events) in one
  * place, and only when every check passed.
  *
- * Failure detection adapts per peer: the timeout is the larger of
+ * Failure detection adapts per peer (the maths is detector.c): the timeout is the larger of
  * fail_after_ms and the time for enough consecutive heartbeats to be lost
  * that, at the loss rate measured from gaps in the peer's counters, it
  * would happen by chance less than once in 10^6 heartbeats; plus a
@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "detector.h"
 #include "replay.h"
 #include "wire.h"
 
@@ -57,14 +58,7 @@ struct member {
 	uint64_t last_heard_ms; /* newest line (candidates: when reported) */
 	uint64_t accepted;      /* lines accepted from it */
 	int64_t skew_s;         /* its timestamps minus our clock, last line */
-	float loss_lost;        /* exponentially weighted counts of lost ... */
-	float loss_total;       /* ... and expected lines */
-	float fast_lost;        /* the same over a short memory, to react */
-	float fast_total;       /* at once when loss starts */
-	float interval_ms;      /* smoothed time per counter step */
-	float last_step_ms;     /* time per counter step, last line */
-	float jitter_ms;        /* smoothed deviation of arrivals */
-	float burst_ms;         /* longest recent silence between two lines, decaying */
+	struct detector det;    /* the loss estimate of its path (detector.h) */
 	uint32_t timeout_ms;    /* current failure timeout */
 	uint32_t reply_round;   /* last join-reply round it was reported in */
 	uint32_t next;          /* hash chain */
@@ -151,18 +145,18 @@ struct members_quorum {
 void members_quorum(const struct members *t, struct members_quorum *q);
 
 /*
- * Heartbeat interval for this node's lines: the fastest (fastest_ms) when
- * the loss measured from the peers needs it, slower when the network is
- * clean, and never so fast that a receiver gets more than
- * MEMBERS_LINE_BUDGET lines per second from the whole cluster.
+ * Heartbeat interval for this node's lines (detector_heartbeat_ms over the
+ * worst alive peer's path): the fastest (fastest_ms) when the loss
+ * measured from the peers needs it, slower when the network is clean, and
+ * never so fast that a receiver gets more than MEMBERS_LINE_BUDGET lines
+ * per second from the whole cluster.
  */
-#define MEMBERS_LINE_BUDGET 500
+#define MEMBERS_LINE_BUDGET DETECTOR_LINE_BUDGET
 unsigned members_heartbeat_ms(const struct members *t, unsigned fastest_ms);
 
-/* Lines that must all be lost, on the worst path to an alive peer, for a
- * loss to be rarer than 1 in 10^6 at its pessimistic loss and 1 in 10^8 at
- * its measured one (1 when alone): how often to say leave. */
-unsigned members_lines_needed(const struct members *t);
+/* Copies of `leave` to send (detector_leave_copies over the worst alive
+ * peer's path): DETECTOR_LEAVE_MIN when alone. */
+unsigned members_leave_copies(const struct members *t);
 
 /* Loss estimate 0..1 of a member. */
 double members_loss(const struct member *m);

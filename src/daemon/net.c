@@ -819,3 +819,15 @@ void net_close(struct net *n)
 	close(n->fd);
 	n->fd = -1;
 }
+
+void net_info(const struct net *n, struct net_info *info)
+{
+	*info = (struct net_info){
+		.multicast = n->multicast,
+		.unicast = n->unicast,
+		.ifname = n->ifname,
+		.lines_sent = n->lines_sent,
+		.datagrams_sent = n->datagrams_sent,
+		.peer_send_errors = n->peer_send_errors,
+	};
+}

@@ -137,4 +137,12 @@ uint64_t net_rx_time_ns(const struct msghdr *m);
 /* Leave the group and close. */
 void net_close(struct net *n);
 
+/* What `cmemctl status` shows of the transport: read through this, not the struct. */
+struct net_info {
+	int multicast, unicast;
+	const char *ifname;        /* "" for the default */
+	uint64_t lines_sent, datagrams_sent, peer_send_errors;
+};
+void net_info(const struct net *n, struct net_info *info);
+
 #endif

@@ -112,3 +112,32 @@ uint64_t stats_unreported(const struct stats *s)
 		n += s->unreported[i];
 	return n;
 }
+
+void stats_count(struct stats *s, enum stats_other what)
+{
+	uint64_t *const counter[] = {
+		[STATS_OVERSIZE] = &s->oversize,         [STATS_OWN_LINE] = &s->own_lines,
+		[STATS_OWN_REPLAY] = &s->own_replays,    [STATS_LATE] = &s->late,
+		[STATS_DUPLICATE] = &s->duplicates,      [STATS_NAME_CONFLICT] = &s->name_conflicts,
+		[STATS_TABLE_FULL] = &s->table_full,     [STATS_SEND_ERROR] = &s->send_errors,
+	};
+
+	if ((unsigned)what < sizeof(counter) / sizeof(counter[0]))
+		(*counter[what])++;
+}
+
+void stats_sent(struct stats *s, enum wire_verb verb)
+{
+	if ((unsigned)verb < WIRE_NVERBS)
+		s->sent[verb]++;
+}
+
+const struct stats_source *stats_top_source(const struct stats *s)
+{
+	const struct stats_source *top = NULL;
+
+	for (unsigned i = 0; i < s->ntop; i++)
+		if (top == NULL || s->top[i].total > top->total)
+			top = &s->top[i];
+	return top;
+}

@@ -59,7 +59,23 @@ struct stats {
 enum drop_reason stats_reason_of(enum wire_verdict v);
 const char *stats_reason_name(enum drop_reason r);
 
+/* Counters of what is neither a drop nor an accepted line (the `other` of `cmemctl stats`). */
+enum stats_other {
+	STATS_OVERSIZE = 0, /* (also a bad_format drop) */
+	STATS_OWN_LINE,
+	STATS_OWN_REPLAY,   /* (also a replay drop) */
+	STATS_LATE,
+	STATS_DUPLICATE,
+	STATS_NAME_CONFLICT,
+	STATS_TABLE_FULL,
+	STATS_SEND_ERROR,
+};
+
 void stats_drop(struct stats *s, enum drop_reason r, const struct member_addr *src);
+void stats_count(struct stats *s, enum stats_other what);
+void stats_sent(struct stats *s, enum wire_verb verb);
+/* The source that dropped most overall, or NULL. */
+const struct stats_source *stats_top_source(const struct stats *s);
 void stats_accept(struct stats *s, enum wire_verb verb, uint16_t key_id);
 uint64_t stats_key_count(const struct stats *s, uint16_t key_id);
 

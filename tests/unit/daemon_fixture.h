@@ -10,7 +10,37 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-#include "daemon.h"
+#include "clock.h"
+#include "daemon_state.h"
+
+/* The fixture's clock: set by the fixture's calls, read by the daemon for every time. */
+struct fixture_clock {
+	struct clock clock;
+	struct clock_manual manual;
+};
+
+static inline struct fixture_clock *fixture_clock(void)
+{
+	static struct fixture_clock c;
+
+	return &c;
+}
+
+/* Set the clock to NOW_MS (monotonic) and NOW_S (wall clock). */
+static inline const struct clock *fixture_set_time(uint64_t now_ms, uint64_t now_s)
+{
+	struct fixture_clock *c = fixture_clock();
+
+	clock_manual_init(&c->clock, &c->manual, now_ms, now_s);
+	return &c->clock;
+}
+
+/* The timers due at NOW_MS (the clock set there first), as the loop runs them. */
+static inline void fixture_timers(struct daemon *d, uint64_t now_ms, uint64_t now_s)
+{
+	fixture_set_time(now_ms, now_s);
+	daemon_timers(d);
+}
 
 /* Sends go nowhere; counted, so that a caller can see one was made. */
 static inline int fixture_send(struct daemon *d, enum daemon_dest dest,
@@ -25,8 +55,9 @@ static inline int fixture_send(struct daemon *d, enum daemon_dest dest,
 }
 
 /*
- * D named NAME with keyring KR (kept by the caller), started at now_s - 10
- * (incarnation from that), no network.  send: NULL for fixture_send.
+ * D named NAME with keyring KR (kept by the caller), on the fixture's clock
+ * set to now_ms / now_s, started at now_s - 10 (incarnation from that), no
+ * network.  send: NULL for fixture_send.
  */
 static inline void fixture_daemon_init(struct daemon *d, struct keyring *kr, const char *name,
                                        daemon_send_fn send, uint64_t now_ms, uint64_t now_s)
@@ -38,7 +69,8 @@ static inline void fixture_daemon_init(struct daemon *d, struct keyring *kr, con
 	d->net.fd = -1;
 	d->send = send ? send : fixture_send;
 	d->incarnation = (now_s - 10) * 1000000u;
-	daemon_init(d, now_ms, now_s - 10);
+	daemon_init(d, fixture_set_time(now_ms, now_s));
+	d->start_s = now_s - 10; /* as if started 10 s ago: lines of the last seconds are new */
 }
 
 /* Back to a fresh receiver (no members, no counters), same identity. */
@@ -49,14 +81,13 @@ static inline void fixture_daemon_reset(struct daemon *d, uint64_t now_ms, uint6
 	char name[sizeof(d->cfg.name)];
 
 	snprintf(name, sizeof(name), "%s", d->cfg.name);
-	members_free(d->members);
+	daemon_fini(d);
 	fixture_daemon_init(d, kr, name, send, now_ms, now_s);
 }
 
 static inline void fixture_daemon_free(struct daemon *d)
 {
-	members_free(d->members);
-	d->members = NULL;
+	daemon_fini(d);
 }
 
 /* An IPv4 address from its text (the tests' own literals). */

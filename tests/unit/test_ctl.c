@@ -14,7 +14,7 @@
 #include <sys/un.h>
 
 #include "ctl.h"
-#include "daemon.h"
+#include "daemon_state.h"
 
 #define T0_MS 1000000u
 #define REPLY_MAX 16384

@@ -27,11 +27,6 @@
 static struct daemon d;
 static const struct ctl_peer root = { .pid = 100, .uid = 0, .gid = 0 };
 
-static uint64_t fixed_clock(void)
-{
-	return ASK_MS;
-}
-
 static void quiet(enum log_level level, const char *msg, void *arg)
 {
 	(void)level;
@@ -70,23 +65,22 @@ static int setup(void **state)
 	d.self_addr = addr("10.0.0.1");
 	log_set_hook(quiet, NULL);
 	log_set_level(LOG_LEVEL_INFO);
-	daemon_init(&d, NOW_MS - 3600000, NOW_S - 3600);
+	daemon_init(&d, fixture_set_time(NOW_MS - 3600000, NOW_S - 3600));
 	d.self_addr = addr("10.0.0.1");
 	rx("node-c", "cjoin node-c", 6, 1, NOW_S, "10.0.0.3", NOW_MS - 3009);
-	daemon_timers(&d, NOW_MS - 1, NOW_S);
+	fixture_timers(&d, NOW_MS - 1, NOW_S);
 	rx("node-b", "alive node-b 1764172801", 5, 1, NOW_S + 1, "10.0.0.2", NOW_MS);
 	daemon_receive(&d, (const uint8_t *)"1764172800: [x] alive x |v1 k=1 n=1.1 h=00", 43, &bad,
 	               NOW_MS, NOW_S);
-	daemon_ctl_set_clock(fixed_clock);
+	fixture_set_time(ASK_MS, NOW_S); /* what the answers read */
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	daemon_ctl_set_clock(NULL);
 	log_set_hook(NULL, NULL);
-	members_free(d.members);
+	daemon_fini(&d);
 	keyring_free(d.kr);
 	return 0;
 }

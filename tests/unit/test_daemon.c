@@ -3,7 +3,7 @@
 
 #include <arpa/inet.h>
 
-#include "daemon.h"
+#include "daemon_state.h"
 #include "daemon_fixture.h"
 #include "util.h"
 
@@ -36,8 +36,11 @@ static int capture_send(struct daemon *dd, enum daemon_dest dest, const struct m
 	s->dest = dest;
 	if (to)
 		s->to = *to;
-	assert_int_equal(wire_verify(dd->kr, (uint8_t *)s->line, len, now_real_s(), 30, &s->msg),
+	/* signed at the daemon's clock, to the second: the injected one, not the real one */
+	assert_int_equal(wire_verify(dd->kr, (uint8_t *)s->line, len, clock_real_s(dd->clk), 30,
+	                             &s->msg),
 	                 WIRE_OK);
+	assert_int_equal(s->msg.timestamp, clock_real_s(dd->clk));
 	assert_int_equal(wire_parse_body(&s->msg, 30), WIRE_OK);
 	return 0;
 }
@@ -167,7 +170,7 @@ static void test_oversize_and_garbage_are_counted(void **state)
 	assert_int_equal(d.stats.dropped[DROP_BAD_FORMAT], 2); /* size is check 1 */
 	assert_int_equal(d.stats.top[0].total, 2);
 	assert_string_equal(logbuf, ""); /* never one log line per packet */
-	daemon_timers(&d, NOW_MS + 1000, NOW_S);
+	fixture_timers(&d, NOW_MS + 1000, NOW_S);
 	assert_non_null(strstr(logbuf, "dropped 2 invalid lines in the last second"));
 }
 
@@ -187,14 +190,14 @@ static void test_join_reply_suppressed_by_covering_answer(void **state)
 	(void)state;
 	rx("node-b", "cjoin node-b", 5, 1, NOW_S, "10.0.0.2", NOW_MS);
 	rx("node-c", "cjoin node-c", 6, 1, NOW_S, "10.0.0.3", NOW_MS);
-	assert_true(d.reply_pending);
-	assert_true(d.reply_due_ms <= NOW_MS + 100);
+	assert_true(daemon_reply_pending(&d));
+	assert_true(sched_timer_due(d.sched, d.t_reply) <= NOW_MS + 100);
 	/* node-b answers first with a view that holds ours: we stay quiet */
 	rx("node-b", "cluster node-b@10.0.0.2 node-c@10.0.0.3 self@10.0.0.1", 5, 2, NOW_S,
 	   "10.0.0.2", NOW_MS + 5);
-	assert_false(d.reply_pending);
+	assert_false(daemon_reply_pending(&d));
 	assert_int_equal(d.replies_suppressed, 1);
-	daemon_timers(&d, NOW_MS + 1000, NOW_S);
+	fixture_timers(&d, NOW_MS + 1000, NOW_S);
 	assert_int_equal(sent_of(WIRE_ALIVE, 0), 1); /* the heartbeat ... */
 	assert_int_equal(sent_of(WIRE_CLUSTER, 0), 0); /* ... and no cluster reply */
 }
@@ -205,9 +208,9 @@ static void test_join_reply_sent_when_view_differs(void **state)
 	rx("node-b", "cjoin node-b", 5, 1, NOW_S, "10.0.0.2", NOW_MS);
 	rx("node-c", "cjoin node-c", 6, 1, NOW_S, "10.0.0.3", NOW_MS);
 	rx("node-b", "cluster node-b@10.0.0.2 self@10.0.0.1", 5, 2, NOW_S, "10.0.0.2", NOW_MS + 5);
-	assert_true(d.reply_pending); /* node-c missing from that answer */
-	daemon_timers(&d, d.reply_due_ms, NOW_S);
-	assert_false(d.reply_pending);
+	assert_true(daemon_reply_pending(&d)); /* node-c missing from that answer */
+	fixture_timers(&d, sched_timer_due(d.sched, d.t_reply), NOW_S);
+	assert_false(daemon_reply_pending(&d));
 	assert_int_equal(sent_of(WIRE_CLUSTER, 0), 1);
 	for (size_t i = 0; i < nsent; i++) {
 		struct wire_entry e;
@@ -344,7 +347,7 @@ static void test_heartbeat_slows_gradually(void **state)
 		   "10.0.0.3", now);
 		now += 100;
 		nsent = 0;
-		daemon_timers(&d, now, NOW_S);
+		fixture_timers(&d, now, NOW_S);
 		assert_true(d.heartbeat_ms <= prev + prev / 4);
 		prev = d.heartbeat_ms;
 	}
@@ -352,7 +355,8 @@ static void test_heartbeat_slows_gradually(void **state)
 	assert_true(d.heartbeat_ms > 150 && d.heartbeat_ms <= 250);
 	/* pinned: always heartbeat_ms */
 	d.cfg.heartbeat_fixed = 1;
-	daemon_timers(&d, d.next_heartbeat_ms > now ? d.next_heartbeat_ms : now, NOW_S);
+	fixture_timers(&d, sched_timer_due(d.sched, d.t_heartbeat) > now
+	                       ? sched_timer_due(d.sched, d.t_heartbeat) : now, NOW_S);
 	assert_int_equal(d.heartbeat_ms, d.cfg.heartbeat_ms);
 }
 
@@ -384,6 +388,46 @@ static void test_reads_paced_only_when_busy(void **state)
 	assert_int_equal(d.rx_hold_until_ms, 0);
 }
 
+/*
+ * SIGHUP re-reads the log level only, and says why it could not: a file
+ * with an error is named with its line, not blamed on the chroot (issue 17
+ * finding 12); a file the daemon cannot reach is named as looked up inside
+ * the chroot.
+ */
+static void test_sighup_says_why(void **state)
+{
+	char dir[256], conf[512];
+	const char bad[] = "log_level = \"debug\"\nname = ;\n";
+	enum log_level was = log_get_level();
+
+	(void)state;
+	tu_mkdtemp(dir, sizeof(dir));
+	tu_path(conf, sizeof(conf), dir, "cmem.conf");
+	assert_int_equal(tu_write_file(conf, bad, sizeof(bad) - 1, 0600), 0);
+	d.config_path = conf;
+	d.chrooted = 1;
+	snprintf(d.chroot_dir, sizeof(d.chroot_dir), "/var/lib/cmem");
+	daemon_sighup(&d);
+	assert_non_null(strstr(logbuf, "SIGHUP: cannot re-read the log level: "));
+	assert_non_null(strstr(logbuf, "cmem.conf:2: "));
+	assert_null(strstr(logbuf, "chroot"));
+	assert_int_equal(log_get_level(), was);
+	logbuf[0] = '\0';
+	assert_int_equal(unlink(conf), 0);
+	daemon_sighup(&d);
+	assert_non_null(strstr(logbuf, "No such file or directory, looked up inside the chroot "
+	                               "/var/lib/cmem; it stays"));
+	assert_non_null(strstr(logbuf, "`cmemctl reload` applies the file and the keyring"));
+	logbuf[0] = '\0';
+	assert_int_equal(tu_write_file(conf, "log_level = \"debug\"\n", 20, 0600), 0);
+	daemon_sighup(&d);
+	assert_non_null(strstr(logbuf, "SIGHUP: log level is now debug (SIGHUP re-reads the log "
+	                               "level only"));
+	assert_int_equal(log_get_level(), LOG_LEVEL_DEBUG);
+	log_set_level(was);
+	tu_rmtree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -394,6 +438,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_clock_step_starts_new_incarnation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_heartbeat_slows_gradually, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reads_paced_only_when_busy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sighup_says_why, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_arrival_from_kernel_timestamp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_our_name_other_incarnation_is_a_conflict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_sender_is_named_and_kept_out, setup, teardown),

@@ -8,6 +8,7 @@
 #include "testutil.h"
 
 #include "daemon_ctl.h"
+#include "daemon_fixture.h"
 #include "util.h"
 
 #define NOW_MS 5000000u
@@ -27,7 +28,7 @@ static int setup(void **state)
 	d.kr = tu_vector_keyring();
 	d.net.fd = -1;
 	d.incarnation = 1000;
-	daemon_init(&d, NOW_MS, NOW_S);
+	daemon_init(&d, fixture_set_time(NOW_MS, NOW_S));
 	log_set_level(LOG_LEVEL_WARN);
 	return 0;
 }
@@ -35,7 +36,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	members_free(d.members);
+	daemon_fini(&d);
 	keyring_free(d.kr);
 	return 0;
 }

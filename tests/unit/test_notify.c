@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "daemon.h"
+#include "daemon_fixture.h"
 #include "notify.h"
 
 static char dir[128], path[256];
@@ -300,16 +300,16 @@ static void test_daemon_reports_counts(void **state)
 	snprintf(d.cfg.name, sizeof(d.cfg.name), "self");
 	d.net.fd = -1;
 	d.kr = tu_vector_keyring();
-	daemon_init(&d, 1000, TU_VECTOR_NOW);
+	daemon_init(&d, fixture_set_time(1000, TU_VECTOR_NOW));
 	assert_int_equal(notify_open(&d.notify, err, sizeof(err)), 0);
 	log_set_hook(count_warnings, NULL); /* heartbeats cannot go out: no socket */
-	daemon_timers(&d, 1000, TU_VECTOR_NOW);
+	fixture_timers(&d, 1000, TU_VECTOR_NOW);
 	assert_string_equal(got(), "STATUS=1 alive, 0 failed, 0 left");
-	daemon_timers(&d, 1500, TU_VECTOR_NOW);
+	fixture_timers(&d, 1500, TU_VECTOR_NOW);
 	log_set_hook(NULL, NULL);
 	assert_string_equal(got(), "");
 	notify_close(&d.notify);
-	members_free(d.members);
+	daemon_fini(&d);
 	keyring_free(d.kr);
 }
 

@@ -12,7 +12,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
-#include "daemon.h"
+#include "daemon_state.h"
 #include "util.h"
 
 #define NOW_S 1764172800u
@@ -43,7 +43,7 @@ static int setup(void **state)
 		fail_msg("net_open: %s", err);
 	d.kr = tu_vector_keyring();
 	d.incarnation = 1000;
-	daemon_init(&d, now_mono_ms(), NOW_S);
+	daemon_init(&d, &clock_system);
 	return 0;
 }
 
@@ -52,7 +52,7 @@ static int teardown(void **state)
 	(void)state;
 	log_set_hook(NULL, NULL);
 	net_close(&d.net);
-	members_free(d.members);
+	daemon_fini(&d);
 	keyring_free(d.kr);
 	return 0;
 }
