@@ -193,11 +193,8 @@ bench-peers: have-deps
 	@CMEM_BUILD=$(abspath $(BUILD)) python3 bench/peers.py
 
 # ---- the simulator (sim/README.md) ----
-# The daemon's clock reads are wrapped at link time (--wrap): they return
-# the simulated host's clocks.
 SIM_SRCS := $(wildcard sim/*.c)
 SIM_OBJS := $(patsubst sim/%.c,$(BUILD)/obj/sim/%.o,$(SIM_SRCS))
-SIM_WRAP := -Wl,--wrap=now_mono_ms,--wrap=now_mono_us,--wrap=now_real_s,--wrap=now_real_us
 SIM      := $(BUILD)/cmem-sim
 SIM_SCENARIOS ?= $(wildcard sim/scenarios/*.sim)
 
@@ -206,7 +203,7 @@ $(BUILD)/obj/sim/%.o: sim/%.c
 	$(CC) $(CFLAGS) -Isim -c -o $@ $<
 
 $(SIM): $(SIM_OBJS) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) $(SIM_WRAP) -o $@ $(SIM_OBJS) $(LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SIM_OBJS) $(LIB) $(LDLIBS)
 
 .PHONY: sim sim-test sim-check
 sim: $(SIM)

@@ -51,15 +51,14 @@ static void stop(struct sim *s, uint32_t i)
 		return;
 	probe_observer_gone(s, i);
 	probe_subject_gone(s, i);
-	h->leave_left = node_leave_copies(h->node, &h->leave_gap_ms);
 	h->state = HOST_LEAVING;
 	s->up--;
 	s->alive_total -= h->alive_seen;
 	h->alive_seen = 0;
-	h->timer_gen++;
-	h->timer_t = SIM_NEVER;
 	probe_open(s, PROBE_LEAVE, i);
-	sim_push(s, s->now, EV_LEAVE, i, 0, NULL);
+	host_set_time(s, i);
+	node_leave(h->node);
+	host_schedule(s, i);
 }
 
 static void pause_host(struct sim *s, uint32_t i)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "scheduler.h"
 #include "util.h"
 
 #define TIMER_SLACK_US 50  /* the kernel's default timer slack: a poll wakes this late */
@@ -145,6 +146,11 @@ static void set_time(const struct sim *s, const struct host *h)
 	node_set_time(host_mono(h, s->now), host_real(h, s->now));
 }
 
+void host_set_time(const struct sim *s, uint32_t i)
+{
+	set_time(s, &s->hosts[i]);
+}
+
 /* ---- hosts ---- */
 
 /* The node's next wake-up, as its poll loop would take it (late when starved). */
@@ -153,9 +159,11 @@ void host_schedule(struct sim *s, uint32_t i)
 	struct host *h = &s->hosts[i];
 	uint64_t due, t;
 
-	if (h->state != HOST_UP)
+	if (h->state != HOST_UP && h->state != HOST_LEAVING)
 		return;
 	due = node_next_due_ms(h->node);
+	if (due == SCHED_NEVER)
+		return;
 	t = true_time(s, h, due * 1000u) + TIMER_SLACK_US;
 	if (h->starve_us)
 		t += rng_u64(&s->rng) % (h->starve_us + 1u);
@@ -172,7 +180,10 @@ void host_wake(struct sim *s, uint32_t i)
 	h->timer_t = SIM_NEVER;
 	set_time(s, h);
 	node_wake(h->node);
-	host_schedule(s, i);
+	if (h->state == HOST_LEAVING && !node_leaving(h->node))
+		host_stop_node(s, i); /* the last leave copy is out: the process exits */
+	else
+		host_schedule(s, i);
 }
 
 int path_blocked(const struct sim *s, uint32_t from, uint32_t to)
@@ -351,20 +362,6 @@ static void on_deliver(struct sim *s, struct event *e)
 		free(p);
 }
 
-static void on_leave(struct sim *s, struct event *e)
-{
-	struct host *h = &s->hosts[e->host];
-
-	if (h->state != HOST_LEAVING)
-		return;
-	set_time(s, h);
-	node_send_leave(h->node);
-	if (--h->leave_left == 0)
-		host_stop_node(s, e->host);
-	else
-		sim_push(s, s->now + h->leave_gap_ms * 1000ull, EV_LEAVE, e->host, 0, NULL);
-}
-
 void sim_init(struct sim *s, const struct scenario *sc, uint64_t seed, struct figures *fig,
               FILE *trace)
 {
@@ -413,14 +410,12 @@ void sim_run(struct sim *s)
 			on_deliver(s, &e);
 			break;
 		case EV_TIMER:
-			if (e.u.gen == s->hosts[e.host].timer_gen && s->hosts[e.host].state == HOST_UP)
+			if (e.u.gen == s->hosts[e.host].timer_gen &&
+			    (s->hosts[e.host].state == HOST_UP || s->hosts[e.host].state == HOST_LEAVING))
 				host_wake(s, e.host);
 			break;
 		case EV_ACTION:
 			sim_action(s, &s->sc->acts[e.u.action]);
-			break;
-		case EV_LEAVE:
-			on_leave(s, &e);
 			break;
 		case EV_START:
 			host_start(s, e.host);

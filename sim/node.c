@@ -1,14 +1,14 @@
 /*
  * node: the adapter between the simulator and the daemon's real code.
  *
- * Today's seams (before the one clock and scheduler of contract.md): a
- * struct daemon built as tests/unit/daemon_fixture.h builds one (no
- * sockets, the send seam d->send), daemon_receive() with the arrival time
- * injected, daemon_check_clock() and daemon_timers() at each wake-up.  The
- * daemon still reads the clocks itself in a few places (signing time, rate
- * limits): the link wraps now_*() (-Wl,--wrap, see the Makefile) so those
- * reads return the simulated host's clocks.  libsodium's random source is
- * replaced by a seeded one, so that a run is reproduced byte for byte.
+ * The daemon's public face (daemon.h): daemon_new() builds one without
+ * sockets from a configuration, the cluster's keyring, a clock and the
+ * send seam; daemon_receive() is the one receive path (arrival time
+ * injected); its timers live in its scheduler (daemon_sched), run by
+ * daemon_timers() at the clock's now, after daemon_check_clock() as the
+ * poll loop does.  Every daemon reads the same clock, which returns the
+ * time of the host being run (node_set_time).  libsodium's random source
+ * is replaced by a seeded one, so that a run is reproduced byte for byte.
  */
 #include "node.h"
 
@@ -17,10 +17,11 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "log.h"
 #include "util.h"
 
 struct node {
-	struct daemon d;
+	struct daemon *d;
 	node_send_fn send;
 	node_event_fn event;
 	void *arg;
@@ -29,32 +30,21 @@ struct node {
 static struct keyring *cluster_keys;
 static uint64_t cur_mono_us, cur_real_us;
 
-/* ---- the clocks the daemon reads: the current host's ---- */
+/* ---- the clock every daemon reads: the current host's ---- */
 
-uint64_t __wrap_now_mono_ms(void);
-uint64_t __wrap_now_mono_us(void);
-uint64_t __wrap_now_real_s(void);
-uint64_t __wrap_now_real_us(void);
-
-uint64_t __wrap_now_mono_ms(void)
+static uint64_t host_mono_us(void *arg)
 {
-	return cur_mono_us / 1000u;
-}
-
-uint64_t __wrap_now_mono_us(void)
-{
+	(void)arg;
 	return cur_mono_us;
 }
 
-uint64_t __wrap_now_real_s(void)
+static uint64_t host_real_us(void *arg)
 {
-	return cur_real_us / 1000000u;
-}
-
-uint64_t __wrap_now_real_us(void)
-{
+	(void)arg;
 	return cur_real_us;
 }
+
+static const struct clock host_clock = { host_mono_us, host_real_us, NULL };
 
 void node_set_time(uint64_t mono_us, uint64_t real_us)
 {
@@ -127,7 +117,7 @@ int node_global_init(void)
 static int node_send(struct daemon *d, enum daemon_dest dest, const struct member_addr *to,
                      const void *line, size_t len)
 {
-	struct node *n = (struct node *)d; /* d is the first member */
+	struct node *n = daemon_send_arg(d);
 
 	n->send(n->arg, dest != DEST_ONE, to, line, len);
 	return 0;
@@ -138,47 +128,29 @@ static void node_event(void *arg, enum member_event ev, const struct member *m, 
 	struct node *n = arg;
 
 	n->event(n->arg, ev, m->name);
-	daemon_event(&n->d, ev, m, detail);
-}
-
-/* What daemon_run sends before its loop (and send_simple formats). */
-static void send_verb(struct node *n, enum wire_verb verb)
-{
-	char body[160];
-	int len = verb == WIRE_ALIVE
-	              ? snprintf(body, sizeof(body), "alive %s %llu", n->d.cfg.name,
-	                         (unsigned long long)(cur_real_us / 1000000u))
-	              : snprintf(body, sizeof(body), "%s %s", wire_verb_name(verb), n->d.cfg.name);
-
-	daemon_send(&n->d, verb, body, (size_t)len, DEST_ALL, NULL);
+	daemon_event(n->d, ev, m, detail);
 }
 
 struct node *node_new(const struct node_conf *c, const char *name, const struct member_addr *addr,
                       node_send_fn send, node_event_fn event, void *arg)
 {
 	struct node *n = xcalloc(1, sizeof(*n));
-	struct daemon *d = &n->d;
+	struct cmem_config cfg;
 
-	config_defaults(&d->cfg);
-	snprintf(d->cfg.name, sizeof(d->cfg.name), "%s", name);
-	d->cfg.heartbeat_ms = c->heartbeat_ms;
-	d->cfg.fail_after_ms = c->fail_after_ms;
-	d->cfg.replay_window_s = c->replay_window_s;
-	d->cfg.max_members = c->max_members;
-	d->cfg.heartbeat_fixed = c->heartbeat_fixed;
-	d->kr = cluster_keys;
-	d->net.fd = -1;
-	d->net.multicast = 1;
-	d->net.local = *addr;
-	d->send = node_send;
+	config_defaults(&cfg);
+	snprintf(cfg.name, sizeof(cfg.name), "%s", name);
+	cfg.heartbeat_ms = c->heartbeat_ms;
+	cfg.fail_after_ms = c->fail_after_ms;
+	cfg.replay_window_s = c->replay_window_s;
+	cfg.max_members = c->max_members;
+	cfg.heartbeat_fixed = c->heartbeat_fixed;
 	n->send = send;
 	n->event = event;
 	n->arg = arg;
-	d->incarnation = cur_real_us;
-	daemon_init(d, cur_mono_us / 1000u, cur_real_us / 1000000u);
-	members_set_event_fn(d->members, node_event, n);
-	send_verb(n, WIRE_CJOIN);
-	send_verb(n, WIRE_ALIVE);
+	n->d = daemon_new(&cfg, cluster_keys, &host_clock, node_send, n);
+	daemon_set_address(n->d, addr);
+	members_set_event_fn(daemon_members(n->d), node_event, n);
+	daemon_start(n->d);
 	return n;
 }
 
@@ -186,65 +158,51 @@ void node_free(struct node *n)
 {
 	if (n == NULL)
 		return;
-	members_free(n->d.members);
+	daemon_free(n->d);
 	free(n);
 }
 
 void node_receive(struct node *n, const uint8_t *buf, size_t len, const struct member_addr *src,
                   uint64_t at_mono_us, uint64_t at_real_us)
 {
-	daemon_receive(&n->d, buf, len, src, at_mono_us / 1000u, at_real_us / 1000000u);
+	daemon_receive(n->d, buf, len, src, at_mono_us / 1000u, at_real_us / 1000000u);
 }
 
-/* As the poll loop's timeout (daemon.c poll_timeout). */
 uint64_t node_next_due_ms(const struct node *n)
 {
-	const struct daemon *d = &n->d;
-	uint64_t next = d->next_heartbeat_ms;
-
-	if (d->next_tick_ms < next)
-		next = d->next_tick_ms;
-	if (d->next_report_ms < next && stats_unreported(&d->stats))
-		next = d->next_report_ms;
-	if (d->reply_pending && d->reply_due_ms < next)
-		next = d->reply_due_ms;
-	return next;
+	return sched_next_due(daemon_sched(n->d));
 }
 
+/* A wake-up of the poll loop: the clock check, then the timers due. */
 void node_wake(struct node *n)
 {
-	daemon_check_clock(&n->d, cur_mono_us, cur_real_us);
-	daemon_timers(&n->d, cur_mono_us / 1000u, cur_real_us / 1000000u);
+	daemon_check_clock(n->d, cur_mono_us, cur_real_us);
+	daemon_timers(n->d);
 }
 
-/* As daemon.c send_leave: members_lines_needed copies, 3 to 16. */
-unsigned node_leave_copies(const struct node *n, unsigned *gap_ms)
+void node_leave(struct node *n)
 {
-	unsigned copies = members_lines_needed(n->d.members);
-
-	*gap_ms = n->d.cfg.heartbeat_ms;
-	return copies < DAEMON_LEAVE_MIN ? DAEMON_LEAVE_MIN
-	       : copies > DAEMON_LEAVE_MAX ? DAEMON_LEAVE_MAX : copies;
+	daemon_leave(n->d);
 }
 
-void node_send_leave(struct node *n)
+int node_leaving(const struct node *n)
 {
-	send_verb(n, WIRE_LEAVE);
+	return daemon_leaving(n->d);
 }
 
 size_t node_count(const struct node *n, enum member_state s)
 {
-	return members_count(n->d.members, s);
+	return members_count(daemon_members(n->d), s);
 }
 
 unsigned node_timeout_ms(struct node *n, const char *member)
 {
-	const struct member *m = members_find(n->d.members, member);
+	const struct member *m = members_find(daemon_members(n->d), member);
 
 	return m ? m->timeout_ms : 0;
 }
 
 size_t node_footprint(const struct node *n)
 {
-	return sizeof(*n) + members_size(n->d.members) * sizeof(struct member);
+	return members_size(daemon_members(n->d)) * sizeof(struct member);
 }

@@ -1,9 +1,9 @@
 /*
  * node: one simulated cmemd, the real daemon code behind a small interface.
  *
- * This is the simulator's only contact with the daemon's internals (struct
- * daemon, its timers, its send seam, its clock): when the daemon's
- * interface changes, this file and node.c change, nothing else in sim/.
+ * This is the simulator's only contact with the daemon (daemon.h: its
+ * constructor, receive path, scheduler, send seam and clock): when that
+ * interface changes, node.c changes, nothing else in sim/.
  *
  * Time is the host's own: every call takes the host's monotonic and wall
  * clocks in microseconds, as the daemon would read them at that moment.
@@ -51,16 +51,16 @@ uint64_t node_next_due_ms(const struct node *n);
 /* A wake-up at the current time: the clock check and the timers, as the loop does. */
 void node_wake(struct node *n);
 
-/* Graceful stop: how many leave copies, a heartbeat apart (the daemon's rule)... */
-unsigned node_leave_copies(const struct node *n, unsigned *gap_ms);
-/* ... and one of them. */
-void node_send_leave(struct node *n);
+/* Graceful stop: the daemon sends its leave copies from its timers ... */
+void node_leave(struct node *n);
+/* ... while this says copies remain. */
+int node_leaving(const struct node *n);
 
 /* Its view: members alive (not counting itself), failed. */
 size_t node_count(const struct node *n, enum member_state s);
 /* The timeout it keeps for a member, ms (0: not known). */
 unsigned node_timeout_ms(struct node *n, const char *member);
-/* Memory the daemon's state takes (struct and tables), bytes, approximate. */
+/* Memory its member table takes, bytes (the struct daemon is not counted). */
 size_t node_footprint(const struct node *n);
 
 #endif

@@ -67,7 +67,6 @@ struct host {
 	uint32_t timer_gen;
 	struct link in, out;
 	uint8_t group;             /* partition group */
-	unsigned leave_left, leave_gap_ms;
 	size_t alive_seen;         /* its view's alive count, last event */
 	/* a paused daemon's socket */
 	struct pkt *queue[SIM_PAUSE_QUEUE];
@@ -83,7 +82,7 @@ struct pkt {
 	uint8_t data[];
 };
 
-enum ev_type { EV_DELIVER = 0, EV_TIMER, EV_ACTION, EV_LEAVE, EV_START };
+enum ev_type { EV_DELIVER = 0, EV_TIMER, EV_ACTION, EV_START };
 struct event {
 	uint64_t t, seq;
 	uint32_t type, host;
@@ -206,6 +205,7 @@ void host_stop_node(struct sim *s, uint32_t i);
 void host_resume(struct sim *s, uint32_t i);
 void host_schedule(struct sim *s, uint32_t i);
 void host_wake(struct sim *s, uint32_t i);
+void host_set_time(const struct sim *s, uint32_t i);
 int path_blocked(const struct sim *s, uint32_t from, uint32_t to);
 
 /* actions.c */
