@@ -160,6 +160,9 @@ void sim_action(struct sim *s, const struct action *a)
 	case ACT_UNMEASURE:
 		measure_end(s);
 		return;
+	case ACT_COUNT:
+		s->counting = 1;
+		return;
 	case ACT_END:
 		if (s->measuring)
 			measure_end(s);

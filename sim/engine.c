@@ -372,6 +372,10 @@ void sim_init(struct sim *s, const struct scenario *sc, uint64_t seed, struct fi
 	s->trace = trace;
 	s->rng.s = seed * 0x9e3779b97f4a7c15ull + 7;
 	s->converge_s = -1;
+	s->counting = 1;
+	for (size_t k = 0; k < sc->nacts; k++)
+		if (sc->acts[k].kind == ACT_COUNT)
+			s->counting = 0;
 	node_seed(seed);
 	s->hosts = xcalloc(s->n, sizeof(*s->hosts));
 	for (uint32_t i = 0; i < s->n; i++) {

@@ -39,7 +39,7 @@ static void summary_line(FILE *out, const struct scenario *sc, const struct figu
 {
 	static const char *cols[] = { "crash.p50", "crash.p99", "crash.max", "join.max", "leave.max",
 	                              "false", "tx_lines", "rx_lines", "tx_bytes", "rx_bytes",
-	                              "converge.max", "timeout.p50" };
+	                              "converge.max", "timeout.p50", "false_before" };
 	int ok;
 
 	fprintf(out, "%s\t%u\t%u", sc->name, sc->nodes, f->runs);

@@ -135,7 +135,9 @@ static void judge_failure(struct sim *s, uint32_t obs, uint32_t subj)
 	}
 	if (s->fig == NULL)
 		return;
-	if (h->state == HOST_UP && !path_blocked(s, subj, obs))
+	if (h->state == HOST_UP && !path_blocked(s, subj, obs) && !s->counting)
+		s->fig->false_before++;
+	else if (h->state == HOST_UP && !path_blocked(s, subj, obs))
 		s->fig->false_failures++;
 	else
 		s->fig->expected_failures++;
@@ -308,6 +310,8 @@ double figure_value(const struct figures *f, const char *what, int *ok)
 			return f ? percentile(f->per_node[k], f->nper_node[k], 50) : 0;
 	if (strcmp(what, "false") == 0)
 		return f ? (double)f->false_failures : 0;
+	if (strcmp(what, "false_before") == 0)
+		return f ? (double)f->false_before : 0;
 	if (strcmp(what, "unconverged") == 0) {
 		size_t bad = 0;
 
@@ -365,6 +369,9 @@ void report_print(FILE *out, const struct scenario *sc, const struct figures *f,
 	probe_row(out, f, PROBE_CRASH, "crash", 1, "s", 3);
 	fprintf(out, "| false failures (member running, path open) | %llu |\n",
 	        (unsigned long long)f->false_failures);
+	if (f->false_before)
+		fprintf(out, "| false failures before `count start` (not counted above) | %llu |\n",
+		        (unsigned long long)f->false_before);
 	fprintf(out, "| failures explained (partition, cut input, pause) | %llu |\n",
 	        (unsigned long long)f->expected_failures);
 	if (f->measured_s > 0) {

@@ -15,7 +15,9 @@
  *   delay in|out|both HOSTS MS [JITTER_MS];  dup in|out|both HOSTS P%;
  *   partition HOSTS | HOSTS (both ways)  or  HOSTS > HOSTS (the right does
  *   not hear the left);  heal;  clock HOSTS step SECONDS | rate PPM;
- *   starve HOSTS MS (timers up to MS late);  measure start|stop;  end.
+ *   starve HOSTS MS (timers up to MS late);  measure start|stop;
+ *   count start (false failures counted from here on, not before: as
+ *   bench-cluster counts them from the moment its loss rules are in);  end.
  */
 #include "sim.h"
 
@@ -185,7 +187,8 @@ static const struct {
 	{ "stop", ACT_STOP },     { "pause", ACT_PAUSE },   { "resume", ACT_RESUME },
 	{ "loss", ACT_LOSS },     { "delay", ACT_DELAY },   { "dup", ACT_DUP },
 	{ "partition", ACT_PARTITION }, { "heal", ACT_HEAL }, { "clock", ACT_CLOCK_STEP },
-	{ "starve", ACT_STARVE }, { "measure", ACT_MEASURE }, { "end", ACT_END },
+	{ "starve", ACT_STARVE }, { "measure", ACT_MEASURE }, { "count", ACT_COUNT },
+	{ "end", ACT_END },
 };
 
 static int parse_act_args(struct parse *p, struct action *a)
@@ -206,6 +209,10 @@ static int parse_act_args(struct parse *p, struct action *a)
 		if (p->nw != 4 || (strcmp(p->w[3], "start") != 0 && strcmp(p->w[3], "stop") != 0))
 			return fail(p, "measure wants start or stop", NULL);
 		a->kind = p->w[3][2] == 'a' ? ACT_MEASURE : ACT_UNMEASURE;
+		return 0;
+	case ACT_COUNT:
+		if (p->nw != 4 || strcmp(p->w[3], "start") != 0)
+			return fail(p, "wants: count start", NULL);
 		return 0;
 	case ACT_STARVE:
 		if (p->nw != 5 || parse_hosts(p, p->w[3], &a->a) == -1)

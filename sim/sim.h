@@ -99,7 +99,7 @@ struct hostset { unsigned n; uint32_t lo[SIM_MAX_RANGES], hi[SIM_MAX_RANGES]; in
 enum act_kind {
 	ACT_START, ACT_CRASH, ACT_RESTART, ACT_STOP, ACT_PAUSE, ACT_RESUME, ACT_LOSS, ACT_DELAY,
 	ACT_DUP, ACT_PARTITION, ACT_HEAL, ACT_CLOCK_STEP, ACT_CLOCK_RATE, ACT_STARVE, ACT_MEASURE,
-	ACT_UNMEASURE, ACT_END
+	ACT_UNMEASURE, ACT_COUNT, ACT_END
 };
 enum dir { DIR_IN = 1, DIR_OUT = 2, DIR_BOTH = 3 };
 
@@ -155,6 +155,7 @@ struct figures {
 	unsigned missed[PROBE_NKINDS];        /* not seen by all by the end */
 	unsigned leave_as_failed;
 	uint64_t false_failures, expected_failures, events;
+	uint64_t false_before;                /* before `count start` */
 	double *converge;                     /* per run, s; < 0 never */
 	size_t nconverge, cap_converge;
 	double measured_s;                    /* steady window, summed over runs */
@@ -184,6 +185,7 @@ struct sim {
 	uint64_t started_t;        /* `start all` */
 	double converge_s;
 	int measuring;
+	int counting;               /* false failures counted (from `count start`, or all along) */
 	uint64_t measure_t0;
 	int ended;
 	FILE *trace;
