@@ -95,6 +95,8 @@ static void test_due_timers_run_once_in_order(void **state)
 	assert_int_equal(calls.n, 1);
 	assert_int_equal(calls.order[0], 1);
 	assert_int_equal(sched_timer_due(s, b), SCHED_NEVER); /* disarmed before the call */
+	assert_int_equal(sched_timer_last_due(s, b), 1100);    /* what it was due at */
+	assert_int_equal(sched_timer_last_due(s, a), SCHED_NEVER); /* never ran */
 	assert_int_equal(sched_next_due(s), 1200);
 	sched_timer_set(s, b, 1150);
 	sched_run_due(s, 5000); /* both due: a (added first) before b */
