@@ -7,6 +7,9 @@
 #   make bench      receive-path microbenchmark
 #   make bench-cluster  5, 16, 64 daemons and one following 10 000 members (root)
 #   make bench-peers    cmem and Serf side by side (root; installs serf, gnuplot)
+#   make sim        the simulator (sim/): the shipped scenarios, tables and a plot
+#   make sim-test   timing claims checked in the simulator over many seeds
+#   make sim-check  the simulator beside bench-cluster's real daemons (root)
 #   make deps       apt-get install what the build needs
 
 CC       ?= gcc
@@ -123,9 +126,10 @@ deps:
 # Runs the system tests even when a unit test failed, so that every failure
 # is reported; the last line totals both (skipped system tests included).
 check: have-deps
-	$(MAKE) --no-print-directory all unit-bins
+	$(MAKE) --no-print-directory all unit-bins $(SIM)
 	@rm -f $(BUILD)/unit.summary $(BUILD)/system.summary; \
 	CMEM_SUMMARY=$(BUILD)/unit.summary $(MAKE) --no-print-directory unit; u=$$?; \
+	$(MAKE) --no-print-directory sim-test || u=1; \
 	CMEM_SUMMARY=$(BUILD)/system.summary $(MAKE) --no-print-directory system; s=$$?; \
 	echo "check: $$(cat $(BUILD)/unit.summary 2>/dev/null || echo 'unit tests did not run');" \
 	  "$$(cat $(BUILD)/system.summary 2>/dev/null || echo 'system tests did not run')"; \
@@ -197,6 +201,30 @@ bench-peers: have-deps
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	    serf gnuplot-nox; }
 	@CMEM_BUILD=$(abspath $(BUILD)) python3 bench/peers.py
+
+# ---- the simulator (sim/README.md) ----
+SIM_SRCS := $(wildcard sim/*.c)
+SIM_OBJS := $(patsubst sim/%.c,$(BUILD)/obj/sim/%.o,$(SIM_SRCS))
+SIM      := $(BUILD)/cmem-sim
+SIM_SCENARIOS ?= $(wildcard sim/scenarios/*.sim)
+
+$(BUILD)/obj/sim/%.o: sim/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Isim -c -o $@ $<
+
+$(SIM): $(SIM_OBJS) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SIM_OBJS) $(LIB) $(LDLIBS)
+
+.PHONY: sim sim-test sim-check
+sim: $(SIM)
+	@sh sim/run.sh $(SIM) $(BUILD) $(SIM_SCENARIOS)
+
+sim-test: $(SIM)
+	@sh sim/test.sh $(SIM)
+
+sim-check: have-deps $(SIM)
+	$(MAKE) --no-print-directory all
+	@CMEM_BUILD=$(abspath $(BUILD)) python3 sim/check.py $(SIM)
 
 $(BUILD)/bench_wire: bench/bench_wire.c $(LIB) $(TESTKEY_H)
 	$(CC) $(CFLAGS) -I$(BUILD)/gen $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
