@@ -13,7 +13,7 @@
 #include "util.h"
 
 #define RECV_BATCH 256 /* datagrams per wake-up, so that timers still run under a flood */
-#define MAX_POLLFDS (4 + CTL_MAX_CLIENTS)
+#define MAX_POLLFDS (5 + CTL_MAX_CLIENTS)
 
 /* Join replies are spread over this long, so that one answer can silence the rest. */
 static uint64_t reply_spread_ms(const struct daemon *d)
@@ -51,6 +51,7 @@ void daemon_init(struct daemon *d, uint64_t now_ms, uint64_t now_s)
 	d->rl_send = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 1);
 	d->rl_shadow = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 1);
 	d->rl_recv = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 1);
+	d->rl_event = (struct log_ratelimit)LOG_RATELIMIT_INIT(1000, DAEMON_EVENT_LOG_BURST);
 	d->running = 1;
 }
 
@@ -467,10 +468,11 @@ void daemon_event(void *arg, enum member_event ev, const struct member *m, const
 	if (ev == MEV_FAILED || ev == MEV_LEAVE)
 		net_peer_failed(&d->net, &m->addr, now_mono_ms()); /* tried at a low rate from now */
 	addr_str(&m->addr, addr, sizeof(addr));
-	if (ev == MEV_FAILED || ev == MEV_NAME_CONFLICT || ev == MEV_SKEW)
-		log_warnx("%s: %s (%s): %s", members_event_name(ev), m->name, addr, detail);
-	else
-		log_info("%s: %s (%s): %s", members_event_name(ev), m->name, addr, detail);
+	/* lines can make events: the log takes a burst a second, watchers get them all */
+	log_limited(&d->rl_event, now_mono_ms(),
+	            ev == MEV_FAILED || ev == MEV_NAME_CONFLICT || ev == MEV_SKEW ? LOG_LEVEL_WARN
+	                                                                          : LOG_LEVEL_INFO,
+	            0, "%s: %s (%s): %s", members_event_name(ev), m->name, addr, detail);
 	if (d->ctl == NULL)
 		return;
 	e = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "event", members_event_name(ev), "member",
@@ -641,6 +643,8 @@ static int poll_timeout(const struct daemon *d, uint64_t now)
 		next = d->reply_due_ms;
 	if (notify_next_ms(&d->notify) < next)
 		next = notify_next_ms(&d->notify);
+	if (log_next_ms() < next) /* the log's reconnection (a scheduler timer at merge) */
+		next = log_next_ms();
 	return next <= now ? 0 : (int)(next - now);
 }
 
@@ -652,7 +656,7 @@ int daemon_run(struct daemon *d)
 	send_simple(d, WIRE_ALIVE);
 	notify_ready(&d->notify); /* joined, and the control socket is listening */
 	while (d->running) {
-		size_t n = 3, nctl;
+		size_t n = 4, nctl;
 		uint64_t now = now_mono_ms();
 		int timeout = poll_timeout(d, now), hold = d->rx_hold_until_ms > now;
 
@@ -661,6 +665,7 @@ int daemon_run(struct daemon *d)
 		pfd[0] = (struct pollfd){ .fd = d->sigfd, .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = hold ? -1 : d->net.fd, .events = POLLIN };
 		pfd[2] = (struct pollfd){ .fd = net_netlink_fd(&d->net), .events = POLLIN };
+		log_pollfd(&pfd[3]); /* writable while log lines wait */
 		nctl = d->ctl ? ctl_pollfds(d->ctl, pfd + n, MAX_POLLFDS - n) : 0;
 		if (poll(pfd, n + nctl, timeout) == -1 && errno != EINTR)
 			fatal("poll");
@@ -676,6 +681,7 @@ int daemon_run(struct daemon *d)
 		}
 		daemon_check_clock(d, now_mono_us(), now_real_us());
 		daemon_timers(d, now_mono_ms(), now_real_s());
+		log_flush(now_mono_ms());
 	}
 	notify_stopping(&d->notify);
 	send_leave(d);
@@ -684,5 +690,6 @@ int daemon_run(struct daemon *d)
 	d->ctl = NULL;
 	notify_close(&d->notify);
 	log_info("left the cluster; exiting");
+	log_flush_wait(1000);
 	return 0;
 }

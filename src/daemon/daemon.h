@@ -33,6 +33,7 @@ struct rejected_sender {
 #define DAEMON_REJECTED_SHOW_MS 60000
 #define DAEMON_LEAVE_MIN 3         /* leave is sent this often at least, ... */
 #define DAEMON_LEAVE_MAX 16        /* ... at most, a (fastest) heartbeat apart */
+#define DAEMON_EVENT_LOG_BURST 20  /* membership events logged a second; the rest counted */
 #define DAEMON_CLOCK_STEP_US 1000000 /* a wall clock step larger than this is a new start */
 #define DAEMON_RX_BUSY 1000        /* lines a second past which reads are paced: twice the
                                     * 500 a cluster's heartbeats are planned for */
@@ -87,6 +88,7 @@ struct daemon {
 	int chrooted;
 	char chroot_dir[CONFIG_PATH_MAX];
 	struct log_ratelimit rl_conflict, rl_full, rl_stale, rl_send, rl_shadow, rl_recv;
+	struct log_ratelimit rl_event; /* membership events: a forged flood of them too */
 	struct rejected_sender rejected[DAEMON_REJECTED_MAX];
 };
 
