@@ -139,7 +139,13 @@ static void sandbox(const struct daemon *d)
 		log_warnx("seccomp = false: running without a system call filter");
 		return;
 	}
-	if (sandbox_install(err, sizeof(err)) == -1)
+	switch (sandbox_scope(err, sizeof(err))) {
+	case -1: fatalx("%s", err);
+	case 1: log_warnx("%s", err); break;
+	default: break;
+	}
+	/* in the chroot the configuration is out of reach: no file to open at all */
+	if (sandbox_install(d->chrooted ? 0 : SANDBOX_MAY_OPEN, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 }
 
