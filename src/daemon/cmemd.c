@@ -249,7 +249,6 @@ int main(int argc, char **argv)
 		log_info("service manager watchdog: WATCHDOG=1 every %llu ms",
 		         (unsigned long long)d.notify.watchdog_ms);
 	d.sigfd = signal_fd();
-	log_nonblocking(); /* the loop drains the log's queue from now on */
 
 	/* 9. chroot and drop root for good; then only the system calls the loop needs */
 	confine(&d, as_root, &user);

@@ -39,7 +39,6 @@
 #include "log.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +64,7 @@ static enum log_level log_level = LOG_LEVEL_INFO;
 static int log_syslog;  /* syslog is on */
 static int log_stderr = 1;
 static int log_journal; /* stderr is the journal's stream */
+static int log_stream_gone; /* ... and it broke: lines are counted, not written */
 static int log_facility = LOG_DAEMON;
 static int log_sock = -1; /* the syslog socket, -1 when broken */
 static char log_paths[2][sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -99,8 +99,10 @@ void log_init(const char *progname, enum log_level level)
 	log_stderr = 1;
 	log_journal = stderr_is_journal();
 	log_sock = -1;
+	log_stream_gone = 0;
 	log_count = 0;
 	log_head_off = 0;
+	log_unreported = 0;
 }
 
 static int sock_connect(const char *path)
@@ -153,14 +155,6 @@ void log_use_journal(int on)
 {
 	log_journal = on;
 	log_stderr = 1;
-}
-
-void log_nonblocking(void)
-{
-	int fl = fcntl(STDERR_FILENO, F_GETFL);
-
-	if (log_journal && fl != -1)
-		fcntl(STDERR_FILENO, F_SETFL, fl | O_NONBLOCK);
 }
 
 void log_stderr_off(void)
@@ -217,7 +211,9 @@ unsigned log_queued(void)
 /* The descriptor the queue drains into: the journal's stream or syslog's socket. */
 static int sink_fd(void)
 {
-	return log_journal && log_stderr ? STDERR_FILENO : log_syslog ? log_sock : -1;
+	if (log_journal && log_stderr)
+		return log_stream_gone ? -1 : STDERR_FILENO;
+	return log_syslog ? log_sock : -1;
 }
 
 /*
@@ -229,13 +225,10 @@ static int write_head(int fd)
 	const struct log_line *l = &log_queue[log_head];
 	ssize_t n;
 
-	if (fd == STDERR_FILENO) {
-		n = write(fd, l->text + log_head_off, l->len - log_head_off);
-		if (n > 0 && (log_head_off += (size_t)n) < l->len)
-			return 0;
-	} else {
-		n = send(fd, l->text, l->len, MSG_DONTWAIT | MSG_NOSIGNAL);
-	}
+	/* the journal's stream is a socket too: neither waits, nor raises SIGPIPE */
+	n = send(fd, l->text + log_head_off, l->len - log_head_off, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (fd == STDERR_FILENO && n > 0 && (log_head_off += (size_t)n) < l->len)
+		return 0;
 	if (n >= 0)
 		return 1;
 	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ENOBUFS)
@@ -263,6 +256,8 @@ static void drain(void)
 				close(log_sock);
 				log_sock = -1;
 				log_retry_ms = 0; /* at the next log_flush */
+			} else {
+				log_stream_gone = 1; /* no way back to the journal */
 			}
 			return;
 		}

@@ -38,9 +38,6 @@ void log_init(const char *progname, enum log_level level);
  * only there, until log_stderr_off(). */
 void log_to_syslog(int facility, const char *chroot_dir, const char *path);
 void log_stderr_off(void);
-/* Make the journal's stream (stderr) non-blocking, as the syslog socket
- * is: from now on the caller's loop drains the queue (log_pollfd, log_flush). */
-void log_nonblocking(void);
 /* Tests: syslog datagrams to FD (no reconnection); stderr is the journal or not. */
 void log_use_socket(int fd);
 void log_use_journal(int on);

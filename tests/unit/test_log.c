@@ -111,6 +111,26 @@ static void test_journal_not_twice(void **state)
 	close(sv[1]);
 }
 
+/* The journal's stream gone (journald stopped for good): no SIGPIPE, no busy
+ * wake-up on a dead descriptor, the lines counted. */
+static void test_journal_gone(void **state)
+{
+	int r = journal_on_stderr(1);
+	uint64_t before = log_dropped();
+	struct pollfd p;
+	(void)state;
+
+	log_init("cmemd", LOG_LEVEL_INFO);
+	close(r);
+	for (int i = 0; i < LOG_QUEUE + 10; i++)
+		log_warnx("into the void %d", i);
+	log_pollfd(&p);
+	assert_int_equal(p.fd, -1);
+	assert_int_equal(log_next_ms(), UINT64_MAX);
+	assert_int_equal(log_dropped() - before, 10);
+	restore_stderr();
+}
+
 /* The line number in a syslog datagram "<28>Mmm dd hh:mm:ss cmemd[PID]: line N". */
 static long line_number(const char *dgram)
 {
@@ -243,6 +263,7 @@ int main(void)
 		cmocka_unit_test(test_journal_prefixes),
 		cmocka_unit_test(test_plain_stderr),
 		cmocka_unit_test(test_journal_not_twice),
+		cmocka_unit_test(test_journal_gone),
 		cmocka_unit_test(test_queue_stalled_reader),
 		cmocka_unit_test(test_reconnect_after_restart),
 	};
