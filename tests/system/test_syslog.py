@@ -15,12 +15,18 @@ into the chroot"): a Python reader that the test can stop and re-create.
     reads again, says how many in the log; the lines it kept arrive.
  2. re-created: the socket is closed and bound anew (a syslog daemon
     restarted): the daemons, chrooted, reconnect and the next line arrives.
+ 3. journal: cmemd with stderr a stream named by $JOURNAL_STREAM, as
+    systemd starts it (issue 16, finding 2): a configuration error is one
+    line "<3>..." with no program prefix (what `journalctl -p err` shows).
+    That nothing is logged twice before detaching (finding 9) is the unit
+    test test_log's test_journal_not_twice.
 """
 import json
 import os
 import re
 import signal
 import socket
+import subprocess
 import threading
 import time
 
@@ -151,6 +157,29 @@ def recreated(c, log, daemons):
     check(dropped == [0] * len(daemons), "lines dropped around the restart: %s" % dropped)
 
 
+def journal_stream(sock):
+    """Environment naming sock (our stderr for the child) as the journal's stream."""
+    st = os.fstat(sock.fileno())
+    return dict(os.environ, JOURNAL_STREAM="%d:%d" % (st.st_dev, st.st_ino))
+
+
+def journal(c, log):
+    from cmemnet import CMEMD
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    bad = os.path.join(c.dir, "bad.conf")
+    with open(bad, "w") as f:
+        f.write("name = \"x\";\nport = 99999;\n")
+    r = subprocess.run([CMEMD, "-f", "-c", bad], stderr=b, env=journal_stream(b), timeout=10)
+    b.close()
+    a.settimeout(2)
+    out = a.recv(4096).decode()
+    a.close()
+    print("journal: a configuration error, exit %d: %r" % (r.returncode, out))
+    check(r.returncode == 1, "cmemd exited %d on a bad configuration" % r.returncode)
+    check(re.fullmatch(r"<3>[^<\n]*port[^\n]*\n", out), "not one <3> line without a prefix: %r" % out)
+    check("cmemd:" not in out, "a program prefix under the journal: %r" % out)
+
+
 def main():
     need_root()
     c = log = None
@@ -172,6 +201,9 @@ def main():
     with scenario("re-created"):
         need(log, "start")
         recreated(c, log, daemons)
+    with scenario("journal"):
+        need(log, "start")
+        journal(c, log)
     if c:
         c.cleanup()
     if log:
