@@ -278,6 +278,11 @@ int sandbox_scope(char *err, size_t errlen)
 	long abi = syscall(__NR_landlock_create_ruleset, NULL, 0, LANDLOCK_VERSION_FLAG);
 	int fd, r;
 
+	if (abi == -1) { /* ENOSYS, EOPNOTSUPP (disabled), EPERM (a service manager's filter) */
+		snprintf(err, errlen, "Landlock unavailable (%s): abstract AF_UNIX sockets stay "
+		         "reachable", strerror(errno));
+		return 1;
+	}
 	if (abi < LANDLOCK_SCOPE_ABI) {
 		snprintf(err, errlen, "Landlock: this kernel cannot scope abstract sockets (ABI %ld, "
 		         "6 needed: Linux 6.12): abstract AF_UNIX sockets stay reachable", abi);
