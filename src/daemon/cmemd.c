@@ -144,8 +144,7 @@ static void sandbox(const struct daemon *d)
 	case 1: log_warnx("%s", err); break;
 	default: break;
 	}
-	/* in the chroot the configuration is out of reach: no file to open at all */
-	if (sandbox_install(d->chrooted ? 0 : SANDBOX_MAY_OPEN, err, sizeof(err)) == -1)
+	if (sandbox_install(err, sizeof(err)) == -1)
 		fatalx("%s", err);
 }
 

@@ -14,9 +14,9 @@
  * the group on a new socket).  Calls that need an argument check get one:
  * sockets of the families and types the daemon uses (datagrams, and
  * rtnetlink), memory never executable (mmap, mprotect without PROT_EXEC),
- * read-only opens when the configuration can be re-read (SIGHUP, no
- * chroot), none otherwise (they fail with EACCES: a SIGHUP does not kill),
- * the ioctls of interface lookups, read-only prctl()s, and what abort()
+ * plain read-only opens (SIGHUP re-reads the configuration where it is
+ * reachable, a copy in the chroot included: no write, creation,
+ * truncation, append, directory or O_PATH handle), the ioctls of interface lookups, read-only prctl()s, and what abort()
  * needs to die by SIGABRT rather than SIGSYS (tgkill and rt_sigaction of
  * SIGABRT).  The arguments checked are all int-sized in the kernel, so
  * their low 32 bits are what the kernel uses.
@@ -117,13 +117,14 @@ static const struct arg_rule arg_rules[] = {
 	/* memory (malloc, sodium_malloc's guard pages), never executable */
 	{ SYS(mmap), 2, PROT_EXEC, { 0 }, 1 },
 	{ SYS(mprotect), 2, PROT_EXEC, { 0 }, 1 },
+	/* plain read-only opens of files: no write access, creation, truncation, appending,
+	 * directory listing (O_TMPFILE has O_DIRECTORY's bit) or O_PATH handle */
+	{ SYS(openat), 2, O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | O_DIRECTORY | O_PATH, { 0 }, 1 },
 	/* abort() and fortify failures: SIGABRT to ourselves, its handler reset */
 	{ SYS(tgkill), 2, 0, { SIGABRT }, 1 },
 	{ SYS(rt_sigaction), 0, 0, { SIGABRT }, 1 },
 };
 
-/* With SANDBOX_MAY_OPEN: opens without write access, creation or truncation. */
-static const struct arg_rule open_rule = { SYS(openat), 2, O_ACCMODE | O_CREAT | O_TRUNC, { 0 }, 1 };
 
 /* socket(): datagrams of these families (syslog; the group, re-joined), and rtnetlink. */
 static const uint32_t socket_families[] = { AF_UNIX, AF_INET, AF_INET6 };
@@ -197,23 +198,12 @@ static void socket_block(struct prog *p)
 	block_end(p, start);
 }
 
-/* openat() with SANDBOX_MAY_OPEN: read-only; without: it fails (EACCES), nothing dies. */
-static void open_block(struct prog *p, unsigned flags)
-{
-	if (flags & SANDBOX_MAY_OPEN) {
-		arg_block(p, &open_rule);
-		return;
-	}
-	emit(p, BPF_JMP | BPF_JEQ | BPF_K, __NR_openat, 0, 1);
-	emit(p, BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EACCES & SECCOMP_RET_DATA), 0, 0);
-}
-
 /*
  * The program: our architecture only (a call through another ABI, e.g. x32
  * or 32-bit, kills), then each allowed call, then the argument checks;
  * anything else kills the whole process.
  */
-static int sandbox_build(struct prog *p, unsigned flags, char *err, size_t errlen)
+static int sandbox_build(struct prog *p, char *err, size_t errlen)
 {
 	p->n = 0;
 	emit(p, BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch), 0, 0);
@@ -228,7 +218,6 @@ static int sandbox_build(struct prog *p, unsigned flags, char *err, size_t errle
 		allow_if(p, (uint32_t)allowed[i].nr);
 	for (size_t i = 0; i < ARRAY_SIZE(arg_rules); i++)
 		arg_block(p, &arg_rules[i]);
-	open_block(p, flags);
 	socket_block(p);
 	emit(p, BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS, 0, 0);
 	if (p->n > MAX_INSNS) {
@@ -239,13 +228,13 @@ static int sandbox_build(struct prog *p, unsigned flags, char *err, size_t errle
 	return 0;
 }
 
-int sandbox_install(unsigned flags, char *err, size_t errlen)
+int sandbox_install(char *err, size_t errlen)
 {
 	struct prog p;
 	struct sock_fprog fprog;
 	uint32_t action = SECCOMP_RET_KILL_PROCESS;
 
-	if (sandbox_build(&p, flags, err, errlen) == -1)
+	if (sandbox_build(&p, err, errlen) == -1)
 		return -1;
 	/* before Linux 4.14, "kill process" would only kill the calling thread */
 	if (syscall(__NR_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) == -1) {
@@ -313,12 +302,12 @@ static void export_rule(FILE *f, const struct arg_rule *r)
 	fprintf(f, "}\n");
 }
 
-int sandbox_export(int fd, unsigned flags, char *err, size_t errlen)
+int sandbox_export(int fd, char *err, size_t errlen)
 {
 	struct prog p;
 	FILE *f;
 
-	if (sandbox_build(&p, flags, err, errlen) == -1)
+	if (sandbox_build(&p, err, errlen) == -1)
 		return -1;
 	f = fdopen(dup(fd), "w");
 	if (f == NULL) {
@@ -332,10 +321,6 @@ int sandbox_export(int fd, unsigned flags, char *err, size_t errlen)
 		fprintf(f, "allow %s\n", allowed[i].name);
 	for (size_t i = 0; i < ARRAY_SIZE(arg_rules); i++)
 		export_rule(f, &arg_rules[i]);
-	if (flags & SANDBOX_MAY_OPEN)
-		export_rule(f, &open_rule);
-	else
-		fprintf(f, "openat fails with EACCES\n");
 	fprintf(f, "allow socket if arg0 in {0x%x, 0x%x, 0x%x} and arg1 & ~0x%x == 0x%x, "
 	        "or arg0 == 0x%x and arg1 & ~0x%x == 0x%x and arg2 == 0x%x\n",
 	        socket_families[0], socket_families[1], socket_families[2], SOCKET_FLAGS,

@@ -17,15 +17,11 @@
 
 #define SANDBOX_ERRLEN 256
 
-/* Read-only opens allowed (the configuration is reachable: no chroot);
- * without, every open fails with EACCES. */
-#define SANDBOX_MAY_OPEN 1u
-
 /*
  * Install the filter on the calling process for good (no_new_privs must
  * be set, or CAP_SYS_ADMIN held).  0, or -1 with a message in err.
  */
-int sandbox_install(unsigned flags, char *err, size_t errlen);
+int sandbox_install(char *err, size_t errlen);
 
 /*
  * Landlock: no connect() to an abstract AF_UNIX socket made outside this
@@ -35,6 +31,6 @@ int sandbox_install(unsigned flags, char *err, size_t errlen);
 int sandbox_scope(char *err, size_t errlen);
 
 /* The filter in readable form, one rule a line, to fd (tests, debugging). */
-int sandbox_export(int fd, unsigned flags, char *err, size_t errlen);
+int sandbox_export(int fd, char *err, size_t errlen);
 
 #endif

@@ -63,11 +63,16 @@ class Syslog:
         self.sock = s
 
     def recreate(self):
-        """As a restarted syslog daemon: the old socket closed, a new one at the path."""
+        """As a restarted syslog daemon: the old socket closed, a new one at the path.
+        The reader leaves its recv() first: a socket closed under a blocked recv()
+        lives on until that returns, and would swallow the next lines."""
+        self.reading.clear()
+        time.sleep(0.5)
         old = self.sock
         self.sock = None
         old.close()
         self.bind()
+        self.reading.set()
 
     def _read(self):
         while not self.closed:
