@@ -831,17 +831,25 @@ static void flood_init(struct flood *f, const struct opts *o)
 	batch_init(&f->b, &o->dest);
 }
 
-/* Batches of about a millisecond's worth, each sent when it is due. */
+/*
+ * Batches of about a millisecond's worth, each sent when it is due, until
+ * rate x seconds are sent or the deadline passes, whichever is first: a
+ * rate the machine cannot reach sends fewer, never for longer (the summary
+ * says how many went out).  The last batches may run 5 % late (a busy
+ * machine), so that a reachable rate still sends them all.
+ */
 static double flood_loop(struct flood *f, uint64_t total, uint64_t rate)
 {
 	size_t batch = rate / 1000;
 	uint64_t start = mono_ns(), done;
+	uint64_t deadline = start + (uint64_t)((double)total * 1e9 / (double)rate);
+	uint64_t cutoff = deadline + (deadline - start) / 20;
 
 	if (batch < 1)
 		batch = 1;
 	if (batch > FLOOD_BATCH)
 		batch = FLOOD_BATCH;
-	while ((done = f->b.sent + f->b.errors) < total && !stop_flag) {
+	while ((done = f->b.sent + f->b.errors) < total && !stop_flag && mono_ns() < cutoff) {
 		size_t n = total - done < batch ? (size_t)(total - done) : batch;
 
 		sleep_until_ns(start + (uint64_t)((double)done * 1e9 / (double)rate));
@@ -851,7 +859,7 @@ static double flood_loop(struct flood *f, uint64_t total, uint64_t rate)
 		batch_send(&f->b, n);
 	}
 	/* the last batch stands for the last millisecond: the run ends when that is over */
-	sleep_until_ns(start + (uint64_t)((double)total * 1e9 / (double)rate));
+	sleep_until_ns(deadline);
 	return (double)(mono_ns() - start) / 1e9;
 }
 

@@ -25,8 +25,9 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: cmemd [-f] [-d] [-n] [-c FILE] [-V] [-h]\n"
+	fprintf(f, "usage: cmemd [-f] [-s] [-d] [-n] [-c FILE] [-V] [-h]\n"
 	           "  -f       stay in the foreground, log to stderr\n"
+	           "  -s       log to syslog only, also with -f\n"
 	           "  -d       debug logging\n"
 	           "  -n       check the configuration and exit\n"
 	           "  -c FILE  configuration file (default %s)\n"
@@ -36,7 +37,7 @@ static void usage(FILE *f)
 }
 
 struct options {
-	int foreground, debug, check_only;
+	int foreground, syslog_only, debug, check_only;
 	const char *config;
 };
 
@@ -45,9 +46,10 @@ static void parse_args(int argc, char **argv, struct options *o)
 	int ch;
 
 	o->config = CONFIG_DEFAULT_FILE;
-	while ((ch = getopt(argc, argv, "fdnc:Vh")) != -1) {
+	while ((ch = getopt(argc, argv, "fsdnc:Vh")) != -1) {
 		switch (ch) {
 		case 'f': o->foreground = 1; break;
+		case 's': o->syslog_only = 1; break;
 		case 'd': o->debug = 1; break;
 		case 'n': o->check_only = 1; break;
 		case 'c': o->config = optarg; break;
@@ -136,6 +138,11 @@ static void sandbox(const struct daemon *d)
 	if (!d->cfg.seccomp) {
 		log_warnx("seccomp = false: running without a system call filter");
 		return;
+	}
+	switch (sandbox_scope(err, sizeof(err))) {
+	case -1: fatalx("%s", err);
+	case 1: log_warnx("%s", err); break;
+	default: break;
 	}
 	if (sandbox_install(err, sizeof(err)) == -1)
 		fatalx("%s", err);
@@ -259,8 +266,11 @@ int main(int argc, char **argv)
 	/* 5. syslog, time zone, jansson's hash seed and the service manager's
 	 * socket, while /dev/log, /etc, /dev/urandom and $NOTIFY_SOCKET are
 	 * reachable (in the chroot jansson would seed from the time and pid) */
-	if (!o.foreground)
-		log_to_syslog(config_facility_parse(d.cfg.syslog_facility_name));
+	if (!o.foreground || o.syslog_only)
+		log_to_syslog(config_facility_parse(d.cfg.syslog_facility_name),
+		              as_root ? d.cfg.chroot : NULL, NULL);
+	if (o.syslog_only)
+		log_stderr_off();
 	tzset();
 	json_object_seed(0);
 	notify_connect(&d);

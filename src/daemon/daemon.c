@@ -22,6 +22,7 @@ static void report_timer(void *arg, uint64_t now_ms);
 static void notify_timer(void *arg, uint64_t now_ms);
 static void rxhold_timer(void *arg, uint64_t now_ms);
 static void leave_timer(void *arg, uint64_t now_ms);
+static void log_timer(void *arg, uint64_t now_ms);
 
 /* Join replies are spread over this long, so that one answer can silence the rest. */
 static uint64_t reply_spread_ms(const struct daemon *d)
@@ -43,6 +44,7 @@ static void register_timers(struct daemon *d, uint64_t now_ms)
 	d->t_notify = sched_timer_add(s, notify_timer, d);
 	d->t_rxhold = sched_timer_add(s, rxhold_timer, d);
 	d->t_leave = sched_timer_add(s, leave_timer, d);
+	d->t_log = sched_timer_add(s, log_timer, d);
 	d->fd_net = d->fd_netlink = -1;
 	sched_timer_set(s, d->t_heartbeat, now_ms + d->heartbeat_ms);
 	sched_timer_set(s, d->t_tick, now_ms + TICK_FIRST_MS);
@@ -78,6 +80,7 @@ void daemon_init(struct daemon *d, const struct clock *clk)
 	d->rl_send = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 1);
 	d->rl_shadow = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 1);
 	d->rl_recv = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 1);
+	d->rl_event = (struct log_ratelimit)LOG_RATELIMIT_INIT(1000, DAEMON_EVENT_LOG_BURST);
 	d->running = 1;
 }
 
@@ -583,6 +586,13 @@ static void report_timer(void *arg, uint64_t now_ms)
 	report_drops(d);
 }
 
+/* The log's reconnection is due (a restarted syslog daemon). */
+static void log_timer(void *arg, uint64_t now_ms)
+{
+	(void)arg;
+	log_flush(now_ms);
+}
+
 static void notify_timer(void *arg, uint64_t now_ms)
 {
 	daemon_notify(arg, now_ms);
@@ -615,10 +625,11 @@ void daemon_event(void *arg, enum member_event ev, const struct member *m, const
 	if (ev == MEV_FAILED || ev == MEV_LEAVE)
 		net_peer_failed(&d->net, &m->addr, clock_mono_ms(d->clk)); /* tried at a low rate from now */
 	addr_str(&m->addr, addr, sizeof(addr));
-	if (ev == MEV_FAILED || ev == MEV_NAME_CONFLICT || ev == MEV_SKEW)
-		log_warnx("%s: %s (%s): %s", members_event_name(ev), m->name, addr, detail);
-	else
-		log_info("%s: %s (%s): %s", members_event_name(ev), m->name, addr, detail);
+	/* lines can make events: the log takes a burst a second, watchers get them all */
+	log_limited(&d->rl_event, clock_mono_ms(d->clk),
+	            ev == MEV_FAILED || ev == MEV_NAME_CONFLICT || ev == MEV_SKEW ? LOG_LEVEL_WARN
+	                                                                          : LOG_LEVEL_INFO,
+	            0, "%s: %s (%s): %s", members_event_name(ev), m->name, addr, detail);
 	if (d->ctl == NULL)
 		return;
 	e = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "event", members_event_name(ev), "member",
@@ -864,12 +875,31 @@ static void ctl_done(void *arg, const struct pollfd *pfd, size_t n, uint64_t now
 	ctl_expire(arg, now_ms);
 }
 
-/* The loop's descriptors: signals, the cluster socket, rtnetlink, the control clients. */
+/* The log's sink while lines wait for it (its descriptor changes when it reconnects). */
+static size_t log_fill(void *arg, struct pollfd *pfd, size_t max)
+{
+	(void)arg;
+	if (max < 1)
+		return 0;
+	log_pollfd(pfd);
+	return 1;
+}
+
+static void log_done(void *arg, const struct pollfd *pfd, size_t n, uint64_t now_ms)
+{
+	(void)arg;
+	(void)pfd;
+	(void)n;
+	log_flush(now_ms); /* whatever the sink takes now; drops reported once drained */
+}
+
+/* The loop's descriptors: signals, the cluster socket, rtnetlink, the log, the control clients. */
 static void register_fds(struct daemon *d)
 {
 	sched_fd_add(d->sched, d->sigfd, POLLIN, on_signal, d);
 	d->fd_net = sched_fd_add(d->sched, d->net.fd, POLLIN, on_datagrams, d);
 	d->fd_netlink = sched_fd_add(d->sched, net_netlink_fd(&d->net), POLLIN, on_netlink, d);
+	sched_group_add(d->sched, 1, log_fill, log_done, d);
 	if (d->ctl)
 		sched_group_add(d->sched, 1 + CTL_MAX_CLIENTS, ctl_fill, ctl_done, d->ctl);
 }
@@ -877,6 +907,7 @@ static void register_fds(struct daemon *d)
 /* One poll step; then the wall clock is checked for a step and the service manager told. */
 static void step(struct daemon *d)
 {
+	sched_timer_set(d->sched, d->t_log, log_next_ms()); /* UINT64_MAX (never) unless broken */
 	if (sched_poll_once(d->sched) == -1)
 		fatal("poll");
 	if (d->running) /* not while leaving: a step would join again */
@@ -900,5 +931,6 @@ int daemon_run(struct daemon *d)
 	d->ctl = NULL;
 	notify_close(&d->notify);
 	log_info("left the cluster; exiting");
+	log_flush_wait(1000);
 	return 0;
 }

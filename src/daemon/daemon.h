@@ -25,6 +25,7 @@
 
 #define DAEMON_REJECTED_MAX 8
 #define DAEMON_REJECTED_SHOW_MS 60000
+#define DAEMON_EVENT_LOG_BURST 20  /* membership events logged a second; the rest counted */
 #define DAEMON_CLOCK_STEP_US 1000000 /* a wall clock step larger than this is a new start */
 #define DAEMON_RX_BUSY 1000        /* lines a second past which reads are paced: twice the
                                     * 500 a cluster's heartbeats are planned for */

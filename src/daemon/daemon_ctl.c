@@ -212,7 +212,7 @@ static json_t *cmd_stats(struct daemon *d, json_t *req, const struct ctl_peer *p
 	json_object_set_new(r, "dropped", dropped);
 	json_object_set_new(r, "by_key", by_key);
 	json_object_set_new(r, "top_sources", top_sources(s));
-	json_object_set_new(r, "other", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	json_object_set_new(r, "other", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	                                          "oversize", (json_int_t)s->oversize,
 	                                          "own_replays", (json_int_t)s->own_replays,
 	                                          "late", (json_int_t)s->late,
@@ -224,7 +224,8 @@ static json_t *cmd_stats(struct daemon *d, json_t *req, const struct ctl_peer *p
 	                                          (json_int_t)s->send_errors, "replies_suppressed",
 	                                          (json_int_t)d->replies_suppressed,
 	                                          "dropped_watchers",
-	                                          (json_int_t)(d->ctl ? ctl_dropped_watchers(d->ctl) : 0)));
+	                                          (json_int_t)(d->ctl ? ctl_dropped_watchers(d->ctl) : 0),
+	                                          "log_dropped", (json_int_t)log_dropped()));
 	return r;
 }
 

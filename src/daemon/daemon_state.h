@@ -35,7 +35,7 @@ struct daemon {
 	void *send_arg;
 	const struct clock *clk;      /* every time the daemon reads */
 	struct sched *sched;          /* its timers and descriptors */
-	int t_heartbeat, t_tick, t_reply, t_report, t_notify, t_rxhold, t_leave; /* timer ids */
+	int t_heartbeat, t_tick, t_reply, t_report, t_notify, t_rxhold, t_leave, t_log; /* timer ids */
 	int fd_net, fd_netlink;       /* descriptor ids, for pacing and leave */
 	unsigned leaves_left;         /* leave copies still to send */
 	uint64_t last_report_ms;      /* the last drop report (one a second at most) */
@@ -58,6 +58,7 @@ struct daemon {
 	int chrooted;
 	char chroot_dir[CONFIG_PATH_MAX];
 	struct log_ratelimit rl_conflict, rl_full, rl_stale, rl_send, rl_shadow, rl_recv;
+	struct log_ratelimit rl_event; /* membership events: a forged flood of them too */
 	struct rejected_sender rejected[DAEMON_REJECTED_MAX];
 };
 

@@ -12,10 +12,20 @@
  * syslog) and a filter in log mode over the same suite, plus what unicast
  * peers and the run-time interface following need (netlink, re-joining
  * the group on a new socket).  Calls that need an argument check get one:
- * sockets of the four families the daemon uses, read-only opens (SIGHUP
- * re-reads the configuration when it is reachable), the ioctls of
- * interface lookups, read-only prctl()s.  The arguments checked are all
- * int-sized in the kernel, so their low 32 bits are what the kernel uses.
+ * sockets of the families and types the daemon uses (datagrams, and
+ * rtnetlink), memory never executable (mmap, mprotect without PROT_EXEC),
+ * plain read-only opens (SIGHUP re-reads the configuration where it is
+ * reachable, a copy in the chroot included: no write, creation,
+ * truncation, append, directory or O_PATH handle), the ioctls of interface lookups, read-only prctl()s, and what abort()
+ * needs to die by SIGABRT rather than SIGSYS (tgkill and rt_sigaction of
+ * SIGABRT).  The arguments checked are all int-sized in the kernel, so
+ * their low 32 bits are what the kernel uses.
+ *
+ * What a filter cannot see (connect()'s address is behind a pointer) a
+ * Landlock scope does: no abstract AF_UNIX socket made outside the daemon
+ * can be connected to (Landlock ABI 6, Linux 6.12; older kernels are told
+ * in the log).  Paths stay reachable: syslog's socket is re-connected by
+ * its name after a syslog restart (log.c).
  */
 #include "sandbox.h"
 
@@ -26,11 +36,13 @@
 #include <linux/netlink.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -77,9 +89,9 @@ static const struct sys allowed[] = {
 	 * name is the host name) */
 	SYS(fstat), SYS(newfstatat), SYS(statx), SYS(lseek), SYS(uname),
 	/* time, randomness (libsodium), identity, memory (malloc, sodium_malloc) */
-	SYS(clock_gettime), SYS(gettimeofday), SYS(getrandom), SYS(getpid), SYS(getuid),
-	SYS(geteuid), SYS(getgid), SYS(getegid), SYS(brk), SYS(mmap), SYS(munmap), SYS(mremap),
-	SYS(madvise), SYS(mprotect), SYS(mlock), SYS(munlock),
+	SYS(clock_gettime), SYS(gettimeofday), SYS(getrandom), SYS(getpid), SYS(gettid), SYS(getuid),
+	SYS(geteuid), SYS(getgid), SYS(getegid), SYS(brk), SYS(munmap), SYS(mremap),
+	SYS(madvise), SYS(mlock), SYS(munlock),
 	/* signals, and leaving (the leave copies go a heartbeat apart) */
 	SYS(rt_sigreturn), SYS(rt_sigprocmask), SYS(restart_syscall), SYS(exit), SYS(exit_group),
 #ifdef __NR_nanosleep
@@ -102,12 +114,21 @@ static const struct arg_rule arg_rules[] = {
 	{ SYS(ioctl), 1, 0, { SIOCGIFINDEX, SIOCGIFNAME, FIONREAD, TCGETS }, 4 },
 	/* what `status` reports about the confinement */
 	{ SYS(prctl), 0, 0, { PR_GET_NO_NEW_PRIVS, PR_GET_SECCOMP, PR_GET_DUMPABLE }, 3 },
-	/* opens without write access, creation or truncation */
-	{ SYS(openat), 2, O_ACCMODE | O_CREAT | O_TRUNC, { 0 }, 1 },
+	/* memory (malloc, sodium_malloc's guard pages), never executable */
+	{ SYS(mmap), 2, PROT_EXEC, { 0 }, 1 },
+	{ SYS(mprotect), 2, PROT_EXEC, { 0 }, 1 },
+	/* plain read-only opens of files: no write access, creation, truncation, appending,
+	 * directory listing (O_TMPFILE has O_DIRECTORY's bit) or O_PATH handle */
+	{ SYS(openat), 2, O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | O_DIRECTORY | O_PATH, { 0 }, 1 },
+	/* abort() and fortify failures: SIGABRT to ourselves, its handler reset */
+	{ SYS(tgkill), 2, 0, { SIGABRT }, 1 },
+	{ SYS(rt_sigaction), 0, 0, { SIGABRT }, 1 },
 };
 
-/* socket(): syslog and control (unix), the group (inet, inet6); and rtnetlink. */
+
+/* socket(): datagrams of these families (syslog; the group, re-joined), and rtnetlink. */
 static const uint32_t socket_families[] = { AF_UNIX, AF_INET, AF_INET6 };
+#define SOCKET_FLAGS ((uint32_t)(SOCK_NONBLOCK | SOCK_CLOEXEC))
 
 struct prog {
 	struct sock_filter f[MAX_INSNS];
@@ -155,16 +176,25 @@ static void arg_block(struct prog *p, const struct arg_rule *r)
 	block_end(p, start);
 }
 
+/* socket(): rtnetlink raw, or a datagram socket of the families listed. */
 static void socket_block(struct prog *p)
 {
-	unsigned start = block_start(p, __NR_socket);
+	unsigned start = block_start(p, __NR_socket), n = ARRAY_SIZE(socket_families);
 
 	emit(p, BPF_LD | BPF_W | BPF_ABS, ARG_LOW(0), 0, 0);
-	for (size_t i = 0; i < ARRAY_SIZE(socket_families); i++)
-		allow_if(p, socket_families[i]);
-	emit(p, BPF_JMP | BPF_JEQ | BPF_K, AF_NETLINK, 0, 3); /* else: to the kill below */
+	emit(p, BPF_JMP | BPF_JEQ | BPF_K, AF_NETLINK, 0, 7); /* else: to the families */
+	emit(p, BPF_LD | BPF_W | BPF_ABS, ARG_LOW(1), 0, 0);
+	emit(p, BPF_ALU | BPF_AND | BPF_K, ~SOCKET_FLAGS, 0, 0);
+	emit(p, BPF_JMP | BPF_JEQ | BPF_K, SOCK_RAW, 0, 3);
 	emit(p, BPF_LD | BPF_W | BPF_ABS, ARG_LOW(2), 0, 0);
 	allow_if(p, NETLINK_ROUTE);
+	emit(p, BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS, 0, 0);
+	for (unsigned i = 0; i < n; i++) /* a family listed: on to its type */
+		emit(p, BPF_JMP | BPF_JEQ | BPF_K, socket_families[i], (uint8_t)(n - i), 0);
+	emit(p, BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS, 0, 0);
+	emit(p, BPF_LD | BPF_W | BPF_ABS, ARG_LOW(1), 0, 0);
+	emit(p, BPF_ALU | BPF_AND | BPF_K, ~SOCKET_FLAGS, 0, 0);
+	allow_if(p, SOCK_DGRAM);
 	block_end(p, start);
 }
 
@@ -223,6 +253,44 @@ int sandbox_install(char *err, size_t errlen)
 	return 0;
 }
 
+/* Landlock's ABI, from Linux 6.12's <linux/landlock.h> (Debian 12's lacks "scoped"). */
+struct scope_ruleset_attr {
+	uint64_t handled_access_fs, handled_access_net, scoped;
+};
+#define LANDLOCK_VERSION_FLAG (1U << 0)       /* LANDLOCK_CREATE_RULESET_VERSION */
+#define LANDLOCK_SCOPE_ABSTRACT (1ULL << 0)   /* LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET */
+#define LANDLOCK_SCOPE_ABI 6
+
+int sandbox_scope(char *err, size_t errlen)
+{
+	struct scope_ruleset_attr attr = { .scoped = LANDLOCK_SCOPE_ABSTRACT };
+	long abi = syscall(__NR_landlock_create_ruleset, NULL, 0, LANDLOCK_VERSION_FLAG);
+	int fd, r;
+
+	if (abi == -1) { /* ENOSYS, EOPNOTSUPP (disabled), EPERM (a service manager's filter) */
+		snprintf(err, errlen, "Landlock unavailable (%s): abstract AF_UNIX sockets stay "
+		         "reachable", strerror(errno));
+		return 1;
+	}
+	if (abi < LANDLOCK_SCOPE_ABI) {
+		snprintf(err, errlen, "Landlock: this kernel cannot scope abstract sockets (ABI %ld, "
+		         "6 needed: Linux 6.12): abstract AF_UNIX sockets stay reachable", abi);
+		return 1;
+	}
+	fd = (int)syscall(__NR_landlock_create_ruleset, &attr, sizeof(attr), 0);
+	if (fd == -1) {
+		snprintf(err, errlen, "Landlock: cannot create the ruleset: %s", strerror(errno));
+		return -1;
+	}
+	r = (int)syscall(__NR_landlock_restrict_self, fd, 0);
+	close(fd);
+	if (r == -1) {
+		snprintf(err, errlen, "Landlock: cannot restrict the daemon: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static void export_rule(FILE *f, const struct arg_rule *r)
 {
 	fprintf(f, "allow %s if arg%u", r->sys.name, r->arg);
@@ -253,9 +321,10 @@ int sandbox_export(int fd, char *err, size_t errlen)
 		fprintf(f, "allow %s\n", allowed[i].name);
 	for (size_t i = 0; i < ARRAY_SIZE(arg_rules); i++)
 		export_rule(f, &arg_rules[i]);
-	fprintf(f, "allow socket if arg0 in {0x%x, 0x%x, 0x%x}, or arg0 == 0x%x and arg2 == 0x%x\n",
-	        socket_families[0], socket_families[1], socket_families[2], AF_NETLINK,
-	        NETLINK_ROUTE);
+	fprintf(f, "allow socket if arg0 in {0x%x, 0x%x, 0x%x} and arg1 & ~0x%x == 0x%x, "
+	        "or arg0 == 0x%x and arg1 & ~0x%x == 0x%x and arg2 == 0x%x\n",
+	        socket_families[0], socket_families[1], socket_families[2], SOCKET_FLAGS,
+	        SOCK_DGRAM, AF_NETLINK, SOCKET_FLAGS, SOCK_RAW, NETLINK_ROUTE);
 	fprintf(f, "anything else: KILL_PROCESS\n");
 	if (fclose(f) == EOF) {
 		snprintf(err, errlen, "seccomp: cannot write the filter: %s", strerror(errno));

@@ -1,13 +1,20 @@
 /*
  * log: the one logging API of cmem.
  *
- * Messages go to stderr (foreground, tools) or syslog (daemon).  Tests
- * install a hook to capture them.  Everything a remote packet can trigger
- * goes through a struct log_ratelimit so that a flood cannot fill the log.
+ * Messages go to stderr (foreground, tools), the journal (stderr named by
+ * $JOURNAL_STREAM: "<N>" priority prefixes) or syslog (daemon).  The daemon
+ * never waits for its log: what the socket cannot take now waits in a
+ * bounded queue that its loop drains; what the queue cannot hold is
+ * counted (log_dropped) and reported.  Tests install a hook to capture
+ * messages.  Everything a remote packet can trigger goes through a struct
+ * log_ratelimit so that a flood cannot fill the log.  Why we write syslog's
+ * datagrams ourselves and how they survive a syslog restart in the chroot:
+ * log.c's header.
  */
 #ifndef CMEM_LOG_H
 #define CMEM_LOG_H
 
+#include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
 
@@ -17,13 +24,36 @@ typedef void (*log_hook_fn)(enum log_level level, const char *msg, void *arg);
 
 #define CMEM_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
-/* Log to stderr as PROGNAME, at LEVEL and above. */
+/* Lines the queue holds while the log socket is full or gone. */
+#define LOG_QUEUE 64
+
+/* Log to stderr as PROGNAME (or with <N> prefixes to the journal, when
+ * $JOURNAL_STREAM names stderr), at LEVEL and above. */
 void log_init(const char *progname, enum log_level level);
 /* From now on, log to syslog with the given facility (LOG_DAEMON...),
- * and to stderr too until log_stderr_off() (so that start-up errors reach
- * the operator's terminal before the daemon detaches). */
-void log_to_syslog(int facility);
+ * through CHROOT/dev/log if it exists (a socket bound into the chroot:
+ * reached again after a syslog restart), else PATH (NULL: /dev/log); and to stderr too
+ * until log_stderr_off() (so that start-up errors reach the operator's
+ * terminal before the daemon detaches) unless stderr is the journal: then
+ * only there, until log_stderr_off(). */
+void log_to_syslog(int facility, const char *chroot_dir, const char *path);
 void log_stderr_off(void);
+/* Tests: syslog datagrams to FD (no reconnection); stderr is the journal or not. */
+void log_use_socket(int fd);
+void log_use_journal(int on);
+
+/* The queue: POLLOUT on the sink while lines wait (fd -1 otherwise); when
+ * to retry a broken syslog socket (UINT64_MAX: no need); write what the
+ * sink takes now, reconnect when due, report the drops once drained. */
+void log_pollfd(struct pollfd *p);
+uint64_t log_next_ms(void);
+void log_flush(uint64_t now_ms);
+/* Before exiting: wait up to TIMEOUT_MS for the queue to drain. */
+void log_flush_wait(int timeout_ms);
+/* Lines dropped since the start (queue full, or not writable ever); lines queued. */
+uint64_t log_dropped(void);
+unsigned log_queued(void);
+
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 /* Capture messages (tests); NULL restores normal output. */

@@ -372,11 +372,13 @@ class Host:
         opts.update(c.conf)
         return "".join("%s = %s;\n" % kv for kv in opts.items()) + extra
 
-    def start(self, extra="", wait=True, conf_text=None):
+    def start(self, extra="", wait=True, conf_text=None, args=()):
+        """args: more options for cmemd (e.g. "-s": log to syslog)."""
         with open(self.conf, "w") as f:
             f.write(conf_text if conf_text is not None else self.config_text(extra))
         logf = open(self.log, "a")
-        self.proc = subprocess.Popen(["ip", "netns", "exec", self.ns, CMEMD, "-f", "-c", self.conf],
+        self.proc = subprocess.Popen(["ip", "netns", "exec", self.ns, CMEMD, "-f"] + list(args) +
+                                     ["-c", self.conf],
                                      stdout=logf, stderr=logf)
         logf.close()
         self.cluster.procs.append(self.proc)

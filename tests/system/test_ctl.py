@@ -45,7 +45,8 @@ EVENT_KEYS = {"event", "member", "address", "incarnation", "time", "detail", "ve
 VERBS = {"cjoin", "alive", "leave", "cluster"}
 REASONS = {"bad_format", "bad_version", "unknown_key", "bad_mac", "stale", "replay", "bad_body"}
 OTHER = {"oversize", "own_replays", "late", "duplicates", "own_lines", "name_conflicts",
-         "table_full", "send_errors", "replies_suppressed", "dropped_watchers"}
+         "table_full", "send_errors", "replies_suppressed", "dropped_watchers",
+         "log_dropped"}
 PROM_LABEL = r'[a-z_]+="(?:[^"\\]|\\.)*"'
 PROM_SAMPLE = re.compile(r'^cmem_[a-z_]+(\{%s(,%s)*\})? -?[0-9.e+-]+$' % (PROM_LABEL, PROM_LABEL))
 PROM_META = re.compile(r'^# (HELP|TYPE) (cmem_[a-z_]+) (.+)$')

@@ -11,7 +11,10 @@ relies on:
 - the same signed with a wrong secret is counted as bad_mac, with an unknown
   key id as unknown_key, and the sender is not listed;
 - a flood of 20000 forged lines at 20000/s is counted as bad_mac (loss
-  allowed) while the daemon keeps answering its control socket.
+  allowed) while the daemon keeps answering its control socket;
+- a flood asked at a rate no machine reaches (10 million/s for 2 s) stops
+  at its deadline: it sent rate x seconds whatever the time, 42 s for a
+  5 s flood (issue 17, finding 10).
 Prints the figures.
 """
 import os
@@ -141,6 +144,19 @@ def flood(daemon, attacker):
     check(daemon.running() and daemon.ctl_ok("status"), "the daemon stopped answering after the flood")
 
 
+def flood_deadline(attacker):
+    t = time.monotonic()
+    out = attacker.inject("flood", "--rate", "10000000", "--seconds", "2", "--mode", "garbage")
+    took = time.monotonic() - t
+    m = re.search(r"sent (\d+) datagrams in ([\d.]+) s", out)
+    check(m, "flood output not understood: %s" % out)
+    print("flood-deadline: asked 10 000 000/s for 2 s: the tool ran %.2f s (said %s s), sent %s"
+          % (took, m.group(2), m.group(1)))
+    check(float(m.group(2)) <= 2.5, "the flood says it ran %s s for --seconds 2" % m.group(2))
+    check(took <= 4, "cmem-inject flood --seconds 2 took %.1f s" % took)
+    check(0 < int(m.group(1)) < 20000000, "sent %s datagrams" % m.group(1))
+
+
 def main():
     need_root()
     check(os.access(INJECT, os.X_OK), "%s not built (make)" % INJECT)
@@ -160,6 +176,8 @@ def main():
         wrong_keys(c, daemon, attacker)
     with scenario("flood"):
         flood(daemon, attacker)
+    with scenario("flood-deadline"):
+        flood_deadline(attacker)
     c.cleanup()
     finish()
 
