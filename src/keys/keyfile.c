@@ -34,20 +34,24 @@ _Static_assert(sodium_base64_ENCODED_LEN(KEYFILE_PK_BYTES, B64) == KEYFILE_PK_B6
 
 /* ---- keypairs and public key lines ---- */
 
-static const char *const kind_names[] = { [KEYFILE_HOST] = "host", [KEYFILE_ADMIN] = "admin" };
+static const char *const kind_names[] = { [KEYFILE_HOST] = "host", [KEYFILE_ADMIN] = "admin",
+	                                  [KEYFILE_MEMBER] = "member" };
 static const char *const pub_tags[] = { [KEYFILE_HOST] = "cmem-host-pub-v1",
-	                                [KEYFILE_ADMIN] = "cmem-admin-pub-v1" };
+	                                [KEYFILE_ADMIN] = "cmem-admin-pub-v1",
+	                                [KEYFILE_MEMBER] = "cmem-member-pub-v1" };
 static const char *const key_tags[] = { [KEYFILE_HOST] = "cmem-host-key-v1",
-	                                [KEYFILE_ADMIN] = "cmem-admin-key-v1" };
+	                                [KEYFILE_ADMIN] = "cmem-admin-key-v1",
+	                                [KEYFILE_MEMBER] = "cmem-member-key-v1" };
 
 const char *keyfile_kind_name(enum keyfile_kind kind)
 {
-	return kind == KEYFILE_ADMIN ? kind_names[KEYFILE_ADMIN] : kind_names[KEYFILE_HOST];
+	return kind == KEYFILE_ADMIN || kind == KEYFILE_MEMBER ? kind_names[kind]
+	                                                       : kind_names[KEYFILE_HOST];
 }
 
 static size_t sk_len(enum keyfile_kind kind)
 {
-	return kind == KEYFILE_ADMIN ? crypto_sign_SECRETKEYBYTES : crypto_box_SECRETKEYBYTES;
+	return kind == KEYFILE_HOST ? crypto_box_SECRETKEYBYTES : crypto_sign_SECRETKEYBYTES;
 }
 
 static int is_space(char c)
@@ -84,6 +88,10 @@ static const char *line_kind(const char *s, size_t len)
 		return "a host secret key";
 	if (has_tag(s, len, key_tags[KEYFILE_ADMIN]))
 		return "an administrator secret key";
+	if (has_tag(s, len, pub_tags[KEYFILE_MEMBER]))
+		return "a member public key";
+	if (has_tag(s, len, key_tags[KEYFILE_MEMBER]))
+		return "a member secret key";
 	if (len >= strlen(KEYFILE_BUNDLE_PREFIX) &&
 	    memcmp(s, KEYFILE_BUNDLE_PREFIX, strlen(KEYFILE_BUNDLE_PREFIX)) == 0)
 		return "a bundle";
@@ -135,7 +143,7 @@ struct keyfile_pair *keyfile_pair_generate(enum keyfile_kind kind)
 
 	if (p == NULL)
 		return NULL;
-	if (kind == KEYFILE_ADMIN)
+	if (kind != KEYFILE_HOST)
 		crypto_sign_keypair(p->pk, p->sk);
 	else
 		crypto_box_keypair(p->pk, p->sk);

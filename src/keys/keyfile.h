@@ -5,6 +5,8 @@
  * - host keypairs (crypto_box, X25519): DIR/host.key and DIR/host.pub;
  * - administrator keypairs (crypto_sign, Ed25519): DIR/admin.key and
  *   DIR/admin.pub;
+ * - member identity keypairs (crypto_sign, Ed25519): DIR/member.key and
+ *   DIR/member.pub (certified by an administrator: cert.h);
  * - bundles: a keyring sealed to one host (crypto_box_seal) and signed by
  *   an administrator, as text (format below).
  *
@@ -15,9 +17,11 @@
  *
  *	cmem-host-pub-v1 BASE64(32-byte X25519 public key)
  *	cmem-admin-pub-v1 BASE64(32-byte Ed25519 public key)
+ *	cmem-member-pub-v1 BASE64(32-byte Ed25519 public key)
  *
- * Secret key file (mode 0600): one line "cmem-host-key-v1 BASE64(sk)" or
- * "cmem-admin-key-v1 BASE64(sk)"; the public key is derived from it.
+ * Secret key file (mode 0600): one line "cmem-host-key-v1 BASE64(sk)",
+ * "cmem-admin-key-v1 BASE64(sk)" or "cmem-member-key-v1 BASE64(sk)" (the
+ * 64-byte libsodium Ed25519 secret key); the public key is derived from it.
  *
  * Bundle (BASE64 is standard base64 with padding, LF or CRLF line ends):
  *
@@ -67,7 +71,7 @@ struct keyring;
 #define KEYFILE_BUNDLE_MAX (256 * 1024)
 #define KEYFILE_NAME_MAX 64                          /* host names in a hosts file */
 
-enum keyfile_kind { KEYFILE_HOST, KEYFILE_ADMIN };
+enum keyfile_kind { KEYFILE_HOST, KEYFILE_ADMIN, KEYFILE_MEMBER };
 
 /* A keypair in sodium_malloc memory. */
 struct keyfile_pair {
@@ -109,7 +113,7 @@ static inline int keyfile_exists(const char *path)
 	return privfile_exists(path);
 }
 
-const char *keyfile_kind_name(enum keyfile_kind kind); /* "host" | "admin" */
+const char *keyfile_kind_name(enum keyfile_kind kind); /* "host" | "admin" | "member" */
 
 /* A fresh random keypair; NULL if out of secure memory. */
 struct keyfile_pair *keyfile_pair_generate(enum keyfile_kind kind);
