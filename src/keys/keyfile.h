@@ -42,6 +42,16 @@
  * orders bundles: a host refuses one older than the newest it unsealed
  * (provision.h).
  *
+ * cmem-bundle-v3 is v2 with a member identity: the same lines, the
+ * signature context "cmem-bundle-v3 signature", and sealed content that
+ * is the keyring text followed by the identity part, every line from the
+ * first that begins with "cmem-cert-" or "cmem-crl-" (a member
+ * certificate and/or a revocation list, cert.h; at most KEYFILE_IDENT_MAX
+ * bytes).  It is written only for a bundle that carries an identity, so
+ * that a bundle without one still opens with an older cmem-keygen, which
+ * refuses a v3 bundle as an unsupported format (it never reads the
+ * identity as keyring lines).
+ *
  * cmem-bundle-v1 (the first format) has no serial and no created line and
  * signs "cmem-bundle-v1 signature" NUL || recipient || sealed.  It is
  * still read, as serial 0: older than every v2 bundle.  Only v2 is
@@ -66,6 +76,8 @@ struct keyring;
 #define KEYFILE_BUNDLE_PREFIX "cmem-bundle-"
 #define KEYFILE_BUNDLE_MAGIC "cmem-bundle-v2"    /* what is written */
 #define KEYFILE_BUNDLE_MAGIC_V1 "cmem-bundle-v1" /* still read */
+#define KEYFILE_BUNDLE_MAGIC_V3 "cmem-bundle-v3" /* with a member identity */
+#define KEYFILE_IDENT_MAX (48 * 1024)            /* the identity part of v3 content */
 #define KEYFILE_TIME_LEN 21                      /* "YYYY-MM-DDTHH:MM:SSZ" + NUL */
 #define KEYFILE_TIME_MAX INT64_C(253402300799)   /* 9999-12-31T23:59:59Z */
 #define KEYFILE_BUNDLE_MAX (256 * 1024)
@@ -140,7 +152,7 @@ int keyfile_pub_load(enum keyfile_kind kind, const char *path, uint8_t pk[KEYFIL
                      char *err, size_t errlen);
 
 struct keyfile_bundle {
-	int version;      /* 1 or 2 (the format line) */
+	int version;      /* 1, 2 or 3 (the format line) */
 	uint64_t serial;  /* v2: 1 or more; v1: 0 */
 	int64_t created;  /* v2: sealing time, seconds since 1970 UTC; v1: 0 */
 	uint8_t signer[crypto_sign_PUBLICKEYBYTES];
@@ -159,6 +171,12 @@ int keyfile_bundle_seal(struct keyfile_bundle *b, const char *text, size_t len,
                         const uint8_t recipient[KEYFILE_PK_BYTES],
                         const struct keyfile_pair *admin, uint64_t serial, int64_t created,
                         char *err, size_t errlen);
+/* The same with an identity part (ilen > 0): a v3 bundle. */
+int keyfile_bundle_seal_ident(struct keyfile_bundle *b, const char *text, size_t len,
+                              const char *ident, size_t ilen,
+                              const uint8_t recipient[KEYFILE_PK_BYTES],
+                              const struct keyfile_pair *admin, uint64_t serial,
+                              int64_t created, char *err, size_t errlen);
 /* The text form above (of b's version): malloc'd, *len without the NUL. */
 char *keyfile_bundle_format(const struct keyfile_bundle *b, size_t *len);
 /* Strict parse of the text form; on failure b holds nothing to free. */
@@ -171,6 +189,11 @@ int keyfile_bundle_parse(struct keyfile_bundle *b, const char *name, const char 
 struct keyring *keyfile_bundle_open(const struct keyfile_bundle *b, const char *name,
                                     const uint8_t trusted[KEYFILE_PK_BYTES],
                                     const struct keyfile_pair *host, char *err, size_t errlen);
+/* The same, and a v3 bundle's identity part into *ident (malloc'd, NUL-terminated; NULL if none). */
+struct keyring *keyfile_bundle_open_ident(const struct keyfile_bundle *b, const char *name,
+                                          const uint8_t trusted[KEYFILE_PK_BYTES],
+                                          const struct keyfile_pair *host, char **ident,
+                                          size_t *ilen, char *err, size_t errlen);
 void keyfile_bundle_clear(struct keyfile_bundle *b);
 
 /*
