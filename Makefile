@@ -14,7 +14,7 @@ BUILD    ?= build
 PKGS     := libsodium libconfig jansson
 DEBS     := build-essential pkg-config libsodium-dev libconfig-dev libcmocka-dev libjansson-dev \
             clang libclang-rt-14-dev iproute2 nftables util-linux procps python3 tcpdump \
-            python3-prometheus-client
+            python3-prometheus-client python3-nacl
 FUZZ_SECONDS ?= 60
 STATIC   ?= 1
 
