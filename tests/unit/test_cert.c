@@ -4,13 +4,18 @@
  * (vectors/gen_ident.py, python3-nacl): every row is reproduced byte for
  * byte (keys from seeds, both forms of every certificate and list) or
  * gives the status the row expects.  Then what the rows cannot show:
- * signing refuses bad fields, crl_add keeps the list sorted and bounded.
+ * signing refuses bad fields, crl_add keeps the list sorted and bounded;
+ * and the identity files of ident.h: certify and revoke with an injected
+ * clock, the identity part of a cmem-bundle-v3 bundle, and the checks of
+ * unseal (another member's key, revoked, an older list, not yet valid).
  */
 #include "testutil.h"
 
 #include <inttypes.h>
 
 #include "cert.h"
+#include "provision.h"
+#include "ident.h"
 #include "keyfile.h"
 #include "util.h"
 
@@ -430,6 +435,263 @@ static void test_messages(void **state)
 	assert_string_equal(cert_status_name((enum cert_status)99), "unknown");
 }
 
+
+#define SEED_ADMIN "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"
+#define SEED_M1 "0101010101010101010101010101010101010101010101010101010101010101"
+#define SEED_M2 "0202020202020202020202020202020202020202020202020202020202020202"
+#define T0 INT64_C(1767225600)
+
+/* A certificate for name and the member of seed, signed by the vectors' administrator. */
+static void signed_cert(struct cert *c, const char *name, const char *seed, uint64_t serial,
+                        int64_t nb, int64_t na)
+{
+	struct keyfile_pair admin, member;
+	char err[256];
+
+	pair_from_seed(&admin, KEYFILE_ADMIN, SEED_ADMIN);
+	pair_from_seed(&member, KEYFILE_MEMBER, seed);
+	memset(c, 0, sizeof(*c));
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	memcpy(c->key, member.pk, 32);
+	c->serial = serial;
+	c->not_before = nb;
+	c->not_after = na;
+	assert_int_equal(cert_sign(c, &admin, err, sizeof(err)), 0);
+}
+
+static void signed_crl(struct crl *l, uint64_t sequence, uint64_t revoked)
+{
+	struct keyfile_pair admin;
+	char err[256];
+
+	pair_from_seed(&admin, KEYFILE_ADMIN, SEED_ADMIN);
+	memset(l, 0, sizeof(*l));
+	l->sequence = sequence;
+	l->issued = T0;
+	if (revoked)
+		assert_int_equal(crl_add(l, revoked), 0);
+	assert_int_equal(crl_sign(l, &admin, err, sizeof(err)), 0);
+}
+
+/* certify: serials 1, 2, then a given one; revoke: the sequence grows. */
+static void test_certify_and_revoke(void **state)
+{
+	char dir[256], adm[512], pub[512], out[512], path[512], err[PROVISION_ERRLEN];
+	uint8_t pk[KEYFILE_PK_BYTES];
+	uint64_t serials[] = { 9, 3 };
+	struct ident_args a = { .name = "n1", .days = 10, .now = T0 };
+	struct cert c, back;
+	struct crl l;
+
+	(void)state;
+	assert_non_null(tu_mkdtemp(dir, sizeof(dir)));
+	tu_path(adm, sizeof(adm), dir, "adm");
+	assert_int_equal(keyfile_pair_create(KEYFILE_ADMIN, adm, pk, err, sizeof(err)), 0);
+	assert_int_equal(keyfile_pair_create(KEYFILE_MEMBER, dir, pk, err, sizeof(err)), 0);
+	tu_path(pub, sizeof(pub), dir, "member.pub");
+	tu_path(out, sizeof(out), dir, "n1.cert");
+	a.pub = pub;
+	a.sign_with = adm;
+	a.output = out;
+	assert_int_equal(ident_certify(&a, &c, err, sizeof(err)), 0);
+	assert_true(c.serial == 1 && c.not_before == T0 && c.not_after == T0 + 10 * 86400);
+	assert_memory_equal(c.key, pk, 32);
+	assert_int_equal(ident_cert_load(out, &back, err, sizeof(err)), CERT_OK);
+	assert_memory_equal(&back, &c, sizeof(c));
+	assert_int_equal(ident_certify(&a, &c, err, sizeof(err)), -1); /* exists */
+	assert_non_null(strstr(err, "already exists"));
+	a.force = 1;
+	assert_int_equal(ident_certify(&a, &c, err, sizeof(err)), 0);
+	assert_true(c.serial == 2);
+	a.serial = 40;
+	assert_int_equal(ident_certify(&a, &c, err, sizeof(err)), 0);
+	assert_true(c.serial == 40);
+	a.serial = 0;
+	a.days = 0;
+	assert_int_equal(ident_certify(&a, &c, err, sizeof(err)), -1);
+	a.days = 1;
+	a.name = "../x";
+	assert_int_equal(ident_certify(&a, &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "a member name is"));
+	a.serials = serials;
+	a.nserials = 2;
+	assert_int_equal(ident_revoke(&a, &l, path, sizeof(path), err, sizeof(err)), 0);
+	assert_true(l.sequence == 1 && l.n == 2 && l.serials[0] == 3 && l.serials[1] == 9);
+	crl_clear(&l);
+	a.nserials = 1;
+	assert_int_equal(ident_revoke(&a, &l, path, sizeof(path), err, sizeof(err)), 0);
+	assert_true(l.sequence == 2 && l.n == 2);
+	crl_clear(&l);
+	assert_true(ident_is_crl(path) && !ident_is_crl(out));
+	tu_rmtree(dir);
+}
+
+/* A v3 bundle carries the identity part after the ring; v2 has none. */
+static void test_bundle_v3(void **state)
+{
+	struct keyfile_pair admin, *host = keyfile_pair_generate(KEYFILE_HOST);
+	struct keyfile_bundle b, parsed;
+	struct ident_parts p;
+	struct keyring *kr;
+	struct cert c;
+	struct crl l;
+	size_t rlen = 0, clen = 0, llen = 0, ilen = 0, blen = 0;
+	char *ring = tu_read_file(TU_VECTOR_KEYRING, &rlen), *ct, *lt, both[2048], *ident = NULL;
+	char err[512], *text;
+
+	(void)state;
+	assert_non_null(ring);
+	pair_from_seed(&admin, KEYFILE_ADMIN, SEED_ADMIN);
+	signed_cert(&c, "n1", SEED_M1, 1, T0, T0 + 100);
+	signed_crl(&l, 4, 7);
+	ct = cert_format(&c, &clen);
+	lt = crl_format(&l, &llen);
+	snprintf(both, sizeof(both), "%s%s", ct, lt);
+	assert_int_equal(keyfile_bundle_seal_ident(&b, ring, rlen, both, clen + llen, host->pk,
+	                                           &admin, 5, T0, err, sizeof(err)),
+	                 0);
+	assert_int_equal(b.version, 3);
+	text = keyfile_bundle_format(&b, &blen);
+	assert_memory_equal(text, "cmem-bundle-v3\n", 15);
+	assert_int_equal(keyfile_bundle_parse(&parsed, "b", text, blen, err, sizeof(err)), 0);
+	kr = keyfile_bundle_open_ident(&parsed, "b", admin.pk, host, &ident, &ilen, err,
+	                               sizeof(err));
+	assert_non_null(kr);
+	assert_int_equal(ilen, clen + llen);
+	assert_string_equal(ident, both);
+	assert_int_equal(ident_parts_parse("b", ident, ilen, &p, err, sizeof(err)), 0);
+	assert_true(p.has_cert && p.has_crl && p.crl.sequence == 4);
+	assert_memory_equal(&p.cert, &c, sizeof(c));
+	ident_parts_clear(&p);
+	assert_int_equal(ident_parts_parse("b", lt, llen, &p, err, sizeof(err)), 0);
+	assert_true(!p.has_cert && p.has_crl);
+	ident_parts_clear(&p);
+	assert_int_equal(ident_parts_parse("b", ct, clen - 10, &p, err, sizeof(err)), -1);
+	keyring_free(kr);
+	free(ident);
+	free(text);
+	keyfile_bundle_clear(&parsed);
+	keyfile_bundle_clear(&b);
+	/* no identity: a v2 bundle, as before */
+	assert_int_equal(keyfile_bundle_seal(&b, ring, rlen, host->pk, &admin, 6, T0, err,
+	                                     sizeof(err)) == 0 && b.version == 2, 1);
+	keyfile_bundle_clear(&b);
+	free(ct);
+	free(lt);
+	crl_clear(&l);
+	free(ring);
+	keyfile_pair_free(host);
+}
+
+static void test_beside(void **state)
+{
+	char out[256];
+
+	(void)state;
+	ident_beside(out, sizeof(out), "/etc/cmem/cluster.keys", IDENT_CERT_FILE);
+	assert_string_equal(out, "/etc/cmem/member.cert");
+	ident_beside(out, sizeof(out), "cluster.keys", IDENT_CRL_FILE);
+	assert_string_equal(out, "./revoked.crl");
+	ident_beside(out, sizeof(out), "/cluster.keys", IDENT_CRL_FILE);
+	assert_string_equal(out, "/revoked.crl");
+}
+
+/* A host directory with the member key of SEED_M2; p holds its certificate. */
+static void unseal_setup(char *dir, size_t size, char *ring, size_t rsize, struct ident_parts *p)
+{
+	struct keyfile_pair member;
+	char err[512];
+
+	assert_non_null(tu_mkdtemp(dir, size));
+	tu_path(ring, rsize, dir, "cluster.keys");
+	pair_from_seed(&member, KEYFILE_MEMBER, SEED_M2);
+	assert_int_equal(keyfile_pair_save(&member, dir, err, sizeof(err)), 0);
+	memset(p, 0, sizeof(*p));
+	p->has_cert = 1;
+	signed_cert(&p->cert, "n1", SEED_M2, 3, T0, T0 + 100);
+}
+
+/* unseal_check's verdict at now, with force; the message in err. */
+static int unseal_at(const struct ident_parts *p, const char *dir, const char *ring, int force,
+                     int64_t now, int *pending, char *err, size_t errlen)
+{
+	struct keyfile_pair admin;
+
+	pair_from_seed(&admin, KEYFILE_ADMIN, SEED_ADMIN);
+	return ident_unseal_check(p, "b", dir, ring, admin.pk, force, now, pending, err, errlen);
+}
+
+/* The certificate of a bundle: this host's key, valid now or later, not revoked. */
+static void test_unseal_cert(void **state)
+{
+	char dir[256], ring[512], err[1024];
+	struct ident_parts p;
+	int pending = -1;
+
+	(void)state;
+	unseal_setup(dir, sizeof(dir), ring, sizeof(ring), &p);
+	assert_int_equal(unseal_at(&p, dir, ring, 0, T0, &pending, err, sizeof(err)), 0);
+	assert_int_equal(pending, 0);
+	assert_int_equal(unseal_at(&p, dir, ring, 0, T0 - 5, &pending, err, sizeof(err)), 0);
+	assert_int_equal(pending, 1);
+	assert_int_equal(unseal_at(&p, dir, ring, 0, T0 + 101, &pending, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "expired"));
+	p.has_crl = 1;
+	signed_crl(&p.crl, 2, 3);
+	assert_int_equal(unseal_at(&p, dir, ring, 0, T0, &pending, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "revoked: serial 3"));
+	signed_cert(&p.cert, "n1", SEED_M1, 4, T0, T0 + 100);
+	assert_int_equal(unseal_at(&p, dir, ring, 0, T0, &pending, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "certifies another member key"));
+	memset(&p.cert, 0, sizeof(p.cert));
+	assert_int_equal(unseal_at(&p, dir, ring, 0, T0, &pending, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "another administrator"));
+	ident_parts_clear(&p);
+	tu_rmtree(dir);
+	/* no member key on this host */
+	assert_non_null(tu_mkdtemp(dir, sizeof(dir)));
+	p.has_cert = 1;
+	signed_cert(&p.cert, "n1", SEED_M2, 3, T0, T0 + 100);
+	assert_int_equal(unseal_at(&p, dir, ring, 0, T0, &pending, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "has no member key"));
+	tu_rmtree(dir);
+}
+
+/* The list of a bundle: never older than the host's, whatever force says. */
+static void test_unseal_list(void **state)
+{
+	char dir[256], ring[512], crlpath[512], err[1024], *text;
+	struct ident_parts p;
+	struct crl have;
+	size_t len = 0;
+	int pending = -1;
+
+	(void)state;
+	unseal_setup(dir, sizeof(dir), ring, sizeof(ring), &p);
+	p.has_crl = 1;
+	signed_crl(&p.crl, 2, 0);
+	signed_crl(&have, 5, 0);
+	text = crl_format(&have, &len);
+	tu_path(crlpath, sizeof(crlpath), dir, IDENT_CRL_FILE);
+	assert_int_equal(tu_write_file(crlpath, text, len, 0600), 0);
+	free(text);
+	crl_clear(&have);
+	assert_int_equal(unseal_at(&p, dir, ring, 1, T0, &pending, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "refusing an older revocation list"));
+	crl_clear(&p.crl);
+	signed_crl(&p.crl, 6, 0);
+	assert_int_equal(unseal_at(&p, dir, ring, 0, T0, &pending, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "already exists"));
+	assert_int_equal(unseal_at(&p, dir, ring, 1, T0, &pending, err, sizeof(err)), 0);
+	assert_int_equal(ident_unseal_write(&p, ring, err, sizeof(err)), 0);
+	assert_int_equal(tu_mode_of(crlpath) & 0777, 0600);
+	assert_int_equal(ident_crl_load(crlpath, &have, err, sizeof(err)), CERT_OK);
+	assert_true(have.sequence == 6);
+	crl_clear(&have);
+	ident_parts_clear(&p);
+	tu_rmtree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -437,7 +699,9 @@ int main(void)
 		cmocka_unit_test(test_crls),         cmocka_unit_test(test_checks),
 		cmocka_unit_test(test_crlchecks),    cmocka_unit_test(test_newer),
 		cmocka_unit_test(test_sign_refuses), cmocka_unit_test(test_crl_add),
-		cmocka_unit_test(test_messages),
+		cmocka_unit_test(test_messages),     cmocka_unit_test(test_certify_and_revoke),
+		cmocka_unit_test(test_bundle_v3),    cmocka_unit_test(test_beside),
+		cmocka_unit_test(test_unseal_cert),  cmocka_unit_test(test_unseal_list),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
