@@ -7,6 +7,9 @@
 #   make bench      receive-path microbenchmark
 #   make bench-cluster  5, 16, 64 daemons and one following 10 000 members (root)
 #   make bench-peers    cmem and Serf side by side (root; installs serf, gnuplot)
+#   make sim        the simulator (sim/): the shipped scenarios, tables and a plot
+#   make sim-test   timing claims checked in the simulator over many seeds
+#   make sim-check  the simulator beside bench-cluster's real daemons (root)
 #   make deps       apt-get install what the build needs
 
 CC       ?= gcc
@@ -90,9 +93,19 @@ $(BUILD)/obj/tools/%.o: tools/%.c
 $(TOOLS): $(BUILD)/%: $(BUILD)/obj/tools/%.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+# The test key has one definition, the vector keyring tests/vectors/keyring:
+# the unit tests, fuzz targets and benchmark take it as C from this header.
+TESTKEY_H := $(BUILD)/gen/testkey.h
+$(TESTKEY_H): tests/vectors/keyring
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(CMOCKA_LIBS)
+	awk 'BEGIN { print "/* made from tests/vectors/keyring by the Makefile */" } \
+	  /^[0-9]/ { printf "#define TEST_KEY%s_HEX \"%s\"\n", $$1, $$2; \
+	  ring = ring sprintf(" \"%s\\n\"", $$0) } END { print "#define TEST_KEYRING_TEXT" ring }' \
+	  $< > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) $(TESTKEY_H)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/unit -I$(BUILD)/gen $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(CMOCKA_LIBS)
 
 # generated dependencies (-MMD -MP): every object, test and tool is rebuilt
 # when a header it includes changes, and only then
@@ -113,9 +126,10 @@ deps:
 # Runs the system tests even when a unit test failed, so that every failure
 # is reported; the last line totals both (skipped system tests included).
 check: have-deps
-	$(MAKE) --no-print-directory all unit-bins
+	$(MAKE) --no-print-directory all unit-bins $(SIM)
 	@rm -f $(BUILD)/unit.summary $(BUILD)/system.summary; \
 	CMEM_SUMMARY=$(BUILD)/unit.summary $(MAKE) --no-print-directory unit; u=$$?; \
+	$(MAKE) --no-print-directory sim-test || u=1; \
 	CMEM_SUMMARY=$(BUILD)/system.summary $(MAKE) --no-print-directory system; s=$$?; \
 	echo "check: $$(cat $(BUILD)/unit.summary 2>/dev/null || echo 'unit tests did not run');" \
 	  "$$(cat $(BUILD)/system.summary 2>/dev/null || echo 'system tests did not run')"; \
@@ -151,9 +165,9 @@ $(FUZZ_LIB): $(LIB_SRCS) FORCE
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/fuzz-lib CC=clang \
 	  CFLAGS="-O1 -g $(FUZZ_SAN)" $(FUZZ_LIB)
 
-$(BUILD)/fuzz/%: fuzz/%.c $(FUZZ_LIB)
+$(BUILD)/fuzz/%: fuzz/%.c $(FUZZ_LIB) $(TESTKEY_H)
 	@mkdir -p $(@D)
-	clang -O1 -g -std=c11 -D_GNU_SOURCE $(INCLUDES) $(PKG_CFLAGS) -MMD -MP \
+	clang -O1 -g -std=c11 -D_GNU_SOURCE $(INCLUDES) -I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP \
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	  -o $@ $< $(FUZZ_LIB) $(PKG_LIBS) -lm
 
@@ -188,8 +202,32 @@ bench-peers: have-deps
 	    serf gnuplot-nox; }
 	@CMEM_BUILD=$(abspath $(BUILD)) python3 bench/peers.py
 
-$(BUILD)/bench_wire: bench/bench_wire.c $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+# ---- the simulator (sim/README.md) ----
+SIM_SRCS := $(wildcard sim/*.c)
+SIM_OBJS := $(patsubst sim/%.c,$(BUILD)/obj/sim/%.o,$(SIM_SRCS))
+SIM      := $(BUILD)/cmem-sim
+SIM_SCENARIOS ?= $(wildcard sim/scenarios/*.sim)
+
+$(BUILD)/obj/sim/%.o: sim/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Isim -c -o $@ $<
+
+$(SIM): $(SIM_OBJS) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SIM_OBJS) $(LIB) $(LDLIBS)
+
+.PHONY: sim sim-test sim-check
+sim: $(SIM)
+	@sh sim/run.sh $(SIM) $(BUILD) $(SIM_SCENARIOS)
+
+sim-test: $(SIM)
+	@sh sim/test.sh $(SIM)
+
+sim-check: have-deps $(SIM)
+	$(MAKE) --no-print-directory all
+	@CMEM_BUILD=$(abspath $(BUILD)) python3 sim/check.py $(SIM)
+
+$(BUILD)/bench_wire: bench/bench_wire.c $(LIB) $(TESTKEY_H)
+	$(CC) $(CFLAGS) -I$(BUILD)/gen $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 clean:
 	rm -rf build build-san

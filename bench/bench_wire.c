@@ -19,6 +19,7 @@
 
 #include "../tests/unit/daemon_fixture.h"
 #include "keyring.h"
+#include "testkey.h"
 #include "wire.h"
 
 #define NOW 1764172800u
@@ -31,9 +32,7 @@
 #define REPEAT 3
 #define TARGET 1.20
 
-static const char vector_keyring[] =
-	"1 93a61365900abee44daa0730506b48ef0085d44e8108630e942b46159e354112 primary\n"
-	"2 ec2b3f68a179d7401c9914ab6812df21aff82a40e1979c4738912b4263490584\n";
+static const char vector_keyring[] = TEST_KEYRING_TEXT; /* tests/vectors/keyring */
 
 #define NOW_MS 5000000u
 

@@ -10,14 +10,12 @@
 #include <sodium.h>
 
 #include "keyring.h"
+#include "testkey.h" /* the test key, from tests/vectors/keyring */
 
 #define FUZZ_NOW 1764172800u
 #define FUZZ_WINDOW 30u
 
-/* tests/vectors/keyring */
-static const char fuzz_vector_keyring[] =
-	"1 93a61365900abee44daa0730506b48ef0085d44e8108630e942b46159e354112 primary\n"
-	"2 ec2b3f68a179d7401c9914ab6812df21aff82a40e1979c4738912b4263490584\n";
+static const char fuzz_vector_keyring[] = TEST_KEYRING_TEXT;
 
 /* sodium_init and the vector keyring; aborts if either fails. */
 static inline struct keyring *fuzz_init_keyring(void)

@@ -26,6 +26,7 @@
 #include "config.h"
 #include "keyring.h"
 #include "log.h"
+#include "name.h"
 #include "net.h"
 #include "util.h"
 #include "wire.h"
@@ -216,18 +217,10 @@ static int64_t offset_arg(const char *s)
 	return neg ? -(int64_t)v : (int64_t)v;
 }
 
-static int valid_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	return n >= 1 && n <= WIRE_NAME_MAX &&
-	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
-}
-
 static const char *name_arg(const char *opt, const char *s)
 {
-	if (!valid_name(s))
-		usage_error("--%s: '%s' is not a member name (1-64 of A-Z a-z 0-9 . _ -)", opt, s);
+	if (!name_valid(s))
+		usage_error("--%s: '%s' is not a member name (" NAME_RULE ")", opt, s);
 	return s;
 }
 

@@ -10,24 +10,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "config.h"
-#include "ctl.h"
 #include "ctlfmt.h"
-#include "keyfile.h"
+#include "ctlproto.h"
 #include "hook.h"
 #include "keyring.h"
 #include "log.h"
 #include "util.h"
 #include "version.h"
 
-#define EXIT_DAEMON_ERROR 1
+#define EXIT_DAEMON_ERROR CLIENT_ERROR
 #define EXIT_USAGE 2
-#define EXIT_UNREACHABLE 3
+#define EXIT_UNREACHABLE CLIENT_UNREACHABLE
 
 static void usage(FILE *f)
 {
@@ -55,136 +54,6 @@ static void usage(FILE *f)
 	        "  -V, --version           print the version and exit\n"
 	        "  -h, --help              this help\n",
 	        CONFIG_DEFAULT_FILE);
-}
-
-static int connect_daemon(const char *path)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		fprintf(stderr, "cmemctl: socket path too long: %s\n", path);
-		exit(EXIT_USAGE);
-	}
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd == -1 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		fprintf(stderr,
-		        "cmemctl: cannot reach cmemd at %s: %s\n"
-		        "  is cmemd running (pgrep cmemd)? is this the socket named by "
-		        "control_socket in its configuration? use -s to name another one; "
-		        "reading it needs membership of the socket's group.\n",
-		        path, strerror(errno));
-		exit(EXIT_UNREACHABLE);
-	}
-	return fd;
-}
-
-/*
- * The serialized request may hold key material: it is wiped before it is
- * freed, whatever happens (jansson's own buffers are wiped on free, see
- * ctl_json_wipe_on_free() in main).
- */
-static void send_request(int fd, json_t *req, const char *path)
-{
-	char *s = json_dumps(req, JSON_COMPACT);
-	size_t len, off = 0;
-	int saved;
-
-	if (s == NULL) {
-		fprintf(stderr, "cmemctl: cannot encode the request\n");
-		exit(EXIT_DAEMON_ERROR);
-	}
-	len = strlen(s);
-	while (off < len + 1) {
-		ssize_t w = off < len ? write(fd, s + off, len - off) : write(fd, "\n", 1);
-
-		if (w <= 0) {
-			saved = errno;
-			sodium_memzero(s, len);
-			free(s);
-			fprintf(stderr, "cmemctl: cannot send to %s: %s\n", path, strerror(saved));
-			exit(EXIT_UNREACHABLE);
-		}
-		off += (size_t)w;
-	}
-	sodium_memzero(s, len);
-	free(s);
-}
-
-/*
- * Key material goes to root only: the process listening on the socket we
- * reached must be root (SO_PEERCRED of a connected socket names the peer
- * as it was at listen()).  A socket someone else put at the path gets
- * nothing.
- */
-static void check_peer_root(int fd, const char *path)
-{
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
-		fprintf(stderr, "cmemctl: cannot tell who listens on %s (%s): no key sent\n", path,
-		        strerror(errno));
-		exit(EXIT_DAEMON_ERROR);
-	}
-	if (cred.uid != 0) {
-		fprintf(stderr, "cmemctl: refusing to send key material to %s: the process listening "
-		        "there (pid %ld) runs as uid %u, not root; a cmemd started by root listens as "
-		        "root (doc/CONTROL.md)\n", path, (long)cred.pid, (unsigned)cred.uid);
-		exit(EXIT_DAEMON_ERROR);
-	}
-}
-
-/* Read one JSON line; NULL at end of stream. */
-static json_t *read_reply(FILE *in, const char *path)
-{
-	char *line = NULL;
-	size_t cap = 0;
-	json_error_t jerr;
-	json_t *r;
-
-	if (getline(&line, &cap, in) <= 0) {
-		free(line);
-		return NULL;
-	}
-	r = json_loads(line, 0, &jerr);
-	free(line);
-	if (r == NULL || !json_is_object(r)) {
-		fprintf(stderr, "cmemctl: garbled reply from %s: %s\n", path,
-		        r == NULL ? jerr.text : "not a JSON object");
-		exit(EXIT_DAEMON_ERROR);
-	}
-	return r;
-}
-
-/* A reply in another protocol version is not read further: its fields may differ. */
-static int version_mismatch(json_t *r, const char *path)
-{
-	json_t *v = json_object_get(r, "version");
-
-	if (json_is_integer(v) && json_integer_value(v) == CTL_VERSION)
-		return 0;
-	if (json_is_integer(v))
-		fprintf(stderr, "cmemctl: cmemd at %s speaks control protocol version %lld, this cmemctl "
-		        "speaks version %d: use the cmemctl that came with this cmemd\n", path,
-		        (long long)json_integer_value(v), CTL_VERSION);
-	else
-		fprintf(stderr, "cmemctl: the reply from %s names no control protocol version: is it "
-		        "a cmemd socket?\n", path);
-	return 1;
-}
-
-static int is_error(json_t *r)
-{
-	const char *st = json_string_value(json_object_get(r, "status"));
-
-	if (st && strcmp(st, "ok") == 0)
-		return 0;
-	fprintf(stderr, "cmemctl: cmemd: %s (%s)\n",
-	        json_string_value(json_object_get(r, "error")) ?: "error without a message",
-	        json_string_value(json_object_get(r, "code")) ?: "no code");
-	return 1;
 }
 
 enum cmd_kind { CMD_MEMBERS, CMD_STATUS, CMD_STATS, CMD_WATCH, CMD_SIMPLE, CMD_KEYS, CMD_RELOAD };
@@ -385,7 +254,7 @@ static json_t *reload_request(json_t *req, const struct ctl_opts *o)
 
 static json_t *build_request(const struct cmd *c, int nargs, char **args, const struct ctl_opts *o)
 {
-	json_t *req = json_pack("{s:i, s:s}", "version", CTL_VERSION, "command", c->name);
+	json_t *req = ctl_request(c->name);
 
 	if (c->kind == CMD_SIMPLE && strcmp(c->name, "loglevel") == 0)
 		json_object_set_new(req, "level", json_string(args[0]));
@@ -405,31 +274,24 @@ static int carries_keys(json_t *req)
 }
 
 /*
- * One exchange: connect, (for secrets: check the listener is root), send,
- * read the reply, check its version and status.  Exits on any failure.
- * With in_out, the stream stays open for what follows (watch).
+ * One exchange (client_ask): connect, (for secrets: check the listener is
+ * root), send, read the reply, check its version and status.  Exits on
+ * any failure, with the client's status: 1 the daemon said no or sent
+ * garbage, 3 it cannot be reached or did not answer in time.
  */
-static json_t *ask(const char *path, json_t *req, FILE **in_out)
+static json_t *ask(const char *path, json_t *req)
 {
-	int fd = connect_daemon(path);
-	FILE *in;
+	struct client c;
 	json_t *reply;
+	enum client_status st;
 
-	if (carries_keys(req))
-		check_peer_root(fd, path);
-	send_request(fd, req, path);
-	in = fdopen(fd, "r");
-	reply = in ? read_reply(in, path) : NULL;
-	if (reply == NULL) {
-		fprintf(stderr, "cmemctl: cmemd at %s closed the connection without answering\n", path);
-		exit(EXIT_UNREACHABLE);
+	client_init(&c, path, CLIENT_TIMEOUT_MS, &clock_system);
+	st = client_ask(&c, req, carries_keys(req) ? CLIENT_TO_ROOT : 0, &reply);
+	if (st != CLIENT_OK) {
+		fprintf(stderr, "cmemctl: %s%s\n", c.err, client_hint(&c));
+		exit(st);
 	}
-	if (version_mismatch(reply, path) || is_error(reply))
-		exit(EXIT_DAEMON_ERROR);
-	if (in_out)
-		*in_out = in;
-	else
-		fclose(in);
+	client_fini(&c);
 	return reply;
 }
 
@@ -440,9 +302,9 @@ static json_t *ask_metrics(const char *path)
 
 	for (const char *const *cmd = (const char *const[]){ "stats", "status", "members", NULL };
 	     *cmd; cmd++) {
-		json_t *req = json_pack("{s:i, s:s}", "version", CTL_VERSION, "command", *cmd);
+		json_t *req = ctl_request(*cmd);
 
-		json_object_set_new(all, *cmd, ask(path, req, NULL));
+		json_object_set_new(all, *cmd, ask(path, req));
 		json_decref(req);
 	}
 	return all;
@@ -492,17 +354,11 @@ static void ring_file_prepare(struct ring_file *rf, const struct ctl_opts *o, co
 static int ring_file_commit(struct ring_file *rf, const char *action, uint16_t id)
 {
 	char err[KEYRING_ERRLEN];
-	size_t len = 0;
-	char *text;
 	int rc;
 
 	if (rf->kr == NULL)
 		return 0;
-	snprintf(err, sizeof(err), "out of secure memory");
-	text = keyring_format(rf->kr, &len);
-	rc = text ? keyfile_write_private(rf->path, text, len, 1, err, sizeof(err)) : -1;
-	if (text)
-		sodium_free(text); /* sodium_free wipes */
+	rc = keyring_save(rf->kr, rf->path, 1, err, sizeof(err));
 	keyring_free(rf->kr);
 	if (rc == -1) {
 		fprintf(stderr, "cmemctl: the daemon did keys %s %u, but %s was not updated: %s; "
@@ -519,7 +375,7 @@ static int run_keys_change(const struct ctl_opts *o, json_t *req, json_t **reply
 	struct ring_file rf;
 
 	ring_file_prepare(&rf, o, action, id);
-	*reply = ask(o->socket, req, NULL);
+	*reply = ask(o->socket, req);
 	return ring_file_commit(&rf, action, id);
 }
 
@@ -538,8 +394,10 @@ static int watch_print(void *arg, json_t *e)
 	int rc;
 
 	if (w == &ctlfmt_table && ev && strcmp(ev, "resync") == 0) {
-		printf("resync (%s): the membership now\n",
-		       json_string_value(json_object_get(e, "reason")) ?: "-");
+		char reason[64];
+
+		ctlfmt_escape(reason, sizeof(reason), json_string_value(json_object_get(e, "reason")) ?: "-");
+		printf("resync (%s): the membership now\n", reason);
 		rc = w->members(stdout, e);
 	} else {
 		rc = w->event(stdout, e);
@@ -561,7 +419,7 @@ static int do_watch(const struct ctl_opts *o)
 		.print = watch_print,
 		.print_arg = (void *)o->w,
 		.err = stderr,
-		.now_ms = now_mono_ms,
+		.clk = &clock_system,
 	};
 	int signo = 0;
 
@@ -664,6 +522,10 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	if (o.socket == NULL)
 		o.socket = default_socket(&o);
+	if (strlen(o.socket) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		fprintf(stderr, "cmemctl: socket path too long: %s\n", o.socket);
+		return EXIT_USAGE;
+	}
 	if (c->kind == CMD_STATS && o.prometheus)
 		return show(&o, c, ask_metrics(o.socket));
 	if (c->kind == CMD_WATCH)
@@ -674,7 +536,7 @@ int main(int argc, char **argv)
 	if (is_keys_change(c, req))
 		failed = run_keys_change(&o, req, &reply) == -1;
 	else
-		reply = ask(o.socket, req, NULL);
+		reply = ask(o.socket, req);
 	json_decref(req);
 	return show(&o, c, reply) || failed ? EXIT_DAEMON_ERROR : 0;
 }

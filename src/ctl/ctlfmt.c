@@ -2,8 +2,110 @@
 #include "ctlfmt.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "util.h"
+
+/* ---- escaping what came from the socket ---- */
+
+/* The code point of the valid UTF-8 sequence at s (n bytes), its length in *len; -1 if invalid. */
+static long utf8_decode(const unsigned char *s, size_t n, size_t *len)
+{
+	static const long min[] = { 0, 0, 0x80, 0x800, 0x10000 };
+	size_t k = s[0] < 0x80 ? 1 : s[0] < 0xc2 ? 0 : s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : s[0] < 0xf5 ? 4 : 0;
+	long cp;
+
+	if (k == 0 || k > n)
+		return -1;
+	cp = k == 1 ? s[0] : s[0] & (0x7f >> k);
+	for (size_t i = 1; i < k; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return -1;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if (cp < min[k] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return -1;
+	*len = k;
+	return cp;
+}
+
+size_t ctlfmt_escape(char *out, size_t outlen, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), o = 0;
+
+	if (outlen == 0)
+		return 0;
+	while (n > 0) {
+		char piece[8];
+		size_t k = 1, plen;
+		long cp = utf8_decode(p, n, &k);
+
+		if (cp < 0)
+			plen = (size_t)snprintf(piece, sizeof(piece), "\\x%02x", p[0]);
+		else if (cp < 0x20 || cp == 0x7f)
+			plen = (size_t)snprintf(piece, sizeof(piece), "\\x%02lx", cp);
+		else if (cp >= 0x80 && cp < 0xa0)
+			plen = (size_t)snprintf(piece, sizeof(piece), "\\u%04lx", cp);
+		else
+			memcpy(piece, p, plen = k);
+		if (o + plen >= outlen)
+			break;
+		memcpy(out + o, piece, plen);
+		o += plen;
+		p += k;
+		n -= k;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+char *ctlfmt_escape_dup(const char *s)
+{
+	size_t cap = 4 * strlen(s) + 1; /* one byte at most \xNN, two at most \u00NN */
+	char *out = xmalloc(cap);
+
+	ctlfmt_escape(out, cap, s);
+	return out;
+}
+
+json_t *ctlfmt_clean(json_t *v)
+{
+	const char *key;
+	json_t *x, *copy;
+	size_t i;
+	char *e;
+
+	if (json_is_string(v)) {
+		copy = json_string(e = ctlfmt_escape_dup(json_string_value(v)));
+		free(e);
+	} else if (json_is_array(v)) {
+		copy = json_array();
+		json_array_foreach(v, i, x)
+			json_array_append_new(copy, ctlfmt_clean(x));
+	} else if (json_is_object(v)) {
+		copy = json_object();
+		json_object_foreach(v, key, x) {
+			json_object_set_new(copy, e = ctlfmt_escape_dup(key), ctlfmt_clean(x));
+			free(e);
+		}
+	} else {
+		copy = json_incref(v); /* a number, true, false, null */
+	}
+	return copy;
+}
+
+/* A writer's slot that prints a clean copy of what it is given. */
+#define CLEAN_WRITER(fn) \
+	static int fn##_clean(FILE *f, json_t *r) \
+	{ \
+		json_t *c = ctlfmt_clean(r); \
+		int rc = fn(f, c); \
+		json_decref(c); \
+		return rc; \
+	}
 
 static const char *str(json_t *o, const char *key)
 {
@@ -19,11 +121,27 @@ static long long num(json_t *o, const char *key)
 
 /* ---- JSON: the reply itself, one line ---- */
 
+/*
+ * jansson escapes C0 controls; DEL and the C1 controls (two bytes, 0xc2
+ * 0x80-0x9f, in its UTF-8 output) are escaped here.  Outside strings its
+ * output is ASCII, so the result is the same JSON.
+ */
 static int json_write(FILE *f, json_t *reply)
 {
-	if (json_dumpf(reply, f, JSON_COMPACT) == -1)
+	char *s = json_dumps(reply, JSON_COMPACT);
+
+	if (s == NULL)
 		return -1;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == 0x7f)
+			fputs("\\u007F", f); /* as jansson writes its escapes */
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] < 0xa0)
+			fprintf(f, "\\u%04X", *++p);
+		else
+			fputc(*p, f);
+	}
 	fputc('\n', f);
+	free(s);
 	return 0;
 }
 
@@ -222,14 +340,21 @@ static int table_keys(FILE *f, json_t *r)
 	return 0;
 }
 
+CLEAN_WRITER(table_members)
+CLEAN_WRITER(table_status)
+CLEAN_WRITER(table_stats)
+CLEAN_WRITER(table_event)
+CLEAN_WRITER(table_keys)
+CLEAN_WRITER(table_simple)
+
 const struct ctlfmt_writer ctlfmt_table = {
 	.name = "table",
-	.members = table_members,
-	.status = table_status,
-	.stats = table_stats,
-	.event = table_event,
-	.keys = table_keys,
-	.simple = table_simple,
+	.members = table_members_clean,
+	.status = table_status_clean,
+	.stats = table_stats_clean,
+	.event = table_event_clean,
+	.keys = table_keys_clean,
+	.simple = table_simple_clean,
 };
 
 /* ---- Prometheus text exposition format (stats --prometheus) ---- */
@@ -304,13 +429,18 @@ static void prom_counters(FILE *f, json_t *r)
 		json_object_foreach(json_object_get(s, "dropped"), key, v) {
 			fputs("cmem_source_dropped_total{address=\"", f);
 			prom_value(f, str(s, "address"));
-			fprintf(f, "\",reason=\"%s\"} %lld\n", key, (long long)json_integer_value(v));
+			fputs("\",reason=\"", f);
+			prom_value(f, key);
+			fprintf(f, "\"} %lld\n", (long long)json_integer_value(v));
 		}
 	}
 	json_object_foreach(other, key, v) {
 		char name[96];
 
 		snprintf(name, sizeof(name), "cmem_%s_total", key);
+		for (char *p = name; *p; p++) /* a metric name: [a-zA-Z0-9_] */
+			if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') && !(*p >= '0' && *p <= '9'))
+				*p = '_';
 		fprintf(f, "# HELP %s Daemon counter %s.\n# TYPE %s counter\n", name, key, name);
 		prom_sample(f, name, NULL, NULL, v, 1);
 	}
@@ -394,7 +524,9 @@ static int prom_metrics(FILE *f, json_t *replies)
 	return 0;
 }
 
+CLEAN_WRITER(prom_metrics)
+
 const struct ctlfmt_writer ctlfmt_prometheus = {
 	.name = "prometheus",
-	.metrics = prom_metrics,
+	.metrics = prom_metrics_clean,
 };

@@ -2,7 +2,6 @@
 #include "hook.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -10,12 +9,12 @@
 #include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "ctl.h"
+#include "client.h"
+#include "ctlfmt.h"
+#include "ctlproto.h"
 #include "util.h"
 
 /* ---- the bounded FIFO ---- */
@@ -170,12 +169,15 @@ void hook_child_init(struct hook_child *c)
 	c->pidfd = -1;
 }
 
+/* "event failed of node-2" for the reports, escaped: it came from the socket. */
 static void describe(char *buf, size_t len, json_t *ev)
 {
-	if (strcmp(jstr(ev, "event"), "resync") == 0)
-		snprintf(buf, len, "event resync (%s)", jstr(ev, "reason"));
-	else
-		snprintf(buf, len, "event %s of %s", jstr(ev, "event"), jstr(ev, "member"));
+	int resync = strcmp(jstr(ev, "event"), "resync") == 0;
+	char *e = ctlfmt_escape_dup(jstr(ev, "event")), *x = ctlfmt_escape_dup(jstr(ev, resync ? "reason" : "member"));
+
+	snprintf(buf, len, resync ? "event %s (%s)" : "event %s of %s", e, x);
+	free(e);
+	free(x);
 }
 
 int hook_child_start(struct hook_child *c, const char *cmd, json_t *ev, uint64_t now,
@@ -307,166 +309,23 @@ uint64_t hook_backoff_next(struct hook_backoff *b)
 	return d;
 }
 
-/* ---- talking to the daemon ---- */
+/* ---- talking to the daemon (client.c) ---- */
 
-/* A connection to the control socket and the lines read from it. */
-struct conn {
-	int fd;
-	char *buf;
-	size_t off, len, cap; /* buf[off..len) not yet parsed */
-};
-
-enum req_result { REQ_OK, REQ_UNREACHABLE, REQ_ERROR };
-
-static void conn_close(struct conn *c)
+/* Ask for command on c (not connected yet): the checked reply, or c->err. */
+static enum client_status request(struct client *c, const char *command, json_t **reply)
 {
-	if (c->fd != -1)
-		close(c->fd);
-	c->fd = -1;
-	c->off = c->len = 0;
-}
+	json_t *req = ctl_request(command);
+	enum client_status st = client_ask(c, req, 0, reply);
 
-/* Connect and send {"version":1,"command":...}; 0, or -1 with errno. */
-static int conn_open(struct conn *c, const char *path, const char *command)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char req[96];
-	int n = snprintf(req, sizeof(req), "{\"version\":%d,\"command\":\"%s\"}\n", CTL_VERSION, command);
-
-	c->off = c->len = 0;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (c->fd == -1)
-		return -1;
-	/* a short request into an empty socket buffer: one write does it */
-	if (connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 || write(c->fd, req, (size_t)n) != n ||
-	    fcntl(c->fd, F_SETFL, O_NONBLOCK) == -1) {
-		int e = errno;
-
-		conn_close(c);
-		errno = e;
-		return -1;
-	}
-	return 0;
-}
-
-/* Read what has arrived: 1 data or nothing yet, 0 end of stream, -1 error (errno). */
-static int conn_fill(struct conn *c)
-{
-	ssize_t n;
-
-	if (c->off > 0) {
-		memmove(c->buf, c->buf + c->off, c->len - c->off);
-		c->len -= c->off;
-		c->off = 0;
-	}
-	if (c->cap - c->len < 4096) {
-		c->cap = c->cap ? 2 * c->cap : 16384;
-		c->buf = xreallocarray(c->buf, c->cap, 1);
-	}
-	n = read(c->fd, c->buf + c->len, c->cap - c->len);
-	if (n > 0)
-		c->len += (size_t)n;
-	else if (n == 0)
-		return 0;
-	else if (errno != EAGAIN && errno != EINTR)
-		return -1;
-	return 1;
-}
-
-/* The next whole line, parsed: 1 and *out set, 0 none yet, -1 garbled (err set). */
-static int conn_line(struct conn *c, const char *path, json_t **out, char *err, size_t errlen)
-{
-	char *line = c->buf ? c->buf + c->off : NULL, *nl = line ? memchr(line, '\n', c->len - c->off) : NULL;
-	json_error_t jerr;
-	json_t *j;
-
-	if (nl == NULL) {
-		if (c->len - c->off <= CTL_MAX_REPLY)
-			return 0;
-		seterr(err, errlen, "garbled reply from %s: a line longer than %u bytes", path, CTL_MAX_REPLY);
-		return -1;
-	}
-	c->off += (size_t)(nl - line) + 1;
-	j = json_loadb(line, (size_t)(nl - line), 0, &jerr);
-	if (j == NULL || !json_is_object(j)) {
-		seterr(err, errlen, "garbled reply from %s: %s", path, j == NULL ? jerr.text : "not a JSON object");
-		json_decref(j);
-		return -1;
-	}
-	*out = j;
-	return 1;
-}
-
-/* The first reply line within the time limit. */
-static enum req_result conn_reply(struct conn *c, const struct hook_opts *o, json_t **out, char *err,
-                                  size_t errlen)
-{
-	uint64_t end = o->now_ms() + HOOK_REQUEST_TIMEOUT_MS, now;
-	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-	int r;
-
-	while ((r = conn_line(c, o->socket, out, err, errlen)) == 0) {
-		if ((now = o->now_ms()) >= end) {
-			seterr(err, errlen, "cmemd at %s did not answer within %d s", o->socket,
-			       HOOK_REQUEST_TIMEOUT_MS / 1000);
-			return REQ_UNREACHABLE;
-		}
-		if (poll(&pfd, 1, (int)(end - now)) == -1 && errno != EINTR) {
-			seterr(err, errlen, "poll: %s", strerror(errno));
-			return REQ_UNREACHABLE;
-		}
-		if ((r = conn_fill(c)) <= 0) {
-			seterr(err, errlen, "cmemd at %s closed the connection without answering%s%s", o->socket,
-			       r ? ": " : "", r ? strerror(errno) : "");
-			return REQ_UNREACHABLE;
-		}
-	}
-	return r == 1 ? REQ_OK : REQ_ERROR;
-}
-
-/* Ask: the first reply line, checked for an ok status and our protocol version. */
-static enum req_result request(struct conn *c, const struct hook_opts *o, const char *command,
-                               json_t **reply, char *err, size_t errlen)
-{
-	enum req_result r;
-	const char *st;
-	json_t *v;
-
-	if (conn_open(c, o->socket, command) == -1) {
-		seterr(err, errlen, "cannot reach cmemd at %s: %s", o->socket, strerror(errno));
-		return REQ_UNREACHABLE;
-	}
-	if ((r = conn_reply(c, o, reply, err, errlen)) != REQ_OK) {
-		conn_close(c);
-		return r;
-	}
-	v = json_object_get(*reply, "version");
-	st = json_string_value(json_object_get(*reply, "status"));
-	if (json_is_integer(v) && json_integer_value(v) != CTL_VERSION)
-		seterr(err, errlen, "cmemd at %s speaks control protocol version %lld, this cmemctl speaks "
-		       "version %d (use a matching cmemctl)", o->socket, (long long)json_integer_value(v),
-		       CTL_VERSION);
-	else if (st == NULL || strcmp(st, "ok") != 0)
-		seterr(err, errlen, "cmemd: %s", jstr(*reply, "error")[0] ? jstr(*reply, "error")
-		                                                          : "error without a message");
-	else
-		return REQ_OK;
-	json_decref(*reply);
-	*reply = NULL;
-	conn_close(c);
-	return REQ_ERROR;
+	json_decref(req);
+	return st;
 }
 
 /* ---- the watch ---- */
 
 struct watcher {
 	const struct hook_opts *o;
-	struct conn conn; /* the event stream; fd -1 while disconnected */
+	struct client conn; /* the event stream; fd -1 while disconnected */
 	struct hook_queue q;
 	struct hook_child child;
 	struct hook_backoff backoff;
@@ -499,36 +358,35 @@ static void w_deliver(struct watcher *w, json_t *ev)
 /* The current membership as a resync event, asked on a connection of its own. */
 static int w_resync(struct watcher *w, const char *reason, uint64_t dropped)
 {
-	struct conn c = { .fd = -1 };
-	char err[512] = "";
+	struct client c;
 	json_t *reply = NULL;
-	enum req_result r = request(&c, w->o, "members", &reply, err, sizeof(err));
+	enum client_status st;
 
-	conn_close(&c);
-	free(c.buf);
-	if (r != REQ_OK) {
-		fprintf(w->o->err, "cmemctl: cannot ask for the membership (%s resync): %s\n", reason, err);
+	client_init(&c, w->o->socket, w->o->io_timeout_ms, w->o->clk);
+	st = request(&c, "members", &reply);
+	if (st != CLIENT_OK)
+		fprintf(w->o->err, "cmemctl: cannot ask for the membership (%s resync): %s\n", reason,
+		        c.err);
+	client_fini(&c);
+	if (st != CLIENT_OK)
 		return -1;
-	}
 	/* if the queue is full, the resync that ends the overflow covers this one */
-	w_deliver(w, hook_resync(reply, reason, dropped, now_real_s()));
+	w_deliver(w, hook_resync(reply, reason, dropped, clock_real_s(w->o->clk)));
 	json_decref(reply);
 	return 0;
 }
 
-static void w_lost(struct watcher *w, const char *why)
+/* The stream is over, msg says why: drain and end, or reconnect when following. */
+static void w_gone(struct watcher *w, const char *msg)
 {
-	uint64_t now = w->o->now_ms();
+	uint64_t now = clock_mono_ms(w->o->clk);
 
-	conn_close(&w->conn);
+	client_close(&w->conn);
+	fprintf(w->o->err, "cmemctl: %s%s\n", msg, w->o->follow ? "; reconnecting (--follow)" : "");
 	if (!w->o->follow) {
-		fprintf(w->o->err, "cmemctl: cmemd closed the event stream at %s%s%s\n", w->o->socket,
-		        why ? ": " : "", why ? why : "");
 		w->closed = 1;
 		return;
 	}
-	fprintf(w->o->err, "cmemctl: cmemd closed the event stream at %s%s%s; reconnecting (--follow)\n",
-	        w->o->socket, why ? ": " : "", why ? why : "");
 	/* a daemon that keeps dropping us at once is retried ever more slowly */
 	if (now - w->up_since >= HOOK_BACKOFF_MAX_MS)
 		hook_backoff_reset(&w->backoff);
@@ -536,33 +394,38 @@ static void w_lost(struct watcher *w, const char *why)
 	w->retry_at = now + hook_backoff_next(&w->backoff);
 }
 
-static void w_unreachable(struct watcher *w, enum req_result r, const char *err)
+static void w_lost(struct watcher *w, const char *why)
 {
-	int hint = w->connections == 0 && w->failures == 0 && strncmp(err, "cannot reach", 12) == 0;
+	char msg[CLIENT_ERRLEN + 256];
 
-	if (r == REQ_ERROR || !w->o->follow || w->failures++ == 0)
-		fprintf(w->o->err, "cmemctl: %s%s%s\n", err,
-		        hint ? "\n  is cmemd running (pgrep cmemd)? is this the socket named by "
-		               "control_socket in its configuration? use -s to name another one; "
-		               "reading it needs membership of the socket's group." : "",
-		        r == REQ_UNREACHABLE && w->o->follow ? "\n  retrying (--follow)" : "");
-	if (r == REQ_ERROR || !w->o->follow)
-		w_stop(w, r == REQ_ERROR ? HOOK_END_ERROR : HOOK_END_UNREACHABLE);
+	snprintf(msg, sizeof(msg), "cmemd closed the event stream at %s%s%s", w->o->socket,
+	         why ? ": " : "", why ? why : "");
+	w_gone(w, msg);
+}
+
+static void w_unreachable(struct watcher *w, enum client_status st)
+{
+	const char *hint = w->connections == 0 && w->failures == 0 ? client_hint(&w->conn) : "";
+
+	if (st == CLIENT_ERROR || !w->o->follow || w->failures++ == 0)
+		fprintf(w->o->err, "cmemctl: %s%s%s\n", w->conn.err, hint,
+		        st == CLIENT_UNREACHABLE && w->o->follow ? "\n  retrying (--follow)" : "");
+	if (st == CLIENT_ERROR || !w->o->follow)
+		w_stop(w, st == CLIENT_ERROR ? HOOK_END_ERROR : HOOK_END_UNREACHABLE);
 	else
-		w->retry_at = w->o->now_ms() + hook_backoff_next(&w->backoff);
+		w->retry_at = clock_mono_ms(w->o->clk) + hook_backoff_next(&w->backoff);
 }
 
 /* Hand over the whole lines read so far; -1 when one is garbled (the watch ends). */
 static int w_take(struct watcher *w)
 {
-	char err[512];
 	json_t *ev;
 	int r;
 
-	while ((r = conn_line(&w->conn, w->o->socket, &ev, err, sizeof(err))) == 1)
+	while ((r = client_next(&w->conn, &ev)) == 1)
 		w_deliver(w, ev);
 	if (r == -1) {
-		fprintf(w->o->err, "cmemctl: %s\n", err);
+		fprintf(w->o->err, "cmemctl: %s\n", w->conn.err);
 		w_stop(w, HOOK_END_ERROR);
 	}
 	return r;
@@ -571,29 +434,29 @@ static int w_take(struct watcher *w)
 /* Take in what the daemon sent. */
 static void w_read(struct watcher *w)
 {
-	int r = conn_fill(&w->conn), e = errno;
+	int r = client_fill(&w->conn);
 
 	if (w_take(w) != -1 && r <= 0)
-		w_lost(w, r == 0 ? NULL : strerror(e));
+		w_lost(w, r == 0 ? NULL : w->conn.err);
 }
 
 static void w_connect(struct watcher *w)
 {
-	char err[512] = "";
 	json_t *reply = NULL;
-	enum req_result r = request(&w->conn, w->o, "watch", &reply, err, sizeof(err));
-	uint64_t now = w->o->now_ms();
+	enum client_status st = request(&w->conn, "watch", &reply);
+	uint64_t now = clock_mono_ms(w->o->clk);
+	char self[128];
 
-	if (r != REQ_OK) {
-		w_unreachable(w, r, err);
+	if (st != CLIENT_OK) {
+		w_unreachable(w, st);
 		return;
 	}
+	ctlfmt_escape(self, sizeof(self), jstr(reply, "self")[0] ? jstr(reply, "self") : "cmemd");
 	if (w->connections > 0)
 		fprintf(w->o->err, "cmemctl: reconnected to cmemd at %s, %.1f s after losing it\n",
 		        w->o->socket, (now - w->down_since) / 1000.0);
 	else if (w->o->banner)
-		fprintf(w->o->err, "cmemctl: watching %s's events (Ctrl-C to stop)\n",
-		        jstr(reply, "self")[0] ? jstr(reply, "self") : "cmemd");
+		fprintf(w->o->err, "cmemctl: watching %s's events (Ctrl-C to stop)\n", self);
 	json_decref(reply);
 	w->connections++;
 	w->failures = 0;
@@ -638,7 +501,7 @@ static void w_run(struct watcher *w)
 		w_overflow(w);
 		if ((ev = hook_queue_pop(&w->q)) == NULL)
 			return;
-		if (hook_child_start(&w->child, w->o->exec, ev, w->o->now_ms(), w->o->timeout_ms, err,
+		if (hook_child_start(&w->child, w->o->exec, ev, clock_mono_ms(w->o->clk), w->o->timeout_ms, err,
 		                     sizeof(err)) == -1)
 			fprintf(w->o->err, "cmemctl: %s\n", err);
 		json_decref(ev);
@@ -649,7 +512,7 @@ static void w_reap(struct watcher *w)
 {
 	struct hook_result r;
 
-	if (hook_child_reap(&w->child, w->o->now_ms(), &r) == 0)
+	if (hook_child_reap(&w->child, clock_mono_ms(w->o->clk), &r) == 0)
 		hook_child_report(w->o->err, w->o->exec, &w->child, &r, w->o->timeout_ms);
 }
 
@@ -662,12 +525,14 @@ static int min_timeout(int a, int b)
 static void w_step(struct watcher *w)
 {
 	struct pollfd pfd[3] = { { .fd = w->sigfd, .events = POLLIN } };
-	uint64_t now = w->o->now_ms();
+	uint64_t now = clock_mono_ms(w->o->clk);
 	int timeout = hook_child_tick(&w->child, now, w->o->grace_ms);
 	nfds_t n = 1, ci = 0, pi = 0;
 
-	if (w->conn.fd != -1)
+	if (w->conn.fd != -1) {
 		pfd[ci = n++] = (struct pollfd){ .fd = w->conn.fd, .events = POLLIN };
+		timeout = min_timeout(timeout, client_line_wait(&w->conn, now));
+	}
 	if (w->child.pid != 0)
 		pfd[pi = n++] = (struct pollfd){ .fd = w->child.pidfd, .events = POLLIN };
 	if (w->conn.fd == -1 && !w->closed)
@@ -690,9 +555,11 @@ static void w_step(struct watcher *w)
 	}
 	if (ci && pfd[ci].revents)
 		w_read(w);
+	if (w->conn.fd != -1 && client_line_overdue(&w->conn, clock_mono_ms(w->o->clk)))
+		w_gone(w, w->conn.err); /* a line begun and never finished */
 	if (pi && pfd[pi].revents)
 		w_reap(w);
-	if (w->conn.fd == -1 && !w->closed && !w->done && w->o->now_ms() >= w->retry_at)
+	if (w->conn.fd == -1 && !w->closed && !w->done && clock_mono_ms(w->o->clk) >= w->retry_at)
 		w_connect(w);
 }
 
@@ -707,7 +574,7 @@ static void w_finish(struct watcher *w)
 		kill(-w->child.pid, SIGTERM);
 		if (poll(&pfd, 1, (int)w->o->grace_ms) != 1)
 			kill(-w->child.pid, SIGKILL);
-		while (hook_child_reap(&w->child, w->o->now_ms(), &r) == 1)
+		while (hook_child_reap(&w->child, clock_mono_ms(w->o->clk), &r) == 1)
 			poll(&pfd, 1, 100);
 	}
 	if (w->q.len > 0)
@@ -716,7 +583,7 @@ static void w_finish(struct watcher *w)
 
 enum hook_end hook_watch(const struct hook_opts *o, int *signo)
 {
-	struct watcher w = { .o = o, .conn = { .fd = -1 } };
+	struct watcher w = { .o = o };
 	sigset_t stop, old;
 
 	sigemptyset(&stop);
@@ -730,6 +597,7 @@ enum hook_end hook_watch(const struct hook_opts *o, int *signo)
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		return HOOK_END_ERROR;
 	}
+	client_init(&w.conn, o->socket, o->io_timeout_ms, o->clk);
 	hook_queue_init(&w.q, o->queue_max);
 	hook_child_init(&w.child);
 	hook_backoff_reset(&w.backoff);
@@ -742,8 +610,7 @@ enum hook_end hook_watch(const struct hook_opts *o, int *signo)
 			w_step(&w);
 	}
 	w_finish(&w);
-	conn_close(&w.conn);
-	free(w.conn.buf);
+	client_fini(&w.conn);
 	hook_queue_fini(&w.q);
 	close(w.sigfd);
 	sigprocmask(SIG_SETMASK, &old, NULL);

@@ -16,7 +16,10 @@
  * A handler runs as `/bin/sh -c CMD` in its own process group with
  * CMEM_EVENT, CMEM_MEMBER, CMEM_ADDRESS, CMEM_INCARNATION and CMEM_DETAIL
  * in its environment (CMEM_MEMBERS, "name=state ...", for a resync) and the
- * event's JSON line on its standard input.
+ * event's JSON line on its standard input: names reach it only there,
+ * never as arguments.  The daemon is talked to through client.h: the
+ * request and its reply have deadlines, an idle stream none, a line begun
+ * must end in time.
  */
 #ifndef CMEM_HOOK_H
 #define CMEM_HOOK_H
@@ -26,12 +29,13 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "clock.h"
+
 #define HOOK_QUEUE_MAX 1024          /* events waiting for the handler */
 #define HOOK_TIMEOUT_MS 30000        /* default time limit of one run */
 #define HOOK_GRACE_MS 5000           /* SIGTERM to SIGKILL */
 #define HOOK_BACKOFF_MIN_MS 100      /* first reconnection delay */
 #define HOOK_BACKOFF_MAX_MS 5000     /* and the most it doubles to */
-#define HOOK_REQUEST_TIMEOUT_MS 5000 /* for the daemon to answer a request */
 #define HOOK_MEMBERS_ENV_MAX 100000  /* CMEM_MEMBERS longer than this is left unset */
 
 /* ---- the bounded FIFO ---- */
@@ -120,7 +124,8 @@ struct hook_opts {
 	int (*print)(void *arg, json_t *ev); /* 0, or -1 if the event lacks fields */
 	void *print_arg;
 	FILE *err;                /* diagnostics */
-	uint64_t (*now_ms)(void); /* monotonic clock */
+	const struct clock *clk;  /* monotonic for timers, real for resync times */
+	uint64_t io_timeout_ms;   /* the client's deadlines (client.h); 0: CLIENT_TIMEOUT_MS */
 };
 
 enum hook_end {

@@ -4,20 +4,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <malloc.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "priv.h"
+#include "safedir.h"
 #include "util.h"
 
 struct ctl_client {
@@ -42,40 +40,6 @@ struct ctl {
 	uint64_t dropped_watchers;
 	struct log_ratelimit rl, rl_busy;
 };
-
-static void wipe_free(void *p)
-{
-	if (p) {
-		sodium_memzero(p, malloc_usable_size(p));
-		free(p);
-	}
-}
-
-void ctl_json_wipe_on_free(void)
-{
-	json_set_alloc_funcs(malloc, wipe_free);
-}
-
-json_t *ctl_ok(void)
-{
-	return json_pack("{s:s}", "status", "ok");
-}
-
-json_t *ctl_error(const char *code, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	/* the message may quote the request (a parser's "near '...'") and be cut
-	 * anywhere: keep it printable ASCII, so that it is always a JSON string */
-	for (char *p = msg; *p; p++)
-		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
-			*p = '?';
-	return json_pack("{s:s, s:s, s:s}", "status", "error", "code", code, "error", msg);
-}
 
 static int ctl_fail(char *err, size_t errlen, const char *what, const char *path)
 {
@@ -125,68 +89,9 @@ static int make_parent_dir(const char *path)
 	return 0;
 }
 
-/*
- * One directory on the way to the socket: owned by root or by owner, and
- * writable by nobody else.  Above the socket's own directory a sticky
- * directory (/tmp) is fine: others cannot rename or remove what is ours.
- */
-static int check_one_dir(const char *sock, const char *dir, int immediate, uid_t owner, char *err,
-                         size_t errlen)
-{
-	struct stat st;
-
-	if (stat(dir, &st) == -1) {
-		seterr(err, errlen, "control socket %s: cannot check directory %s: %s", sock, dir,
-		       strerror(errno));
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		seterr(err, errlen, "control socket %s: %s is not a directory", sock, dir);
-		return -1;
-	}
-	if (st.st_uid != 0 && st.st_uid != owner) {
-		seterr(err, errlen, "control socket %s: directory %s is owned by uid %u, not by root%s: "
-		       "its owner could replace the socket", sock, dir, (unsigned)st.st_uid,
-		       owner ? " or by the daemon's user" : "");
-		return -1;
-	}
-	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && (immediate || !(st.st_mode & S_ISVTX))) {
-		seterr(err, errlen, "control socket %s: directory %s is writable by %s (mode %04o): "
-		       "whoever can write there could replace the socket; use a directory only %s "
-		       "can write, such as /run/cmem", sock, dir,
-		       (st.st_mode & S_IWOTH) ? "others" : "its group", (unsigned)(st.st_mode & 07777),
-		       owner ? "the daemon's user" : "root");
-		return -1;
-	}
-	return 0;
-}
-
-/* Every directory of dir, from "/" down: 0, or -1 at the first bad one. */
-static int check_dirs(const char *sock, const char *dir, uid_t owner, char *err, size_t errlen)
-{
-	char prefix[PATH_MAX];
-	size_t len = strlen(dir);
-
-	if (len >= sizeof(prefix)) {
-		seterr(err, errlen, "control socket %s: path too long", sock);
-		return -1;
-	}
-	if (check_one_dir(sock, "/", len == 1, owner, err, errlen) == -1)
-		return -1;
-	for (size_t i = 1; i <= len; i++) {
-		if ((i < len && dir[i] != '/') || dir[i - 1] == '/')
-			continue;
-		memcpy(prefix, dir, i);
-		prefix[i] = '\0';
-		if (check_one_dir(sock, prefix, i == len, owner, err, errlen) == -1)
-			return -1;
-	}
-	return 0;
-}
-
 int ctl_check_dir(const char *path, uid_t owner, char *err, size_t errlen)
 {
-	char dir[PATH_MAX], real[PATH_MAX];
+	char dir[PATH_MAX], what[PATH_MAX + 32];
 	const char *slash = strrchr(path, '/');
 
 	if (slash == NULL || path[0] != '/') {
@@ -199,16 +104,8 @@ int ctl_check_dir(const char *path, uid_t owner, char *err, size_t errlen)
 	}
 	memcpy(dir, path, (size_t)(slash - path));
 	dir[slash == path ? 1 : slash - path] = '\0';
-	/* the path as written (a link's directory is checked before the link) ... */
-	if (check_dirs(path, dir, owner, err, errlen) == -1)
-		return -1;
-	/* ... and where it leads, as OpenSSH's safe_path checks the resolved path */
-	if (realpath(dir, real) == NULL) {
-		seterr(err, errlen, "control socket %s: cannot resolve %s: %s", path, dir,
-		       strerror(errno));
-		return -1;
-	}
-	return check_dirs(path, real, owner, err, errlen);
+	snprintf(what, sizeof(what), "control socket %s", path);
+	return safedir_check(what, dir, owner, err, errlen);
 }
 
 /*
@@ -346,17 +243,13 @@ static int client_queue(struct ctl_client *cl, const char *s, size_t len, size_t
 
 static int client_send_json(struct ctl_client *cl, json_t *obj, size_t limit)
 {
-	char *s;
+	size_t len;
+	char *s = ctl_line(obj, &len);
 	int rc;
 
-	if (json_object_get(obj, "version") == NULL)
-		json_object_set_new(obj, "version", json_integer(CTL_VERSION));
-	s = json_dumps(obj, JSON_COMPACT);
 	if (s == NULL)
 		return -1;
-	rc = client_queue(cl, s, strlen(s), limit);
-	if (rc == 0)
-		rc = client_queue(cl, "\n", 1, limit + 1);
+	rc = client_queue(cl, s, len, limit + 1);
 	free(s);
 	return rc;
 }
@@ -449,13 +342,11 @@ static int make_room(struct ctl *c, uid_t uid, const char **why)
 static void refuse_busy(struct ctl *c, int fd, const char *why, const struct ucred *cred)
 {
 	json_t *e = ctl_error(CTL_E_BUSY, "%s", why);
-	char *s;
+	size_t len;
+	char *s = ctl_line(e, &len);
 
-	json_object_set_new(e, "version", json_integer(CTL_VERSION));
-	s = json_dumps(e, JSON_COMPACT);
 	if (s) {
-		struct iovec iov[2] = { { s, strlen(s) }, { (void *)"\n", 1 } };
-		ssize_t w = writev(fd, iov, 2); /* best effort: it is closed either way */
+		ssize_t w = write(fd, s, len); /* best effort: it is closed either way */
 
 		(void)w;
 		free(s);
@@ -495,39 +386,6 @@ static void accept_clients(struct ctl *c, uint64_t now_ms)
 		cl->deadline_ms = now_ms + CTL_REQUEST_TIMEOUT_MS;
 		c->clients[c->nclients++] = cl;
 	}
-}
-
-json_t *ctl_decode_request(const char *line, size_t len, const char **command)
-{
-	json_error_t jerr;
-	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr), *v;
-
-	if (req == NULL)
-		return ctl_error(CTL_E_BAD_REQUEST, "malformed request: %s", jerr.text);
-	if (!json_is_object(req)) {
-		json_decref(req);
-		return ctl_error(CTL_E_BAD_REQUEST, "malformed request: not a JSON object");
-	}
-	v = json_object_get(req, "version");
-	if (!json_is_integer(v)) {
-		json_decref(req);
-		return ctl_error(CTL_E_BAD_REQUEST, "request carries no protocol version");
-	}
-	if (json_integer_value(v) != CTL_VERSION) {
-		json_t *e = ctl_error(CTL_E_VERSION, "control protocol version %lld is not supported: "
-		                      "this cmemd speaks version %d (use a matching cmemctl)",
-		                      (long long)json_integer_value(v), CTL_VERSION);
-
-		json_decref(req);
-		return e;
-	}
-	v = json_object_get(req, "command");
-	if (!json_is_string(v)) {
-		json_decref(req);
-		return ctl_error(CTL_E_BAD_REQUEST, "request names no command");
-	}
-	*command = json_string_value(v);
-	return req;
 }
 
 static json_t *dispatch(struct ctl *c, struct ctl_client *cl, size_t len, int *watch)

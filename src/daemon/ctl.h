@@ -1,12 +1,8 @@
 /*
- * ctl: the control socket server (protocol in doc/CONTROL.md).
+ * ctl: the control socket server (protocol in doc/CONTROL.md; its framing,
+ * version and reply helpers, shared with the client, in ctlproto.h).
  *
- * A UNIX stream socket, mode 0660.  A client sends one request, a JSON
- * object on one line: {"version": 1, "command": "...", ...}.  The daemon
- * answers with one JSON line carrying "status" ("ok" or "error"), or,
- * for "watch", an ok line followed by one JSON line per event.  The
- * version, the framing and the length are checked before anything else;
- * a bad request gets an error reply and its connection is closed, and
+ * A bad request gets an error reply and its connection is closed, and
  * nothing else is affected.  Clients are bounded in number, in request
  * size, in time to send a request and in unread output: a watch client
  * that does not read is dropped, never waited for.
@@ -20,30 +16,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define CTL_VERSION 1
-/* room for a reload: 64 keys (about 100 bytes each as JSON) and the config */
-#define CTL_MAX_REQUEST 16384
+#include "ctlproto.h"
+
 #define CTL_MAX_CLIENTS 128   /* connections at once, every uid together */
 #define CTL_MAX_WATCHERS 64   /* of which watch streams */
 #define CTL_MAX_PER_UID 32    /* connections of one non-root uid */
-#define CTL_MAX_REPLY (8u << 20)
 #define CTL_WATCH_BACKLOG (256u << 10)
 #define CTL_REQUEST_TIMEOUT_MS 5000
-
-/*
- * The stable, machine-readable "code" of an error reply (doc/CONTROL.md);
- * the "error" message beside it is for people and may change.
- */
-#define CTL_E_BAD_REQUEST "bad_request"         /* framing, JSON, missing or wrong fields */
-#define CTL_E_TOO_LARGE "too_large"             /* request or reply over its limit */
-#define CTL_E_VERSION "unsupported_version"     /* another control protocol version */
-#define CTL_E_UNKNOWN_COMMAND "unknown_command" /* no such command or action */
-#define CTL_E_PERMISSION "permission_denied"    /* the command needs root */
-#define CTL_E_BUSY "busy"                       /* a client limit is reached */
-#define CTL_E_BAD_KEY "bad_key"                 /* a key or keyring the daemon refuses */
-#define CTL_E_NOT_FOUND "not_found"             /* no such key id */
-#define CTL_E_PRIMARY "primary_key"             /* the primary key cannot be removed */
-#define CTL_E_BAD_VALUE "bad_value"             /* a field's value is out of range */
 
 struct ctl_peer {
 	pid_t pid;
@@ -90,21 +69,5 @@ int ctl_check_dir(const char *path, uid_t owner, char *err, size_t errlen);
 size_t ctl_nclients(const struct ctl *c);
 size_t ctl_nwatchers(const struct ctl *c);
 uint64_t ctl_dropped_watchers(const struct ctl *c);
-
-/*
- * The checks every request line (without its newline) passes first: JSON
- * object, integer version 1, string command.  Returns the request with
- * *command set, or an error reply with *command left NULL.  (Exposed for
- * the fuzz target.)
- */
-json_t *ctl_decode_request(const char *line, size_t len, const char **command);
-
-/* Make jansson wipe what it frees: requests may carry key material. */
-void ctl_json_wipe_on_free(void);
-
-/* {"status": "error", "code": CODE, "error": MSG}; CODE one of CTL_E_* */
-json_t *ctl_error(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* {"status": "ok"} to add to */
-json_t *ctl_ok(void);
 
 #endif

@@ -415,35 +415,35 @@ static int request_key_id(struct daemon *d, json_t *req, const char *action, uin
 	return 0;
 }
 
-static json_t *cmd_keys_use(struct daemon *d, json_t *req, const struct ctl_peer *peer, int *watch)
+static json_t *use_key(struct daemon *d, uint16_t id)
 {
-	uint16_t id;
-	json_t *e;
-
-	(void)peer;
-	(void)watch;
-	if (request_key_id(d, req, "use", &id, &e) == -1)
-		return e;
 	keyring_set_primary(d->kr, id);
 	log_info("key %u is now primary: lines are signed with it", id);
-	return keys_reply(d);
+	return NULL;
 }
 
-static json_t *cmd_keys_remove(struct daemon *d, json_t *req, const struct ctl_peer *peer,
-                               int *watch)
+static json_t *remove_key(struct daemon *d, uint16_t id)
 {
-	uint16_t id;
-	json_t *e;
-
-	(void)peer;
-	(void)watch;
-	if (request_key_id(d, req, "remove", &id, &e) == -1)
-		return e;
 	if (keyring_find(d->kr, id)->primary)
 		return ctl_error(CTL_E_PRIMARY, "keys remove: key %u is the primary; make another key "
 		                 "primary first", id);
 	keyring_remove(d->kr, id);
 	log_info("key %u removed: lines signed with it are no longer accepted", id);
+	return NULL;
+}
+
+/* keys use, keys remove: the request's key id (the row's action), then the action's step. */
+static json_t *cmd_keys_id(struct daemon *d, json_t *req, const struct ctl_peer *peer, int *watch)
+{
+	const char *action = json_string_value(json_object_get(req, "action"));
+	json_t *(*step)(struct daemon *, uint16_t) = strcmp(action, "use") == 0 ? use_key : remove_key;
+	uint16_t id;
+	json_t *e;
+
+	(void)peer;
+	(void)watch;
+	if (request_key_id(d, req, action, &id, &e) == -1 || (e = step(d, id)) != NULL)
+		return e;
 	return keys_reply(d);
 }
 
@@ -545,8 +545,8 @@ const struct daemon_ctl_command daemon_ctl_table[] = {
 	{ .name = "loglevel", .fn = cmd_loglevel, .needs_root = 1, .what = "changing the log level" },
 	{ .name = "keys", .action = "install", .fn = cmd_keys_install, .needs_root = 1,
 	  .what = "keys install" },
-	{ .name = "keys", .action = "use", .fn = cmd_keys_use, .needs_root = 1, .what = "keys use" },
-	{ .name = "keys", .action = "remove", .fn = cmd_keys_remove, .needs_root = 1,
+	{ .name = "keys", .action = "use", .fn = cmd_keys_id, .needs_root = 1, .what = "keys use" },
+	{ .name = "keys", .action = "remove", .fn = cmd_keys_id, .needs_root = 1,
 	  .what = "keys remove" },
 	{ .name = "reload", .fn = cmd_reload, .needs_root = 1, .what = "reload" },
 };

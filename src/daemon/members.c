@@ -3,14 +3,13 @@
 
 #include <arpa/inet.h>
 #include <math.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "keyindex.h"
 #include "log.h"
 #include "util.h"
 
-#define NIL UINT32_MAX
 #define RETAIN_MS (3600u * 1000u) /* failed/left members stay listed this long */
 #define DUPLICATE_MS 2000u       /* the same line by the other path arrives within this */
 
@@ -20,9 +19,7 @@ struct members {
 	uint64_t self_incarnation;
 	struct member *v;  /* dense array, n used, cap allocated */
 	size_t n, cap;
-	uint32_t *buckets; /* nbuckets, a power of two */
-	size_t nbuckets;
-	uint8_t hashkey[crypto_shorthash_KEYBYTES];
+	struct keyindex *index; /* by name, slots as in v */
 	size_t count[MEMBER_NSTATES];
 	uint32_t round;          /* join-reply round */
 	int round_open;
@@ -72,10 +69,7 @@ struct members *members_new(const struct members_params *p, const char *self_nam
 		t->p.local_grace_ms = 2 * t->p.fail_after_ms;
 	t->next_due_ms = UINT64_MAX;
 	t->had_quorum = 1;
-	t->nbuckets = 16;
-	t->buckets = xcalloc(t->nbuckets, sizeof(*t->buckets));
-	memset(t->buckets, 0xff, t->nbuckets * sizeof(*t->buckets));
-	randombytes_buf(t->hashkey, sizeof(t->hashkey));
+	t->index = keyindex_new();
 	return t;
 }
 
@@ -84,7 +78,7 @@ void members_free(struct members *t)
 	if (t == NULL)
 		return;
 	free(t->v);
-	free(t->buckets);
+	keyindex_free(t->index);
 	free(t);
 }
 
@@ -99,37 +93,17 @@ void members_set_self_incarnation(struct members *t, uint64_t incarnation)
 	t->self_incarnation = incarnation;
 }
 
-static size_t bucket_of(const struct members *t, const char *name)
+static uint64_t name_hash(const struct members *t, const char *name)
 {
-	uint8_t h[crypto_shorthash_BYTES];
-	uint64_t x;
-
-	crypto_shorthash(h, (const uint8_t *)name, strlen(name), t->hashkey);
-	memcpy(&x, h, sizeof(x));
-	return (size_t)(x & (t->nbuckets - 1));
-}
-
-static void link_member(struct members *t, uint32_t i)
-{
-	size_t b = bucket_of(t, t->v[i].name);
-
-	t->v[i].next = t->buckets[b];
-	t->buckets[b] = i;
-}
-
-static void rehash(struct members *t, size_t nbuckets)
-{
-	free(t->buckets);
-	t->nbuckets = nbuckets;
-	t->buckets = xcalloc(nbuckets, sizeof(*t->buckets));
-	memset(t->buckets, 0xff, nbuckets * sizeof(*t->buckets));
-	for (size_t i = 0; i < t->n; i++)
-		link_member(t, (uint32_t)i);
+	return keyindex_hash(t->index, name, strlen(name));
 }
 
 struct member *members_find(struct members *t, const char *name)
 {
-	for (uint32_t i = t->buckets[bucket_of(t, name)]; i != NIL; i = t->v[i].next)
+	uint64_t h = name_hash(t, name);
+
+	for (uint32_t i = keyindex_first(t->index, h); i != KEYINDEX_NONE;
+	     i = keyindex_next(t->index, i))
 		if (strcmp(t->v[i].name, name) == 0)
 			return &t->v[i];
 	return NULL;
@@ -150,23 +124,15 @@ struct member *members_at(struct members *t, size_t i)
 	return i < t->n ? &t->v[i] : NULL;
 }
 
-/* Remove entry i: unlink it, move the last entry into its slot. */
+/* Remove entry i: the last entry moves into its slot. */
 static void remove_at(struct members *t, size_t i)
 {
-	uint32_t *pp = &t->buckets[bucket_of(t, t->v[i].name)];
 	size_t last = t->n - 1;
 
-	while (*pp != i)
-		pp = &t->v[*pp].next;
-	*pp = t->v[i].next;
+	keyindex_remove(t->index, (uint32_t)i);
 	t->count[t->v[i].state]--;
-	if (i != last) {
-		pp = &t->buckets[bucket_of(t, t->v[last].name)];
-		while (*pp != last)
-			pp = &t->v[*pp].next;
-		*pp = (uint32_t)i;
+	if (i != last)
 		t->v[i] = t->v[last];
-	}
 	t->n--;
 }
 
@@ -209,11 +175,9 @@ static struct member *insert(struct members *t, const char *name, uint64_t now_m
 	snprintf(m->name, sizeof(m->name), "%s", name);
 	m->state = MEMBER_CANDIDATE;
 	t->count[MEMBER_CANDIDATE]++;
-	link_member(t, (uint32_t)t->n);
+	keyindex_append(t->index, name_hash(t, name));
 	t->n++;
-	if (t->n > t->nbuckets)
-		rehash(t, t->nbuckets * 2);
-	return members_find(t, name);
+	return m;
 }
 
 static void emit(struct members *t, enum member_event ev, const struct member *m,

@@ -61,7 +61,6 @@ struct member {
 	struct detector det;    /* the loss estimate of its path (detector.h) */
 	uint32_t timeout_ms;    /* current failure timeout */
 	uint32_t reply_round;   /* last join-reply round it was reported in */
-	uint32_t next;          /* hash chain */
 };
 
 struct members_params {

@@ -126,33 +126,32 @@ static int setopt(int fd, int level, int name, const void *v, socklen_t len, con
 	return 0;
 }
 
+/* A socket option and its name, for messages. */
+#define OPT(x) x, #x
+struct mcast_opts {
+	int level;
+	int all;  const char *all_name;  /* off: no other group's traffic */
+	int ttl;  const char *ttl_name;  /* the configured TTL (hop limit) */
+	int loop; const char *loop_name; /* on: the other daemons of this host hear us */
+};
+static const struct mcast_opts mcast_v4 = {
+	IPPROTO_IP, OPT(IP_MULTICAST_ALL), OPT(IP_MULTICAST_TTL), OPT(IP_MULTICAST_LOOP),
+};
+static const struct mcast_opts mcast_v6 = {
+	IPPROTO_IPV6, OPT(IPV6_MULTICAST_ALL), OPT(IPV6_MULTICAST_HOPS), OPT(IPV6_MULTICAST_LOOP),
+};
+
 /* Multicast options that do not depend on the interface. */
-static int setup_v4(struct net *n, const struct cmem_config *c, char *err, size_t errlen)
+static int setup_mcast(struct net *n, const struct cmem_config *c, char *err, size_t errlen)
 {
+	const struct mcast_opts *o = n->family == AF_INET ? &mcast_v4 : &mcast_v6;
 	int zero = 0, one = 1, ttl = (int)c->ttl;
 
-	return setopt(n->fd, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof(zero), "IP_MULTICAST_ALL",
-	              err, errlen) == -1 ||
-	               setopt(n->fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl),
-	                      "IP_MULTICAST_TTL", err, errlen) == -1 ||
-	               setopt(n->fd, IPPROTO_IP, IP_MULTICAST_LOOP, &one, sizeof(one),
-	                      "IP_MULTICAST_LOOP", err, errlen) == -1
-	           ? -1
-	           : 0;
-}
-
-static int setup_v6(struct net *n, const struct cmem_config *c, char *err, size_t errlen)
-{
-	int zero = 0, one = 1, hops = (int)c->ttl;
-
-	return setopt(n->fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL, &zero, sizeof(zero),
-	              "IPV6_MULTICAST_ALL", err, errlen) == -1 ||
-	               setopt(n->fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof(hops),
-	                      "IPV6_MULTICAST_HOPS", err, errlen) == -1 ||
-	               setopt(n->fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &one, sizeof(one),
-	                      "IPV6_MULTICAST_LOOP", err, errlen) == -1
-	           ? -1
-	           : 0;
+	if (setopt(n->fd, o->level, o->all, &zero, sizeof(zero), o->all_name, err, errlen) == -1 ||
+	    setopt(n->fd, o->level, o->ttl, &ttl, sizeof(ttl), o->ttl_name, err, errlen) == -1 ||
+	    setopt(n->fd, o->level, o->loop, &one, sizeof(one), o->loop_name, err, errlen) == -1)
+		return -1;
+	return 0;
 }
 
 /*
@@ -364,9 +363,7 @@ static int open_socket(struct net *n, const struct cmem_config *c, char *err, si
 	 * past net.core.rmem_max) */
 	if (setsockopt(n->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) == -1)
 		setsockopt(n->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	if (n->multicast &&
-	    ((n->family == AF_INET ? setup_v4(n, c, err, errlen) : setup_v6(n, c, err, errlen)) == -1 ||
-	     join_group(n, err, errlen) == -1))
+	if (n->multicast && (setup_mcast(n, c, err, errlen) == -1 || join_group(n, err, errlen) == -1))
 		return -1;
 	return bind_socket(n, c, err, errlen);
 }

@@ -1,20 +1,17 @@
 /* peers: the unicast destination table (seeds and verified senders). */
 #include "peers.h"
 
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "keyindex.h"
 #include "util.h"
-
-#define NIL UINT32_MAX
 
 struct peer {
 	struct member_addr addr; /* with its port */
 	uint8_t seed;
 	uint8_t failed;      /* its member failed or left, not heard since */
 	uint32_t slot;       /* spreads the slow lines of quiet peers over the interval */
-	uint32_t next;       /* hash chain */
 	uint64_t heard_ms;   /* last learned (seeds and listed: when added) */
 	uint64_t failed_ms;
 };
@@ -22,11 +19,9 @@ struct peer {
 struct peers {
 	struct peer *v;
 	size_t n, alloc, cap;
-	uint32_t *buckets;
-	size_t nbuckets;
+	struct keyindex *index; /* by address and port, slots as in v */
 	uint64_t line;       /* lines sent: which quiet peers get this one */
 	uint32_t next_slot;
-	uint8_t hashkey[crypto_shorthash_KEYBYTES];
 };
 
 struct peers *peers_new(size_t cap)
@@ -34,10 +29,7 @@ struct peers *peers_new(size_t cap)
 	struct peers *p = xcalloc(1, sizeof(*p));
 
 	p->cap = cap ? cap : 1;
-	p->nbuckets = 16;
-	p->buckets = xcalloc(p->nbuckets, sizeof(*p->buckets));
-	memset(p->buckets, 0xff, p->nbuckets * sizeof(*p->buckets));
-	randombytes_buf(p->hashkey, sizeof(p->hashkey));
+	p->index = keyindex_new();
 	return p;
 }
 
@@ -46,7 +38,7 @@ void peers_free(struct peers *p)
 	if (p == NULL)
 		return;
 	free(p->v);
-	free(p->buckets);
+	keyindex_free(p->index);
 	free(p);
 }
 
@@ -62,14 +54,11 @@ static size_t peer_key(const struct member_addr *a, uint8_t *k)
 	return 3 + alen;
 }
 
-static size_t bucket_of(const struct peers *p, const struct member_addr *a)
+static uint64_t addr_hash(const struct peers *p, const struct member_addr *a)
 {
-	uint8_t k[19], h[crypto_shorthash_BYTES];
-	uint64_t x;
+	uint8_t k[19];
 
-	crypto_shorthash(h, k, peer_key(a, k), p->hashkey);
-	memcpy(&x, h, sizeof(x));
-	return (size_t)(x & (p->nbuckets - 1));
+	return keyindex_hash(p->index, k, peer_key(a, k));
 }
 
 static int same(const struct member_addr *a, const struct member_addr *b)
@@ -77,23 +66,12 @@ static int same(const struct member_addr *a, const struct member_addr *b)
 	return addr_same(a, b) && a->port == b->port;
 }
 
-static void rehash(struct peers *p, size_t nbuckets)
-{
-	free(p->buckets);
-	p->nbuckets = nbuckets;
-	p->buckets = xcalloc(nbuckets, sizeof(*p->buckets));
-	memset(p->buckets, 0xff, nbuckets * sizeof(*p->buckets));
-	for (size_t i = 0; i < p->n; i++) {
-		size_t b = bucket_of(p, &p->v[i].addr);
-
-		p->v[i].next = p->buckets[b];
-		p->buckets[b] = (uint32_t)i;
-	}
-}
-
 static struct peer *find(const struct peers *p, const struct member_addr *a)
 {
-	for (uint32_t i = p->buckets[bucket_of(p, a)]; i != NIL; i = p->v[i].next)
+	uint64_t h = addr_hash(p, a);
+
+	for (uint32_t i = keyindex_first(p->index, h); i != KEYINDEX_NONE;
+	     i = keyindex_next(p->index, i))
 		if (same(&p->v[i].addr, a))
 			return &p->v[i];
 	return NULL;
@@ -120,9 +98,10 @@ static uint64_t quiet_since(const struct peer *e)
 	return e->failed && e->failed_ms > e->heard_ms ? e->failed_ms : e->heard_ms;
 }
 
-/* Remove entry i (order is not kept); the caller rehashes. */
+/* Remove entry i (order is not kept). */
 static void remove_at(struct peers *p, size_t i)
 {
+	keyindex_remove(p->index, (uint32_t)i);
 	p->v[i] = p->v[--p->n];
 }
 
@@ -144,14 +123,12 @@ static int make_room(struct peers *p, uint64_t now_ms)
 	if (victim == SIZE_MAX)
 		return -1;
 	remove_at(p, victim);
-	rehash(p, p->nbuckets);
 	return 0;
 }
 
 static struct peer *insert(struct peers *p, const struct member_addr *a, uint64_t now_ms)
 {
 	struct peer *e;
-	size_t b;
 
 	if (make_room(p, now_ms) == -1)
 		return NULL;
@@ -164,14 +141,8 @@ static struct peer *insert(struct peers *p, const struct member_addr *a, uint64_
 	e->addr = *a;
 	e->heard_ms = now_ms;
 	e->slot = p->next_slot++;
+	keyindex_append(p->index, addr_hash(p, a));
 	p->n++;
-	if (p->n > p->nbuckets)
-		rehash(p, p->nbuckets * 2);
-	else {
-		b = bucket_of(p, a);
-		e->next = p->buckets[b];
-		p->buckets[b] = (uint32_t)(p->n - 1);
-	}
 	return e;
 }
 
@@ -231,7 +202,7 @@ void peers_retry_all(struct peers *p, uint64_t now_ms)
 
 size_t peers_due(struct peers *p, uint64_t now_ms, struct member_addr *out, size_t max)
 {
-	size_t k = 0, before = p->n;
+	size_t k = 0;
 	uint64_t line = p->line++;
 
 	for (size_t i = p->n; i-- > 0;) {
@@ -249,8 +220,6 @@ size_t peers_due(struct peers *p, uint64_t now_ms, struct member_addr *out, size
 		if ((line + e->slot) % PEERS_SLOW_EVERY == 0 && k < max)
 			out[k++] = e->addr;
 	}
-	if (p->n != before)
-		rehash(p, p->nbuckets);
 	return k;
 }
 

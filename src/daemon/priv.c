@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "safedir.h"
 
 static int ready_fd = -1;
 
@@ -256,28 +257,10 @@ void priv_ready(void)
 
 int priv_check_chroot(const char *dir, char *err, size_t errlen)
 {
-	struct stat st;
+	char what[PATH_MAX + 32];
 
-	if (stat(dir, &st) == -1) {
-		snprintf(err, errlen, "chroot directory %s: %s", dir, strerror(errno));
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "chroot directory %s: not a directory", dir);
-		return -1;
-	}
-	if (st.st_uid != 0) {
-		snprintf(err, errlen, "chroot directory %s: owned by uid %u, must be owned by root",
-		         dir, (unsigned)st.st_uid);
-		return -1;
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		snprintf(err, errlen, "chroot directory %s: mode %04o is writable by %s (chmod go-w)",
-		         dir, (unsigned)(st.st_mode & 07777),
-		         st.st_mode & S_IWOTH ? "others" : "its group");
-		return -1;
-	}
-	return 0;
+	snprintf(what, sizeof(what), "chroot directory %s", dir);
+	return safedir_check(what, dir, 0, err, errlen);
 }
 
 int priv_harden(char *err, size_t errlen)

@@ -52,7 +52,8 @@ int priv_pidfile_write(int lockfd, const char *path, char *err, size_t errlen);
 int priv_daemonize(char *err, size_t errlen);
 void priv_ready(void);
 
-/* The chroot directory must be owned by root and not writable by group or others. */
+/* The chroot directory and every directory above it must be owned by root
+ * and not writable by group or others (safedir.h). */
 int priv_check_chroot(const char *dir, char *err, size_t errlen);
 
 /*

@@ -424,39 +424,73 @@ static struct provision_args pargs(const struct opts *o)
 	return a;
 }
 
-/* The identity a bundle carries (cmem-bundle-v3), if any. */
-static void print_ident(const struct provision_result *r)
+/* The identity a bundle carries (cmem-bundle-v3), if any, as lines into out. */
+static void describe_ident(const struct provision_result *r, char *out, size_t size)
 {
+	size_t off = 0;
+
+	out[0] = '\0';
 	if (r->has_cert && r->cert.serial)
-		printf("with the member certificate of %s (serial %" PRIu64 ")%s\n", r->cert.name,
-		       r->cert.serial,
-		       r->cert_pending ? ", not valid yet: check this host's clock" : "");
+		off += (size_t)snprintf(out, size, "with the member certificate of %s (serial %" PRIu64
+		                                   ")%s\n",
+		                        r->cert.name, r->cert.serial,
+		                        r->cert_pending ? ", not valid yet: check this host's clock"
+		                                        : "");
 	else if (r->has_cert)
-		printf("with a member certificate\n");
-	if (r->has_crl && r->crl_sequence)
-		printf("with the revocation list of sequence %" PRIu64 "\n", r->crl_sequence);
-	else if (r->has_crl)
-		printf("with a revocation list\n");
-	if (r->has_cert || r->has_crl)
-		printf("(a cmem-bundle-v3 bundle: an older cmem-keygen refuses it as an unsupported "
-		       "format)\n");
+		off += (size_t)snprintf(out, size, "with a member certificate\n");
+	if (r->has_crl && r->crl_sequence && off < size)
+		off += (size_t)snprintf(out + off, size - off,
+		                        "with the revocation list of sequence %" PRIu64 "\n",
+		                        r->crl_sequence);
+	else if (r->has_crl && off < size)
+		off += (size_t)snprintf(out + off, size - off, "with a revocation list\n");
+	if ((r->has_cert || r->has_crl) && off < size)
+		snprintf(out + off, size - off, "(a cmem-bundle-v3 bundle: an older cmem-keygen "
+		                                "refuses it as an unsupported format)\n");
+}
+
+/* What seal and unseal report of the ring and the bundle. */
+struct bundle_summary {
+	char keys[64];    /* "N keys, primary key P" */
+	char serial[128]; /* "serial N (sealed TIME)" */
+	int version;      /* the bundle's format version */
+	char ident[512];  /* the identity it carries: lines, or "" */
+};
+
+/* Seal the keyring args[0], or unseal the bundle args[0]: 0, or EXIT_FAIL said. */
+static int run_bundle(const struct opts *o, int unseal, struct bundle_summary *s)
+{
+	char err[PROVISION_ERRLEN];
+	struct provision_args a = pargs(o);
+	struct provision_result r;
+	int rc;
+
+	if (unseal) {
+		a.bundle = o->args[0];
+		rc = provision_unseal(&a, &r, err, sizeof(err));
+	} else {
+		a.keyring = o->args[0];
+		rc = provision_seal(&a, &r, err, sizeof(err));
+	}
+	if (rc == -1)
+		return fail_write(err, 1);
+	snprintf(s->keys, sizeof(s->keys), "%zu key%s, primary key %u", r.nkeys,
+	         r.nkeys == 1 ? "" : "s", r.primary);
+	provision_state_describe(&r.bundle, s->serial, sizeof(s->serial));
+	s->version = r.version;
+	describe_ident(&r, s->ident, sizeof(s->ident));
+	return 0;
 }
 
 static int cmd_seal(const struct opts *o)
 {
-	char err[PROVISION_ERRLEN], serial[128];
-	struct provision_args a = pargs(o);
-	struct provision_result r;
+	struct bundle_summary s;
 
-	a.keyring = o->args[0];
-	if (provision_seal(&a, &r, err, sizeof(err)) == -1)
-		return fail_write(err, 1);
-	provision_state_describe(&r.bundle, serial, sizeof(serial));
-	printf("%s: keyring %s (%zu key%s, primary key %u) sealed for the host of %s, "
-	       "signed with %s/admin.key, %s\n",
-	       o->output, o->args[0], r.nkeys, r.nkeys == 1 ? "" : "s", r.primary, o->to,
-	       o->sign_with, serial);
-	print_ident(&r);
+	if (run_bundle(o, 0, &s) != 0)
+		return EXIT_FAIL;
+	printf("%s: keyring %s (%s) sealed for the host of %s, signed with %s/admin.key, %s\n",
+	       o->output, o->args[0], s.keys, o->to, o->sign_with, s.serial);
+	fputs(s.ident, stdout);
 	printf("next: send %s to that host (any channel will do), and there run `cmem-keygen "
 	       "unseal %s --host-key DIR --trust admin.pub -o %s`\n",
 	       o->output, o->output, INSTALLED);
@@ -465,19 +499,14 @@ static int cmd_seal(const struct opts *o)
 
 static int cmd_unseal(const struct opts *o)
 {
-	char err[PROVISION_ERRLEN], serial[128];
-	struct provision_args a = pargs(o);
-	struct provision_result r;
+	struct bundle_summary s;
 
-	a.bundle = o->args[0];
-	if (provision_unseal(&a, &r, err, sizeof(err)) == -1)
-		return fail_write(err, 1);
-	provision_state_describe(&r.bundle, serial, sizeof(serial));
-	printf("%s: keyring from %s (%zu key%s, primary key %u), signed by the trusted "
-	       "administrator, %s\n",
-	       o->output, o->args[0], r.nkeys, r.nkeys == 1 ? "" : "s", r.primary, serial);
-	print_ident(&r);
-	if (r.version == 1)
+	if (run_bundle(o, 1, &s) != 0)
+		return EXIT_FAIL;
+	printf("%s: keyring from %s (%s), signed by the trusted administrator, %s\n", o->output,
+	       o->args[0], s.keys, s.serial);
+	fputs(s.ident, stdout);
+	if (s.version == 1)
 		printf("warning: %s is a cmem-bundle-v1 bundle, which has no serial: ask for a "
 		       "bundle made by a newer cmem-keygen, so that older ones are refused here\n",
 		       o->args[0]);
@@ -489,7 +518,7 @@ static int cmd_unseal(const struct opts *o)
 
 static int cmd_provision(const struct opts *o)
 {
-	char err[PROVISION_ERRLEN], serial[128];
+	char err[PROVISION_ERRLEN], serial[128], ident[512];
 	struct provision_args a = pargs(o);
 	struct provision_result r;
 
@@ -501,11 +530,12 @@ static int cmd_provision(const struct opts *o)
 		printf("%s/%s: new keyring: key %u (fingerprint %s), primary; keep it for later "
 		       "changes (mode 0600)\n",
 		       o->output, PROVISION_RING_FILE, r.primary, r.fpr);
-	print_ident(&r);
 	provision_state_describe(&r.bundle, serial, sizeof(serial));
 	for (size_t i = 0; i < r.nhosts; i++)
 		printf("%s/%s.bundle: for host %s, %s\n", o->output, r.hosts[i].name,
 		       r.hosts[i].name, serial);
+	describe_ident(&r, ident, sizeof(ident));
+	fputs(ident, stdout);
 	printf("next: send each NAME.bundle to its host (any channel will do) and there run "
 	       "`cmem-keygen unseal NAME.bundle --host-key DIR --trust admin.pub -o %s`, "
 	       "admin.pub being a copy of %s/admin.pub\n",

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "keyring.h"
+#include "name.h"
 #include "privfile.h"
 #include "util.h"
 
@@ -857,22 +858,6 @@ struct keyring *keyfile_bundle_open_ident(const struct keyfile_bundle *b, const 
 
 /* ---- hosts file ---- */
 
-static int valid_host_name(const char *s, size_t n)
-{
-	if (n == 0 || n > KEYFILE_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char ch = s[i];
-		int alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		            (ch >= '0' && ch <= '9');
-
-		/* no leading '.': "." and ".." would name directories */
-		if (!alnum && (i == 0 || (ch != '.' && ch != '-' && ch != '_')))
-			return 0;
-	}
-	return 1;
-}
-
 static int parse_host_line(const char *name, unsigned lineno, const char *line, size_t len,
                            struct keyfile_host_entry *e, char *err, size_t errlen)
 {
@@ -881,12 +866,9 @@ static int parse_host_line(const char *name, unsigned lineno, const char *line, 
 
 	while (n < len && line[n] != ' ' && line[n] != '\t')
 		n++;
-	if (!valid_host_name(line, n)) {
-		seterr(err, errlen,
-		       "%s: line %u: host name \"%.*s\" is not 1-%d letters, digits, '.', '-' or "
-		       "'_' starting with a letter or digit",
-		       name, lineno, (int)(n > KEYFILE_NAME_MAX ? KEYFILE_NAME_MAX : n), line,
-		       KEYFILE_NAME_MAX);
+	if (n == 0 || name_span(line, n) != n) {
+		seterr(err, errlen, "%s: line %u: host name \"%.*s\" is not " NAME_RULE, name,
+		       lineno, (int)(n > KEYFILE_NAME_MAX ? KEYFILE_NAME_MAX : n), line);
 		return -1;
 	}
 	memcpy(e->name, line, n);

@@ -64,6 +64,7 @@
 #include <stdint.h>
 #include <sodium.h>
 
+#include "name.h"
 #include "privfile.h"
 
 struct keyring;
@@ -81,7 +82,7 @@ struct keyring;
 #define KEYFILE_TIME_LEN 21                      /* "YYYY-MM-DDTHH:MM:SSZ" + NUL */
 #define KEYFILE_TIME_MAX INT64_C(253402300799)   /* 9999-12-31T23:59:59Z */
 #define KEYFILE_BUNDLE_MAX (256 * 1024)
-#define KEYFILE_NAME_MAX 64                          /* host names in a hosts file */
+#define KEYFILE_NAME_MAX NAME_LEN_MAX                /* host names in a hosts file */
 
 enum keyfile_kind { KEYFILE_HOST, KEYFILE_ADMIN, KEYFILE_MEMBER };
 
@@ -91,39 +92,6 @@ struct keyfile_pair {
 	uint8_t pk[KEYFILE_PK_BYTES];
 	uint8_t sk[KEYFILE_SK_MAX]; /* host: the first 32 bytes */
 };
-
-/*
- * The file functions of privfile under their earlier names, for the
- * callers (cmemctl's keyring updates) written before that module existed.
- */
-static inline int keyfile_write_private(const char *path, const void *data, size_t len,
-                                        int replace, char *err, size_t errlen)
-{
-	return privfile_write(path, data, len, replace, err, errlen);
-}
-
-static inline int keyfile_write_public(const char *path, const void *data, size_t len,
-                                       int replace, char *err, size_t errlen)
-{
-	return privfile_write_public(path, data, len, replace, err, errlen);
-}
-
-static inline int keyfile_read_private(const char *path, void *buf, size_t cap, size_t *len,
-                                       char *err, size_t errlen)
-{
-	return privfile_read(path, buf, cap, len, err, errlen);
-}
-
-static inline char *keyfile_read(const char *path, size_t max, size_t *len, char *err,
-                                 size_t errlen)
-{
-	return privfile_read_public(path, max, len, err, errlen);
-}
-
-static inline int keyfile_exists(const char *path)
-{
-	return privfile_exists(path);
-}
 
 const char *keyfile_kind_name(enum keyfile_kind kind); /* "host" | "admin" | "member" */
 

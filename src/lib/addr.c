@@ -2,19 +2,42 @@
 #include "addr.h"
 
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "util.h"
 
+/* Where a family keeps its port and address in its socket address: one
+ * conversion each way for both families. */
+struct family {
+	int family;
+	socklen_t len;         /* of its socket address */
+	size_t port_at, addr_at; /* offsets in it */
+	size_t addr_len;
+};
+
+static const struct family families[] = {
+	{ AF_INET, sizeof(struct sockaddr_in), offsetof(struct sockaddr_in, sin_port),
+	  offsetof(struct sockaddr_in, sin_addr), sizeof(struct in_addr) },
+	{ AF_INET6, sizeof(struct sockaddr_in6), offsetof(struct sockaddr_in6, sin6_port),
+	  offsetof(struct sockaddr_in6, sin6_addr), sizeof(struct in6_addr) },
+};
+
+static const struct family *family_of(int family)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(families); i++)
+		if (families[i].family == family)
+			return &families[i];
+	return NULL;
+}
+
 int addr_same(const struct member_addr *a, const struct member_addr *b)
 {
+	const struct family *f = family_of(a->family);
+
 	if (a->family != b->family)
 		return 0;
-	if (a->family == AF_INET)
-		return a->a.v4.s_addr == b->a.v4.s_addr;
-	if (a->family == AF_INET6)
-		return memcmp(&a->a.v6, &b->a.v6, sizeof(a->a.v6)) == 0;
-	return 1;
+	return f == NULL || memcmp(&a->a, &b->a, f->addr_len) == 0;
 }
 
 int addr_str(const struct member_addr *a, char *buf, size_t len)
@@ -26,41 +49,29 @@ int addr_str(const struct member_addr *a, char *buf, size_t len)
 
 void addr_from_sockaddr(struct member_addr *a, const struct sockaddr_storage *ss)
 {
+	const struct family *f = family_of(ss->ss_family);
+	uint16_t port;
+
 	memset(a, 0, sizeof(*a));
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
-
-		a->family = AF_INET;
-		a->port = ntohs(s4->sin_port);
-		a->a.v4 = s4->sin_addr;
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-
-		a->family = AF_INET6;
-		a->port = ntohs(s6->sin6_port);
-		a->a.v6 = s6->sin6_addr;
-	}
+	if (f == NULL)
+		return;
+	a->family = f->family;
+	memcpy(&port, (const char *)ss + f->port_at, sizeof(port));
+	a->port = ntohs(port);
+	memcpy(&a->a, (const char *)ss + f->addr_at, f->addr_len);
 }
 
 socklen_t addr_to_sockaddr(const struct member_addr *a, uint16_t port,
                            struct sockaddr_storage *ss)
 {
+	const struct family *f = family_of(a->family);
+	uint16_t nport = htons(port);
+
 	memset(ss, 0, sizeof(*ss));
-	if (a->family == AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		s4->sin_addr = a->a.v4;
-		return sizeof(*s4);
-	}
-	if (a->family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		s6->sin6_addr = a->a.v6;
-		return sizeof(*s6);
-	}
-	return 0;
+	if (f == NULL)
+		return 0;
+	ss->ss_family = (sa_family_t)f->family;
+	memcpy((char *)ss + f->port_at, &nport, sizeof(nport));
+	memcpy((char *)ss + f->addr_at, &a->a, f->addr_len);
+	return f->len;
 }

@@ -21,9 +21,9 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "name.h"
 #include "util.h"
 
-#define NAME_CHARS "A-Z a-z 0-9 . _ -"
 #define FIELD_SIZE(f) sizeof(((struct cmem_config *)0)->f)
 
 /* Where the messages go, and the settings the whole-file checks report. */
@@ -67,15 +67,6 @@ int config_facility_parse(const char *name)
 	return -1;
 }
 
-static int is_valid_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > FIELD_SIZE(name) - 1)
-		return 0;
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
-}
-
 /* The host name up to its first dot (may be empty or not a valid name). */
 static void short_host_name(char *buf, size_t size)
 {
@@ -95,8 +86,8 @@ void config_defaults(struct cmem_config *c)
 	memset(c, 0, sizeof(*c));
 	/* left empty when the host name will not do: config_load then asks for `name` */
 	short_host_name(host, sizeof(host));
-	if (is_valid_name(host))
-		memcpy(c->name, host, strlen(host) + 1); /* fits: checked by is_valid_name */
+	if (name_valid(host))
+		memcpy(c->name, host, strlen(host) + 1); /* fits: checked by name_valid */
 	snprintf(c->group, sizeof(c->group), "239.192.51.10");
 	c->port = 51510;
 	c->ttl = 1;
@@ -119,10 +110,9 @@ void config_defaults(struct cmem_config *c)
 static int check_name(struct cmem_config *c, const char *s, char *why, size_t whylen)
 {
 	(void)c;
-	if (is_valid_name(s))
+	if (name_valid(s))
 		return 0;
-	snprintf(why, whylen, "must be 1 to %zu characters of " NAME_CHARS ", not '%s'",
-	         FIELD_SIZE(name) - 1, s);
+	snprintf(why, whylen, "must be " NAME_RULE ", not '%s'", s);
 	return -1;
 }
 
@@ -185,28 +175,28 @@ static int check_nonempty(struct cmem_config *c, const char *s, char *why, size_
 	return -1;
 }
 
-static int check_log_level(struct cmem_config *c, const char *s, char *why, size_t whylen)
+/* A word of a fixed list (value: its number, -1 if none), stored at *field. */
+static int check_word(int value, int *field, const char *list, const char *s, char *why,
+                      size_t whylen)
 {
-	int level = log_level_parse(s);
-
-	if (level == -1) {
-		snprintf(why, whylen, "must be error, warn, info or debug, not '%s'", s);
+	if (value == -1) {
+		snprintf(why, whylen, "must be %s, not '%s'", list, s);
 		return -1;
 	}
-	c->log_level = level;
+	*field = value;
 	return 0;
+}
+
+static int check_log_level(struct cmem_config *c, const char *s, char *why, size_t whylen)
+{
+	return check_word(log_level_parse(s), &c->log_level, "error, warn, info or debug", s, why,
+	                  whylen);
 }
 
 static int check_facility(struct cmem_config *c, const char *s, char *why, size_t whylen)
 {
-	int facility = config_facility_parse(s);
-
-	if (facility == -1) {
-		snprintf(why, whylen, "must be daemon, user or local0 to local7, not '%s'", s);
-		return -1;
-	}
-	c->syslog_facility = facility;
-	return 0;
+	return check_word(config_facility_parse(s), &c->syslog_facility,
+	                  "daemon, user or local0 to local7", s, why, whylen);
 }
 
 #define INT_OPT(f, lo, hi) \
@@ -513,9 +503,9 @@ static int check_whole(const struct cmem_config *c, const struct loader *ld)
 	if (c->name[0] == '\0') {
 		short_host_name(host, sizeof(host));
 		return refuse(ld, NULL,
-		              "the short host name '%s' is not a valid member name (1 to %zu "
-		              "characters of " NAME_CHARS "); set 'name'",
-		              host, sizeof(c->name) - 1);
+		              "the short host name '%s' is not a valid member name (" NAME_RULE
+		              "); set 'name'",
+		              host);
 	}
 	return 0;
 }
@@ -550,19 +540,24 @@ static int parse_error(const config_t *cf, const char *path, char *err, size_t e
 	return -1;
 }
 
+/* After config_read*() returned read: apply what cf holds, or report its error; free cf. */
+static int finish_load(struct cmem_config *c, config_t *cf, int read, const char *name,
+                       char *err, size_t errlen)
+{
+	int rc = read == CONFIG_FALSE ? parse_error(cf, name, err, errlen)
+	                              : apply_config(c, cf, name, err, errlen);
+
+	config_destroy(cf);
+	return rc;
+}
+
 int config_load_string(struct cmem_config *c, const char *name, const char *text, char *err,
                        size_t errlen)
 {
 	config_t cf;
-	int rc;
 
 	config_init(&cf);
-	if (config_read_string(&cf, text) == CONFIG_FALSE)
-		rc = parse_error(&cf, name, err, errlen);
-	else
-		rc = apply_config(c, &cf, name, err, errlen);
-	config_destroy(&cf);
-	return rc;
+	return finish_load(c, &cf, config_read_string(&cf, text), name, err, errlen);
 }
 
 /* Open path for reading, refusing what is not a file (a directory reads as empty). */
@@ -591,11 +586,7 @@ int config_load(struct cmem_config *c, const char *path, char *err, size_t errle
 	if (f == NULL)
 		return -1;
 	config_init(&cf);
-	if (config_read(&cf, f) == CONFIG_FALSE)
-		rc = parse_error(&cf, path, err, errlen);
-	else
-		rc = apply_config(c, &cf, path, err, errlen);
-	config_destroy(&cf);
+	rc = finish_load(c, &cf, config_read(&cf, f), path, err, errlen);
 	fclose(f);
 	return rc;
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "name.h"
 
 #define CONFIG_DEFAULT_FILE "/etc/cmem/cmemd.conf"
 #define CONFIG_PATH_MAX 256
@@ -18,7 +19,7 @@
 #define CONFIG_PEERS_MAX 128 /* seeds; the rest of the cluster is learned */
 
 struct cmem_config {
-	char name[65];                 /* default: short host name (first label) */
+	char name[NAME_LEN_MAX + 1];   /* default: short host name (first label) */
 	char group[64];                /* multicast group, IPv4 or IPv6 literal */
 	uint16_t port;                 /* 1..65535, default 51510 */
 	char interface[64];            /* "" = kernel's choice; else a name or a local address */

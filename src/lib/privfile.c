@@ -4,9 +4,11 @@
  */
 #include "privfile.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,14 +119,56 @@ static int rename_noreplace(const char *from, const char *to)
 	return 0;
 }
 
-static int write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-                        mode_t keep, int replace, char *err, size_t errlen)
+#define TMP_SUFFIX ".tmp."
+#define TMP_RANDOM 6 /* the XXXXXX of mkostemp */
+
+/* name is base TMP_SUFFIX and six letters or digits: a temporary file of base. */
+static int is_tmp_of(const char *name, const char *base, size_t blen)
+{
+	const char *x = name + blen + strlen(TMP_SUFFIX);
+
+	if (strncmp(name, base, blen) != 0 || strncmp(name + blen, TMP_SUFFIX, strlen(TMP_SUFFIX)) ||
+	    strlen(x) != TMP_RANDOM)
+		return 0;
+	for (size_t i = 0; i < TMP_RANDOM; i++)
+		if (!((x[i] >= 'a' && x[i] <= 'z') || (x[i] >= 'A' && x[i] <= 'Z') ||
+		      (x[i] >= '0' && x[i] <= '9')))
+			return 0;
+	return 1;
+}
+
+/*
+ * Temporary files of path left by a writer that died mid-write (killed,
+ * or the machine stopped): regular files of ours named path.tmp.XXXXXX,
+ * holding what path holds, secrets included.  Removed, so that no copy
+ * outlives the crash beyond the next write.
+ */
+static void remove_stale_tmp(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+
+	if (dir_of(path, dir, sizeof(dir)) == -1 || (d = opendir(dir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL)
+		if (is_tmp_of(e->d_name, base, strlen(base)) &&
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && st.st_uid == geteuid())
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+}
+
+static int write_replace(const char *path, const void *data, size_t len, mode_t mode,
+                         mode_t keep, int replace, char *err, size_t errlen)
 {
 	char tmp[PATH_MAX];
 	struct stat st;
 	int have_old = replace && lstat(path, &st) == 0 && S_ISREG(st.st_mode);
 
-	if (xsnprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) < 0) {
+	if (xsnprintf(tmp, sizeof(tmp), "%s" TMP_SUFFIX "XXXXXX", path) < 0) {
 		seterr(err, errlen, "%s: file name too long", path);
 		return -1;
 	}
@@ -151,6 +195,26 @@ static int write_atomic(const char *path, const void *data, size_t len, mode_t m
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The temporary file exists only inside write_replace, which removes it
+ * on every way out; signals wait until then (a SIGINT, a SIGTERM, a SIGXFSZ
+ * from the write itself), so that only SIGKILL or a crash can leave one,
+ * and the next write of the same path removes that.
+ */
+static int write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                        mode_t keep, int replace, char *err, size_t errlen)
+{
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	remove_stale_tmp(path);
+	rc = write_replace(path, data, len, mode, keep, replace, err, errlen);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return rc;
 }
 
 int privfile_write(const char *path, const void *data, size_t len, int replace, char *err,

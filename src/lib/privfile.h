@@ -9,7 +9,10 @@
  * - Files are written atomically: a temporary file in the same directory,
  *   created O_EXCL with the final mode whatever the umask, written, synced,
  *   renamed over the path, and the directory synced.  A reader sees the old
- *   file or the new one, never a part.
+ *   file or the new one, never a part.  The temporary file (path.tmp.XXXXXX,
+ *   holding the secret too) is removed on every way out, signals held until
+ *   then; one left by a writer killed outright (SIGKILL, a crash) is removed
+ *   at the next write of path.
  *
  * Functions return 0 / -1 (or NULL) and write one message naming the file
  * and the problem into err.

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "name.h"
+
 static const char *const verdict_names[WIRE_NVERDICTS] = {
 	"ok", "bad_format", "bad_version", "unknown_key", "bad_mac", "stale", "replay", "bad_body",
 };
@@ -26,29 +28,6 @@ const char *wire_verdict_name(enum wire_verdict v)
 const char *wire_verb_name(enum wire_verb v)
 {
 	return (unsigned)v < WIRE_NVERBS ? verb_names[v] : "unknown";
-}
-
-/* ALPHA / DIGIT / "." / "-" / "_", by table: one load per character. */
-#define NAME_RANGE(a, b) [a ... b] = 1
-static const uint8_t name_chars[256] = {
-	NAME_RANGE('a', 'z'), NAME_RANGE('A', 'Z'), NAME_RANGE('0', '9'),
-	['.'] = 1, ['-'] = 1, ['_'] = 1,
-};
-
-static int is_name_char(unsigned char c)
-{
-	return name_chars[c];
-}
-
-/* Length of the name at s (up to end), 0 if none or longer than 64. */
-static size_t name_span(const char *s, const char *end)
-{
-	size_t n = 0;
-
-	while (s + n < end && is_name_char((unsigned char)s[n]))
-		if (++n > WIRE_NAME_MAX)
-			return 0;
-	return n;
 }
 
 #define ONES 0x0101010101010101u
@@ -215,7 +194,7 @@ static enum wire_verdict parse_envelope(const uint8_t *buf, size_t len, struct w
 	end = s + *signed_len;
 	if (take_number(&p, end, 20, &m->timestamp) == -1 || take_literal(&p, end, ": [", 3) == -1)
 		return WIRE_BAD_FORMAT;
-	m->sender_len = name_span(p, end);
+	m->sender_len = name_span(p, (size_t)(end - p));
 	if (m->sender_len == 0)
 		return WIRE_BAD_FORMAT;
 	memcpy(m->sender, p, m->sender_len);
@@ -280,7 +259,7 @@ static int is_sender(const struct wire_msg *m, const char *p, const char *end)
 /* Parse one "name@address" entry at p (ending at a space or end). */
 static const char *parse_entry(const char *p, const char *end, struct wire_entry *e)
 {
-	size_t n = name_span(p, end), alen;
+	size_t n = name_span(p, (size_t)(end - p)), alen;
 	const char *a, *ae;
 
 	if (n == 0 || p + n >= end || p[n] != '@')
@@ -393,11 +372,9 @@ int wire_sign(const struct keyring_key *k, uint64_t timestamp, const char *sende
 {
 	crypto_auth_hmacsha256_state st;
 	uint8_t mac[32];
-	size_t slen = strlen(sender);
 	int n;
 
-	if (slen == 0 || slen > WIRE_NAME_MAX || name_span(sender, sender + slen) != slen ||
-	    body_len == 0)
+	if (!name_valid(sender) || body_len == 0)
 		return -1;
 	for (size_t i = 0; i < body_len; i++)
 		if ((unsigned char)body[i] < 0x20 || (unsigned char)body[i] > 0x7e || body[i] == '|')

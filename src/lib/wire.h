@@ -17,9 +17,10 @@
 
 #include "addr.h"
 #include "keyring.h"
+#include "name.h"
 
 #define WIRE_MAX_DATAGRAM 1232
-#define WIRE_NAME_MAX 64
+#define WIRE_NAME_MAX NAME_LEN_MAX
 #define WIRE_VERSION 1
 #define WIRE_MAC_HEX 64
 #define WIRE_ADDR_MAX ADDR_STR_MAX

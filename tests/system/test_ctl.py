@@ -15,7 +15,9 @@ carries its code; `stats --prometheus` parsed by prometheus_client matches
 `members --json`; four non-root uids holding all 128 slots (watchers and
 half-sent requests) do not keep root's `status` and `keys use` out; a
 64-key ring installs; a listener that is not root gets no key material;
-a reply of another protocol version is refused; a writable socket
+a reply of another protocol version is refused; a socket that is not
+cmemd gets its terminal controls escaped and, when it never answers,
+cmemctl exits 3 after its 5 s deadline; a writable socket
 directory or a link planted at the socket's path keeps cmemd from
 starting and the link's target unchanged.  Prints the figures.
 """
@@ -905,6 +907,40 @@ def check_version_mismatch(c):
 
 
 
+HOSTILE = "\x1b]0;owned\x07\x1b[2J\u009b31m"  # set the title, clear the screen, C1 CSI
+CONTROL_BYTES = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")  # a newline is no control here
+
+
+def check_hostile_socket(c):
+    """A socket that is not cmemd: its controls are escaped, its silence a deadline."""
+    path = os.path.join(c.dir, "hostile.sock")
+    err = json.dumps({"status": "error", "code": HOSTILE, "error": HOSTILE, "version": 1})
+    ok = json.dumps({"status": "ok", "self": HOSTILE, "version": 1,
+                     "members": [{"name": HOSTILE, "address": HOSTILE, "state": HOSTILE}]})
+    t = fake_daemon(path, [err.encode() + b"\n", ok.encode() + b"\n"])
+    said = []
+    for rc in (1, 0):  # the error, then the members
+        r = ctl(path, "members")
+        expect_rc(r, rc, "members from a hostile socket")
+        shown = r.stdout + r.stderr
+        check(not CONTROL_BYTES.search(shown) and "\\x1b]0;owned\\x07\\x1b[2J\\u009b31m" in shown,
+              "hostile reply not escaped: %r" % shown)
+        said.append(r.stderr.strip())
+    t.join(5)
+    mute = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    mute.bind(os.path.join(c.dir, "mute.sock"))
+    mute.listen(4)
+    t0 = time.monotonic()
+    r = ctl(mute.getsockname(), "status", timeout=60)  # accepted by the kernel, never answered
+    took = time.monotonic() - t0
+    mute.close()
+    expect_rc(r, 3, "status from a daemon that never answers")
+    check("did not answer within 5 s (stopped or stuck?)" in r.stderr and took >= 5,
+          "no answer: after %.1f s, %r" % (took, r.stderr))
+    print("hostile socket: controls shown escaped (%s); no answer: exit 3 after %.1f s: %s"
+          % (said[0], took, r.stderr.strip()))
+
+
 # ---- the socket's directory: nobody else may write it ----
 
 def start_refused(h, sock):
@@ -1030,6 +1066,7 @@ def main():
     check_64_keys(c, h)
     check_fake_socket(c, h)
     check_version_mismatch(c)
+    check_hostile_socket(c)
     check_stuck_watcher(c, h, core[1:], extra)
     check_unreachable(c, extra.sock)
     check_usage(c)

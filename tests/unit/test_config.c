@@ -302,10 +302,17 @@ static void test_name(void **state)
 	char text[128];
 
 	(void)state;
-	refused_like("name = \"node 1\";\n", NAME ":1: 'name' must be 1 to 64 characters",
-	             "not 'node 1'");
+	refused_like("name = \"node 1\";\n", NAME ":1: 'name' must be " NAME_RULE, "not 'node 1'");
 	refused_like("name = \"n@de\";\n", NAME ":1: 'name'", "not 'n@de'");
-	refused_like("name = \"\";\n", NAME ":1: 'name' must be 1 to 64 characters", "");
+	refused_like("name = \"\";\n", NAME ":1: 'name' must be " NAME_RULE, "");
+	/* PROTOCOL.md 2.1: a name begins with a letter or digit */
+	refused("name = \".\";\n", NAME ":1: 'name' must be " NAME_RULE ", not '.'");
+	refused("name = \"..\";\n", NAME ":1: 'name' must be " NAME_RULE ", not '..'");
+	refused("name = \"-rf\";\n", NAME ":1: 'name' must be " NAME_RULE ", not '-rf'");
+	refused("name = \"--help\";\n", NAME ":1: 'name' must be " NAME_RULE ", not '--help'");
+	refused("name = \"_x\";\n", NAME ":1: 'name' must be " NAME_RULE ", not '_x'");
+	accepted("name = \"9.node-a_b\";\n");
+	assert_string_equal(cfg.name, "9.node-a_b");
 	snprintf(text, sizeof(text), "name = \"%065d\";\n", 0);
 	refused(text, NAME ":1: 'name' is too long, at most 64 characters");
 	snprintf(text, sizeof(text), "name = \"%064d\";\n", 0);

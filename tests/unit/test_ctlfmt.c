@@ -345,7 +345,7 @@ static void test_table_keys(void **state)
 static void test_table_reload(void **state)
 {
 	static const char req[] = "{\"version\":1,\"command\":\"reload\",\"config\":{\"log_level\":"
-	                          "\"warn\"},\"keys\":[{\"id\":4,\"secret\":\"" TU_KEY2_HEX "\","
+	                          "\"warn\"},\"keys\":[{\"id\":4,\"secret\":\"" TEST_KEY2_HEX "\","
 	                          "\"primary\":true}]}";
 	json_t *j = parse(req);
 	int watch = 0, rc;
@@ -696,6 +696,108 @@ static void test_prometheus_refuses(void **state)
 	expect_refused(ctlfmt_prometheus.metrics, "{\"stats\":{\"dropped\":{}},\"status\":{}}");
 }
 
+/* ---- what came from the socket cannot drive the terminal ---- */
+
+static void expect_escaped(const char *in, const char *want)
+{
+	char out[256], *dup = ctlfmt_escape_dup(in);
+
+	assert_int_equal(ctlfmt_escape(out, sizeof(out), in), strlen(want));
+	assert_string_equal(out, want);
+	assert_string_equal(dup, want);
+	free(dup);
+}
+
+static void test_escape(void **state)
+{
+	char small[6];
+
+	(void)state;
+	expect_escaped("node-1", "node-1");
+	expect_escaped("\x1b]0;owned\x07", "\\x1b]0;owned\\x07"); /* set the window title */
+	expect_escaped("\x1b[2J", "\\x1b[2J");                    /* clear the screen */
+	expect_escaped("a\tb\nc\rd\x7f", "a\\x09b\\x0ac\\x0dd\\x7f");
+	expect_escaped("\xc2\x9b" "2J \xc2\x9d" "0;x", "\\u009b2J \\u009d0;x"); /* C1 CSI, OSC */
+	expect_escaped("n\xc3\xa6ve \xe5\x90\x8d \xf0\x9f\x90\xa7 \xc2\xa0", /* UTF-8 kept */
+	               "n\xc3\xa6ve \xe5\x90\x8d \xf0\x9f\x90\xa7 \xc2\xa0");
+	/* not UTF-8: a stray byte, an overlong '/', a cut sequence, a surrogate */
+	expect_escaped("\xff\xc0\xaf\xe5\x90 \xed\xa0\x80",
+	               "\\xff\\xc0\\xaf\\xe5\\x90 \\xed\\xa0\\x80");
+	/* cut at a whole piece, always terminated */
+	assert_int_equal(ctlfmt_escape(small, sizeof(small), "ab\x1b" "cd"), 2);
+	assert_string_equal(small, "ab");
+	assert_int_equal(ctlfmt_escape(small, sizeof(small), "\xe5\x90\x8d\xe5"), 3);
+	assert_int_equal(ctlfmt_escape(small, 0, "x"), 0);
+}
+
+/* No C0 byte but newlines, no DEL, no C1 in UTF-8: nothing a terminal obeys. */
+static void expect_inert(const char *out)
+{
+	for (const unsigned char *p = (const unsigned char *)out; *p; p++)
+		if ((*p < 0x20 && *p != '\n') || *p == 0x7f || (*p == 0xc2 && p[1] >= 0x80 && p[1] < 0xa0))
+			fail_msg("control byte 0x%02x at %zu in:\n%s", *p, (size_t)(p - (const unsigned char *)out), out);
+}
+
+#define HOSTILE "\x1b]0;owned\x07\x1b[2J\xc2\x9b" "31m\x7f"
+#define HOSTILE_SHOWN "\\x1b]0;owned\\x07\\x1b[2J\\u009b31m\\x7f"
+
+/* A reply from a socket that is not cmemd, controls in every string and key. */
+static json_t *hostile_reply(void)
+{
+	json_t *r = json_pack("{s:s, s:[{s:s, s:s, s:s, s:I}], s:{s:I}, s:{s:I}, s:{s:I}, s:s}",
+	                      "status", "ok", "members", "name", HOSTILE, "address", HOSTILE,
+	                      "state", HOSTILE, "since", (json_int_t)NOW_S, "dropped", HOSTILE,
+	                      (json_int_t)1, "sent", HOSTILE, (json_int_t)2, "other", HOSTILE,
+	                      (json_int_t)3, HOSTILE, HOSTILE);
+
+	assert_non_null(r);
+	json_object_set_new(r, "event", json_string(HOSTILE));
+	json_object_set_new(r, "member", json_string(HOSTILE));
+	json_object_set_new(r, "detail", json_string(HOSTILE));
+	return r;
+}
+
+static void test_hostile_reply(void **state)
+{
+	static const char *inputs[] = { "members", "stats", "event", "simple" };
+	json_t *back, *in;
+	int rc;
+	char *out;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(inputs); i++) {
+		write_fn fn = i == 0 ? ctlfmt_table.members : i == 1 ? ctlfmt_table.stats
+		              : i == 2 ? ctlfmt_table.event : ctlfmt_table.simple;
+
+		out = render(fn, hostile_reply(), &rc);
+		assert_int_equal(rc, 0);
+		expect_inert(out);
+		if (strstr(out, HOSTILE_SHOWN) == NULL)
+			fail_msg("%s: the hostile text is not shown escaped:\n%s", inputs[i], out);
+		free(out);
+	}
+	/* JSON: the same data, DEL and C1 as \u escapes */
+	out = render(ctlfmt_json.members, json_incref(in = hostile_reply()), &rc);
+	assert_int_equal(rc, 0);
+	expect_inert(out);
+	assert_non_null(strstr(out, "\\u001B]0;owned\\u0007\\u001B[2J\\u009B31m\\u007F"));
+	back = parse(out);
+	assert_true(json_equal(back, in));
+	json_decref(back);
+	json_decref(in);
+	free(out);
+	/* Prometheus: label values and metric names */
+	in = metrics_input();
+	json_object_set_new(in, "stats", hostile_reply());
+	json_object_set_new(in, "members", hostile_reply());
+	out = render(ctlfmt_prometheus.metrics, in, &rc);
+	assert_int_equal(rc, 0);
+	expect_inert(out);
+	assert_non_null(strstr(out, "\ncmem_peer_up{member=\"\\\\x1b]0;owned\\\\x07\\\\x1b[2J"));
+	assert_non_null(strstr(out, "\ncmem__x1b_0_owned_x07_x1b_2J_u009b31m_x7f_total 3\n"));
+	free(out);
+}
+
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 
 int main(void)
@@ -716,6 +818,8 @@ int main(void)
 		T(test_prometheus_quorum),
 		T(test_prometheus_escapes),
 		T(test_prometheus_refuses),
+		cmocka_unit_test(test_escape),
+		T(test_hostile_reply),
 	};
 
 	setenv("TZ", "UTC", 1); /* the table shows local times */

@@ -91,11 +91,11 @@ static const char *const bad_installs[][3] = {
 	{ "{\"command\":\"keys\",\"action\":\"install\"}", "bad_key", "the request carries no keys" },
 	{ "{\"command\":\"keys\",\"action\":\"install\",\"keys\":[]}", "bad_key", "carries no keys" },
 	{ "{\"command\":\"keys\",\"action\":\"install\",\"keys\":{}}", "bad_key", "carries no keys" },
-	{ "{\"command\":\"keys\",\"action\":\"install\",\"keys\":[{\"id\":0,\"secret\":\"" TU_KEY1_HEX
+	{ "{\"command\":\"keys\",\"action\":\"install\",\"keys\":[{\"id\":0,\"secret\":\"" TEST_KEY1_HEX
 	  "\",\"primary\":true}]}", "bad_key", "key 1 of the request: the id must be an integer from 1 to 65535" },
-	{ "{\"command\":\"keys\",\"action\":\"install\",\"keys\":[{\"id\":65536,\"secret\":\"" TU_KEY1_HEX
+	{ "{\"command\":\"keys\",\"action\":\"install\",\"keys\":[{\"id\":65536,\"secret\":\"" TEST_KEY1_HEX
 	  "\",\"primary\":true}]}", "bad_key", "the id must be an integer" },
-	{ "{\"command\":\"keys\",\"action\":\"install\",\"keys\":[{\"id\":\"3\",\"secret\":\"" TU_KEY1_HEX
+	{ "{\"command\":\"keys\",\"action\":\"install\",\"keys\":[{\"id\":\"3\",\"secret\":\"" TEST_KEY1_HEX
 	  "\",\"primary\":true}]}", "bad_key", "the id must be an integer" },
 	{ "{\"command\":\"keys\",\"action\":\"install\",\"keys\":[{\"id\":3,\"secret\":\"abcd\","
 	  "\"primary\":true}]}", "bad_key", "key 1 of the request (id 3): the secret must be 64 hex digits" },
@@ -104,14 +104,14 @@ static const char *const bad_installs[][3] = {
 	  "bad_key", "the secret must be 64 hex digits" },
 	{ "{\"command\":\"keys\",\"action\":\"install\",\"keys\":[{\"id\":3,\"primary\":true}]}",
 	  "bad_key", "the secret must be 64 hex digits" },
-	{ "{\"command\":\"keys\",\"action\":\"install\",\"keys\":[{\"id\":3,\"secret\":\"" TU_KEY1_HEX
-	  "\",\"primary\":true},{\"id\":3,\"secret\":\"" TU_KEY2_HEX "\"}]}", "bad_key",
+	{ "{\"command\":\"keys\",\"action\":\"install\",\"keys\":[{\"id\":3,\"secret\":\"" TEST_KEY1_HEX
+	  "\",\"primary\":true},{\"id\":3,\"secret\":\"" TEST_KEY2_HEX "\"}]}", "bad_key",
 	  "key 2 of the request: its id is a duplicate" },
-	{ "{\"command\":\"keys\",\"action\":\"install\",\"keys\":[{\"id\":3,\"secret\":\"" TU_KEY1_HEX
-	  "\"},{\"id\":4,\"secret\":\"" TU_KEY2_HEX "\"}]}", "bad_key",
+	{ "{\"command\":\"keys\",\"action\":\"install\",\"keys\":[{\"id\":3,\"secret\":\"" TEST_KEY1_HEX
+	  "\"},{\"id\":4,\"secret\":\"" TEST_KEY2_HEX "\"}]}", "bad_key",
 	  "the keyring must have exactly one primary key, not 0" },
-	{ "{\"command\":\"keys\",\"action\":\"install\",\"keys\":[{\"id\":3,\"secret\":\"" TU_KEY1_HEX
-	  "\",\"primary\":true},{\"id\":4,\"secret\":\"" TU_KEY2_HEX "\",\"primary\":true}]}",
+	{ "{\"command\":\"keys\",\"action\":\"install\",\"keys\":[{\"id\":3,\"secret\":\"" TEST_KEY1_HEX
+	  "\",\"primary\":true},{\"id\":4,\"secret\":\"" TEST_KEY2_HEX "\",\"primary\":true}]}",
 	  "bad_key", "exactly one primary key, not 2" },
 };
 

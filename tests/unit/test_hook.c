@@ -2,8 +2,12 @@
  * hook: the queue (order, overflow and the resync it owes), handler runs
  * (environment, stdin, order, exit status, the time limit with an
  * injected clock: SIGTERM, then SIGKILL for a handler that ignores it),
- * the reconnection backoff, and the whole watch against a fake daemon on
- * a UNIX socket: overflow then resync, and --follow across a lost stream.
+ * the reconnection backoff, names that reach the handler as data and never
+ * as arguments, reports that escape what came from the socket, and the
+ * whole watch against a fake daemon on a UNIX socket: overflow then
+ * resync, --follow across a lost stream, and the client's deadlines (half
+ * a line, a daemon that never answers; an idle stream is fine), with a
+ * clock that leaps or a short deadline where one must fire.
  */
 #include "testutil.h"
 
@@ -15,7 +19,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
-#include "ctl.h"
+#include "ctlproto.h"
 #include "hook.h"
 #include "util.h"
 
@@ -219,6 +223,7 @@ static void test_exit_status_reported(void **state)
 	size_t len;
 	FILE *f = open_memstream(&text, &len);
 	json_t *failed = event("failed", "node-2", 1), *join = event("join", "node-3", 1);
+	json_t *hostile = event("join\x1b[2J", "\x1b]0;owned\x07", 1);
 
 	(void)state;
 	assert_int_equal(hook_child_start(&c, "exit 3", failed, 0, 30000, err, sizeof(err)), 0);
@@ -232,13 +237,48 @@ static void test_exit_status_reported(void **state)
 	assert_int_equal(hook_child_start(&c, "true", join, 0, 30000, err, sizeof(err)), 0);
 	finish(&c, 1, &r);
 	assert_int_equal(hook_child_report(f, "true", &c, &r, 30000), 0); /* success is quiet */
+	/* the event's text came from the socket: escaped */
+	assert_int_equal(hook_child_start(&c, "exit 4", hostile, 0, 30000, err, sizeof(err)), 0);
+	finish(&c, 1, &r);
+	assert_int_equal(hook_child_report(f, "exit 4", &c, &r, 30000), 1);
 	fclose(f);
 	assert_string_equal(text, "cmemctl: handler exit 3 exited with status 3 for event failed of node-2\n"
 	                          "cmemctl: handler kill -9 $$ for event join of node-3 killed by signal 9 "
-	                          "(Killed)\n");
+	                          "(Killed)\n"
+	                          "cmemctl: handler exit 4 exited with status 4 for event join\\x1b[2J of "
+	                          "\\x1b]0;owned\\x07\n");
 	free(text);
 	json_decref(failed);
 	json_decref(join);
+	json_decref(hostile);
+}
+
+/* A name that looks like an option reaches the handler as data, never as an argument. */
+static void test_names_not_arguments(void **state)
+{
+	static const char *names[] = { "-rf", "--help", "..", "$(reboot)" };
+	char out[128], cmd[1024], want[256];
+	struct hook_result r;
+
+	(void)state;
+	path_in_dir(out, sizeof(out), "args");
+	snprintf(cmd, sizeof(cmd), "printf '%%s|%%s|%%s|' \"$0\" \"$#\" \"$CMEM_MEMBER\" > %s; cat >> %s",
+	         out, out);
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		json_t *ev = event("join", names[i], 1), *in;
+		char *text;
+
+		run(cmd, json_incref(ev), &r);
+		assert_true(r.exited && r.status == 0);
+		text = slurp(out);
+		snprintf(want, sizeof(want), "sh|0|%s|", names[i]); /* no argument: $# is 0 */
+		assert_memory_equal(text, want, strlen(want));
+		in = json_loads(text + strlen(want), 0, NULL);
+		assert_non_null(in);
+		assert_true(json_equal(in, ev));
+		json_decref(in);
+		json_decref(ev);
+	}
 }
 
 static void test_time_limit_term(void **state)
@@ -354,7 +394,7 @@ static void watch_opts(struct hook_opts *o, const char *sock, const char *cmd, F
 	o->grace_ms = 1000;
 	o->queue_max = HOOK_QUEUE_MAX;
 	o->err = err;
-	o->now_ms = now_mono_ms; /* the loop's poll timeouts are real */
+	o->clk = &clock_system; /* the loop's poll timeouts are real */
 }
 
 static void test_watch_overflow_resync(void **state)
@@ -439,6 +479,136 @@ static void test_watch_follow(void **state)
 	free(text);
 }
 
+/*
+ * The watch's clock: the real one until the first event is shown, then
+ * one that leaps an hour at every reading, as if the daemon had gone
+ * silent for that long.  The reply is awaited in real time, under the
+ * usual deadline (a fake daemon may be slow to run on a busy machine);
+ * what comes after the first event sees its deadlines pass at once.
+ */
+static uint64_t leap_ms;
+
+static uint64_t leaping_mono_us(void *arg)
+{
+	(void)arg;
+	if (leap_ms)
+		leap_ms += 3600000;
+	return clock_mono_us(&clock_system) + leap_ms * 1000;
+}
+
+static uint64_t real_us(void *arg)
+{
+	(void)arg;
+	return clock_real_us(&clock_system);
+}
+
+static const struct clock leaping_clock = { leaping_mono_us, real_us, NULL };
+
+/* Events shown without --exec: their member names, in order; the first starts the leaps. */
+static int note_event(void *arg, json_t *ev)
+{
+	char *seen = arg;
+
+	strcat(seen, json_string_value(json_object_get(ev, "member")) ?: "?");
+	strcat(seen, " ");
+	leap_ms += !leap_ms;
+	return 0;
+}
+
+/*
+ * The daemon plays one watch connection: it answers with text, waits
+ * pause_ms, sends more, then holds the stream open (hold) or closes it.
+ */
+static pid_t play_watch(int lfd, const char *text, unsigned pause_ms, const char *more, int hold)
+{
+	pid_t pid = fork();
+
+	assert_true(pid != -1);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test leaves nothing behind */
+		int wfd = serve(lfd, "watch", text);
+
+		poll(NULL, 0, (int)pause_ms);
+		if (write(wfd, more, strlen(more)) != (ssize_t)strlen(more))
+			_exit(13);
+		while (hold)
+			pause();
+		_exit(0);
+	}
+	close(lfd);
+	return pid;
+}
+
+/* A watch (no --exec) against a daemon that plays its part. */
+struct watch_case {
+	const char *text, *more; /* what the daemon sends, and pause_ms later */
+	unsigned pause_ms;
+	int hold;                /* the daemon keeps the stream open */
+	uint64_t timeout_ms;     /* the client's deadlines; 0: the usual 5 s */
+	enum hook_end end;
+	const char *seen;        /* the members of the events shown */
+	const char *said, *not_said;
+};
+
+static void expect_watch(const struct watch_case *t)
+{
+	char sock[128], seen[256] = "", *text;
+	struct hook_opts o;
+	size_t len;
+	FILE *err = open_memstream(&text, &len);
+	int st, signo = 0;
+	pid_t daemon;
+
+	path_in_dir(sock, sizeof(sock), "case.sock");
+	daemon = play_watch(listen_at(sock), t->text, t->pause_ms, t->more, t->hold);
+	watch_opts(&o, sock, NULL, err);
+	o.print = note_event;
+	o.print_arg = seen;
+	o.io_timeout_ms = t->timeout_ms;
+	o.clk = &leaping_clock;
+	leap_ms = 0;
+	assert_int_equal(hook_watch(&o, &signo), t->end);
+	fclose(err);
+	assert_string_equal(seen, t->seen);
+	if (strstr(text, t->said) == NULL || (t->not_said && strstr(text, t->not_said)))
+		fail_msg("the watch said: %s", text);
+	free(text);
+	if (t->hold)
+		kill(daemon, SIGKILL);
+	assert_int_equal(waitpid(daemon, &st, 0), daemon);
+	assert_true(t->hold || (WIFEXITED(st) && WEXITSTATUS(st) == 0));
+}
+
+/* Half a line, then nothing: the watch is not held forever (exit 3 in cmemctl). */
+static void test_watch_half_line(void **state)
+{
+	(void)state;
+	expect_watch(&(struct watch_case){
+		.text = OK_LINE EV("join", "a", 1), .more = "{\"event\":\"join\",\"mem", .hold = 1,
+		.end = HOOK_END_CLOSED, .seen = "a ",
+		.said = " sent part of a line, then nothing for 5 s (stopped or stuck?)\n" });
+}
+
+/* An idle stream is fine: events may come hours apart. */
+static void test_watch_idle_stream(void **state)
+{
+	(void)state;
+	expect_watch(&(struct watch_case){
+		.text = OK_LINE EV("join", "early", 1), .pause_ms = 100, .more = EV("join", "late", 2),
+		.end = HOOK_END_CLOSED, .seen = "early late ",
+		.said = "cmemd closed the event stream at ", .not_said = "part of a line" });
+}
+
+/* A daemon that takes the request and never answers: unreachable, said so. */
+static void test_watch_no_answer(void **state)
+{
+	(void)state;
+	expect_watch(&(struct watch_case){
+		.text = "", .more = "", .hold = 1, .timeout_ms = 50, .end = HOOK_END_UNREACHABLE, .seen = "",
+		.said = " did not answer within 0.05 s (stopped or stuck?)\n",
+		.not_said = "is cmemd running" /* it is: the hint would mislead */ });
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -453,6 +623,10 @@ int main(void)
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_watch_overflow_resync),
 		cmocka_unit_test(test_watch_follow),
+		cmocka_unit_test(test_names_not_arguments),
+		cmocka_unit_test(test_watch_half_line),
+		cmocka_unit_test(test_watch_idle_stream),
+		cmocka_unit_test(test_watch_no_answer),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -244,7 +244,7 @@ static void test_seal_and_open(void **state)
 
 	assert_true(strncmp(text, "cmem-bundle-v2\nsigner ", 22) == 0);
 	assert_true(len > 5 && strcmp(text + len - 5, "\nend\n") == 0);
-	assert_null(strstr(text, TU_KEY1_HEX)); /* sealed: no secret in sight */
+	assert_null(strstr(text, TEST_KEY1_HEX)); /* sealed: no secret in sight */
 	assert_int_equal(try_unseal(f, text, len, f->host, f->admin->pk), 0);
 	kr = keyring_load(f->out, f->err, sizeof(f->err));
 	if (kr == NULL)
@@ -526,10 +526,42 @@ static void test_hosts_file(void **state)
 	assert_err(f, "no host");
 }
 
+/* PROTOCOL.md 2.1 in the hosts file too: a name begins with a letter or digit. */
+static void test_hosts_file_name_rule(void **state)
+{
+	static const char *const bad[] = { ".", "..", "-rf", "--help", "_x" };
+	static const char *const good[] = { "a", "9", "node-a", "9.node-a_b" };
+	struct fixture *f = *state;
+	char line1[KEYFILE_PUB_LINE_MAX], text[512], want[128];
+	struct keyfile_host_entry *v = NULL;
+	size_t n = 0;
+
+	keyfile_pub_format(KEYFILE_HOST, f->host->pk, line1);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		snprintf(text, sizeof(text), "node-a %s\n%s %s\n", line1, bad[i], line1);
+		assert_int_equal(keyfile_hosts_parse("hosts", text, strlen(text), &v, &n, f->err,
+		                                     sizeof(f->err)),
+		                 -1);
+		snprintf(want, sizeof(want), "hosts: line 2: host name \"%s\" is not " NAME_RULE,
+		         bad[i]);
+		assert_string_equal(f->err, want);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		snprintf(text, sizeof(text), "%s %s\n", good[i], line1);
+		assert_int_equal(keyfile_hosts_parse("hosts", text, strlen(text), &v, &n, f->err,
+		                                     sizeof(f->err)),
+		                 0);
+		assert_int_equal(n, 1);
+		assert_string_equal(v[0].name, good[i]);
+		free(v);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_keyring_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hosts_file_name_rule, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keypair_save_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_admin_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_public_key_lines, setup, teardown),

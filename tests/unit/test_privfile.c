@@ -8,9 +8,13 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "privfile.h"
+#include "util.h"
 
 struct fixture {
 	char dir[256];
@@ -211,6 +215,60 @@ static void test_load_and_read_public(void **state)
 	assert_err(f, "larger than 3 bytes");
 }
 
+/* A crash mid-write left path.tmp.XXXXXX with the secret: the next write removes it. */
+static void test_stale_tmp_removed(void **state)
+{
+	static const char *const kept[] = { "ring.tmp.abc", "ring.tmp.abcdefg", "ring.tmp.ab-def",
+		                            "other.tmp.ABC123", "ring.tmpxABC123" };
+	struct fixture *f = *state;
+	char stale[600], other[600], link[600];
+
+	tu_path(stale, sizeof(stale), f->dir, "ring.tmp.Xy3Zq9");
+	assert_int_equal(tu_write_file(stale, "1 secret primary\n", 17, 0600), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(kept); i++) {
+		tu_path(other, sizeof(other), f->dir, kept[i]);
+		assert_int_equal(tu_write_file(other, "x\n", 2, 0600), 0);
+	}
+	/* a link with a temporary name is removed as a name, never followed */
+	tu_path(link, sizeof(link), f->dir, "ring.tmp.L1nk00");
+	tu_path(other, sizeof(other), f->dir, "target");
+	assert_int_equal(tu_write_file(other, "keep\n", 5, 0600), 0);
+	assert_int_equal(symlink(other, link), 0);
+	assert_int_equal(privfile_write(f->path, "new\n", 4, 0, f->err, sizeof(f->err)), 0);
+	assert_int_equal(lstat(stale, &(struct stat){ 0 }), -1);
+	assert_int_equal(errno, ENOENT);
+	/* ring, the kept names, target and the link (not a regular file: left) */
+	assert_int_equal(tu_count_entries(f->dir), 1 + (int)ARRAY_SIZE(kept) + 2);
+	assert_int_equal(tu_mode_of(other), 0600);
+}
+
+/*
+ * A signal during the write does not leave the temporary file: here the
+ * write itself raises SIGXFSZ (a file size limit), which would kill the
+ * writer between creating and renaming it were signals not held.
+ */
+static void test_signal_mid_write_leaves_no_tmp(void **state)
+{
+	struct fixture *f = *state;
+	static char big[65536];
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid != -1);
+	if (pid == 0) {
+		struct rlimit fsize = { 4096, 4096 }, core = { 0, 0 };
+
+		setrlimit(RLIMIT_CORE, &core);
+		setrlimit(RLIMIT_FSIZE, &fsize);
+		privfile_write(f->path, big, sizeof(big), 0, f->err, sizeof(f->err));
+		_exit(0); /* not reached: SIGXFSZ is delivered once the write returns */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGXFSZ);
+	assert_int_equal(tu_count_entries(f->dir), 0);
+}
+
 static void test_exists(void **state)
 {
 	struct fixture *f = *state;
@@ -233,6 +291,8 @@ int main(void)
 		T(test_refused_read_is_wiped),
 		T(test_load_and_read_public),
 		T(test_exists),
+		T(test_stale_tmp_removed),
+		T(test_signal_mid_write_leaves_no_tmp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -173,7 +173,7 @@ static size_t raw_line(const uint8_t secret[32], const char *signed_part, char *
 
 static void key1_secret(uint8_t secret[32])
 {
-	assert_int_equal(tu_hex_decode(TU_KEY1_HEX, 64, secret, 32), 32);
+	assert_int_equal(tu_hex_decode(TEST_KEY1_HEX, 64, secret, 32), 32);
 }
 
 static void test_verdict_and_verb_names(void **state)
@@ -415,7 +415,7 @@ static void check_roundtrip(const char *body, enum wire_verb verb, uint16_t id)
 	assert_int_equal(rs.top, 7);
 
 	/* the MAC is plain HMAC-SHA256 of the signed part, lowercase hex */
-	assert_int_equal(tu_hex_decode(id == 1 ? TU_KEY1_HEX : TU_KEY2_HEX, 64, secret, 32), 32);
+	assert_int_equal(tu_hex_decode(id == 1 ? TEST_KEY1_HEX : TEST_KEY2_HEX, 64, secret, 32), 32);
 	crypto_auth_hmacsha256(mac, (uint8_t *)line, len - 68, secret);
 	sodium_bin2hex(hex, sizeof(hex), mac, sizeof(mac));
 	assert_memory_equal(line + len - 68, " h=", 3);
@@ -723,6 +723,65 @@ static void test_sign_refuses_bad_sender_or_empty_body(void **state)
 	assert_int_equal(wire_sign(key(1), NOW, "node-a", "", 0, 1, 1, line, sizeof(line)), -1);
 	name65[64] = '\0';
 	assert_true(wire_sign(key(1), NOW, name65, "cjoin x", 7, 1, 1, line, sizeof(line)) > 0);
+}
+
+/*
+ * PROTOCOL.md 2.1: a name begins with a letter or digit.  At each place
+ * the wire reads one: the sender of a signed line (envelope), a `cluster`
+ * entry (body) and the sender wire_sign is given.
+ */
+static const struct {
+	const char *name;
+	int ok;
+} names[] = {
+	{ ".", 0 }, { "..", 0 }, { "-rf", 0 }, { "--help", 0 }, { "_x", 0 }, { ".x", 0 },
+	{ "-", 0 }, { "_", 0 }, { "a", 1 }, { "9", 1 }, { "node-a", 1 }, { "n.-_", 1 },
+	{ "9.node-a_b", 1 }, { "A_", 1 },
+};
+
+static enum wire_verdict recv_sender(const char *name)
+{
+	char signed_part[256], line[512];
+	uint8_t secret[32];
+
+	key1_secret(secret);
+	snprintf(signed_part, sizeof(signed_part), "%u: [%s] cjoin %s |v1 k=1 n=%llu.1", NOW, name,
+	         name, (unsigned long long)INC);
+	return recv_copy(line, raw_line(secret, signed_part, line, sizeof(line)), NOW, WINDOW);
+}
+
+static enum wire_verdict recv_entry(const char *name)
+{
+	char body[128], line[512];
+
+	snprintf(body, sizeof(body), "cluster node-a@10.1.0.1 %s@10.1.0.2", name);
+	return recv_copy(line, sign(1, NOW, "node-a", body, INC, 1, line, sizeof(line)), NOW,
+	                 WINDOW);
+}
+
+static void test_name_rule(void **state)
+{
+	char line[512];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		const char *n = names[i].name;
+		int ok = names[i].ok;
+
+		if (recv_sender(n) != (ok ? WIRE_OK : WIRE_BAD_FORMAT))
+			fail_msg("sender \"%s\": want %s", n, ok ? "ok" : "bad_format");
+		if (recv_entry(n) != (ok ? WIRE_OK : WIRE_BAD_BODY))
+			fail_msg("cluster entry \"%s\": want %s", n, ok ? "ok" : "bad_body");
+		if ((wire_sign(key(1), NOW, n, "cjoin x", 7, 1, 1, line, sizeof(line)) > 0) != ok)
+			fail_msg("wire_sign: sender \"%s\" %s", n, ok ? "refused" : "accepted");
+		assert_int_equal(name_valid(n), ok);
+		assert_int_equal(name_span(n, strlen(n)), ok ? strlen(n) : 0);
+	}
+	/* name_span stops at the first other character, and only there */
+	assert_int_equal(name_span("node-a] x", 9), 6);
+	assert_int_equal(name_span("node-a@1", 3), 3);
+	assert_false(name_valid("node a"));
+	assert_false(name_valid(""));
 }
 
 static int is_lower_hex(uint8_t c)
@@ -1288,6 +1347,7 @@ int main(void)
 		cmocka_unit_test(test_cluster_exact_limit),
 		cmocka_unit_test(test_oversize_datagram),
 		cmocka_unit_test(test_sign_refuses_pipe),
+		cmocka_unit_test(test_name_rule),
 		cmocka_unit_test(test_sign_refuses_nonprintable),
 		cmocka_unit_test(test_sign_refuses_overlong),
 		cmocka_unit_test(test_sign_respects_outlen),

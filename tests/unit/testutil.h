@@ -34,9 +34,9 @@
 #define TU_VECTOR_NOW 1764172800u /* receiver clock of vectors/v1.tsv */
 #define TU_VECTOR_WINDOW 30u
 
-/* The secrets of vectors/keyring, as its text says. */
-#define TU_KEY1_HEX "93a61365900abee44daa0730506b48ef0085d44e8108630e942b46159e354112"
-#define TU_KEY2_HEX "ec2b3f68a179d7401c9914ab6812df21aff82a40e1979c4738912b4263490584"
+/* TEST_KEY1_HEX, TEST_KEY2_HEX, TEST_KEYRING_TEXT: the secrets and text of
+ * vectors/keyring, their one definition (made by the Makefile) */
+#include "testkey.h"
 
 /* The value of a hex digit (either case), or -1. */
 static inline int tu_hexval(int c)
