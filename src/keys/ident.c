@@ -15,6 +15,9 @@
 #include "util.h"
 
 #define DAY INT64_C(86400)
+
+_Static_assert(CERT_TEXT_MAX + CRL_TEXT_MAX <= KEYFILE_IDENT_MAX,
+               "a bundle's identity part holds a certificate and a full list");
 #define DAYS_MAX 36500 /* a hundred years */
 
 static int admin_file(char *path, size_t size, const char *dir, const char *file, char *err,

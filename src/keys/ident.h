@@ -54,7 +54,10 @@ int ident_certify(const struct ident_args *a, struct cert *c, char *err, size_t 
 int ident_revoke(const struct ident_args *a, struct crl *l, char *path, size_t pathsize,
                  char *err, size_t errlen);
 
-/* A certificate or a revocation list file (text form); the status of the parse. */
+/*
+ * A certificate or a revocation list file (text form): the status of the
+ * parse; a file that cannot be read gives CERT_TRUNCATED, err saying why.
+ */
 enum cert_status ident_cert_load(const char *path, struct cert *c, char *err, size_t errlen);
 enum cert_status ident_crl_load(const char *path, struct crl *l, char *err, size_t errlen);
 /* Which the file at path holds, by its first line: 1 a list, 0 not (or unreadable). */
