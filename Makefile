@@ -17,7 +17,7 @@ BUILD    ?= build
 PKGS     := libsodium libconfig jansson
 DEBS     := build-essential pkg-config libsodium-dev libconfig-dev libcmocka-dev libjansson-dev \
             clang libclang-rt-14-dev iproute2 nftables util-linux procps python3 tcpdump \
-            python3-prometheus-client
+            python3-prometheus-client python3-nacl
 FUZZ_SECONDS ?= 60
 STATIC   ?= 1
 
@@ -139,6 +139,13 @@ unit-bins: $(UNIT_BINS)
 
 unit: $(UNIT_BINS)
 	@sh tests/unit/run.sh $(UNIT_BINS)
+
+# The identity vectors come from a separate implementation (Python and
+# python3-nacl, not the C code): made again, they must be the committed file.
+.PHONY: vectors-check
+vectors-check:
+	@/usr/bin/python3 tests/vectors/gen_ident.py | cmp - tests/vectors/ident.tsv && \
+	  echo "vectors: tests/vectors/ident.tsv made again by gen_ident.py, identical"
 
 system: all
 	@sh tests/system/run.sh $(BUILD)

@@ -7,12 +7,16 @@
  * Exit: 0 ok, 1 error, 2 usage error.
  */
 #include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cert.h"
+#include "ident.h"
 #include "keyfile.h"
 #include "keyring.h"
 #include "provision.h"
@@ -33,11 +37,21 @@ enum {
 	O_TRUST = 1 << 6,
 	O_HOSTS = 1 << 7,
 	O_KEYRING = 1 << 8,
+	O_NAME = 1 << 9,
+	O_PUB = 1 << 10,
+	O_DAYS = 1 << 11,
+	O_SERIAL = 1 << 12,
+	O_CERT = 1 << 13,
+	O_CERTS = 1 << 14,
+	O_CRL = 1 << 15,
 };
+
+#define ANY_ARGS (-1) /* a command that takes one or more arguments */
 
 struct opts {
 	unsigned set; /* O_* given */
 	const char *output, *to, *sign_with, *host_key, *trust, *hosts, *keyring;
+	const char *name, *pub, *days, *serial, *cert, *certs, *crl;
 	char **args;
 	int nargs;
 };
@@ -55,13 +69,17 @@ static const struct option longopts[] = {
 	{ "sign-with", required_argument, NULL, 's' }, { "host-key", required_argument, NULL, 'k' },
 	{ "trust", required_argument, NULL, 'T' },     { "hosts", required_argument, NULL, 'H' },
 	{ "keyring", required_argument, NULL, 'K' },   { "help", no_argument, NULL, 'h' },
+	{ "name", required_argument, NULL, 'N' },      { "pub", required_argument, NULL, 'P' },
+	{ "days", required_argument, NULL, 'D' },      { "serial", required_argument, NULL, 'S' },
+	{ "cert", required_argument, NULL, 'C' },      { "certs", required_argument, NULL, 'c' },
+	{ "crl", required_argument, NULL, 'R' },
 	{ "version", no_argument, NULL, 'V' },         { NULL, 0, NULL, 0 },
 };
 
 /* Names of the O_* bits, in bit order, for usage errors. */
 static const char *const opt_names[] = {
 	"-o", "--force", "--primary", "--to", "--sign-with", "--host-key", "--trust", "--hosts",
-	"--keyring",
+	"--keyring", "--name", "--pub", "--days", "--serial", "--cert", "--certs", "--crl",
 };
 
 static void usage(FILE *f)
@@ -85,6 +103,17 @@ static void usage(FILE *f)
 	        "  provision --hosts HOSTS_FILE --sign-with ADMIN_DIR [--keyring FILE] -o OUTDIR\n"
 	        "            [--force]   one OUTDIR/NAME.bundle per line \"NAME cmem-host-pub-v1 KEY\"\n"
 	        "            of HOSTS_FILE; without --keyring a new ring, saved as OUTDIR/cluster.keys\n"
+	        "member identities (files only: cmemd does not use them yet):\n"
+	        "  member-init DIR              this host's identity: DIR/member.key, DIR/member.pub\n"
+	        "  certify --name NAME --pub MEMBER.pub --days N --sign-with ADMIN_DIR -o CERT\n"
+	        "            [--serial N] [--force]   a member certificate; the serial is the next\n"
+	        "            one of ADMIN_DIR/cert.serial unless given\n"
+	        "  revoke SERIAL... --sign-with ADMIN_DIR   add serials to ADMIN_DIR/revoked.crl\n"
+	        "  show-cert FILE [--trust ADMIN.pub [--name NAME] [--crl FILE]]   print a\n"
+	        "            certificate or a revocation list; with --trust, check it\n"
+	        "  seal ... [--cert CERT] [--crl LIST], provision ... [--certs DIR] [--crl LIST]\n"
+	        "            carry them in the bundle (DIR/NAME.cert per host); unseal writes\n"
+	        "            member.cert and revoked.crl beside the keyring\n"
 	        "options:\n"
 	        "  -o, --output PATH            the file (or directory) to write\n"
 	        "  -f, --force                  replace an existing output file, atomically\n"
@@ -142,6 +171,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'T': o->trust = optarg; o->set |= O_TRUST; break;
 		case 'H': o->hosts = optarg; o->set |= O_HOSTS; break;
 		case 'K': o->keyring = optarg; o->set |= O_KEYRING; break;
+		case 'N': o->name = optarg; o->set |= O_NAME; break;
+		case 'P': o->pub = optarg; o->set |= O_PUB; break;
+		case 'D': o->days = optarg; o->set |= O_DAYS; break;
+		case 'S': o->serial = optarg; o->set |= O_SERIAL; break;
+		case 'C': o->cert = optarg; o->set |= O_CERT; break;
+		case 'c': o->certs = optarg; o->set |= O_CERTS; break;
+		case 'R': o->crl = optarg; o->set |= O_CRL; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("cmem-keygen %s\n", CMEM_VERSION); exit(0);
 		default: usage(stderr); return -1;
@@ -378,6 +414,9 @@ static struct provision_args pargs(const struct opts *o)
 		.host_key = o->host_key,
 		.trust = o->trust,
 		.output = o->output,
+		.cert = o->cert,
+		.certs = o->certs,
+		.crl = o->crl,
 		.force = (o->set & O_FORCE) != 0,
 		.now = (int64_t)now_real_s(),
 	};
@@ -385,11 +424,37 @@ static struct provision_args pargs(const struct opts *o)
 	return a;
 }
 
+/* The identity a bundle carries (cmem-bundle-v3), if any, as lines into out. */
+static void describe_ident(const struct provision_result *r, char *out, size_t size)
+{
+	size_t off = 0;
+
+	out[0] = '\0';
+	if (r->has_cert && r->cert.serial)
+		off += (size_t)snprintf(out, size, "with the member certificate of %s (serial %" PRIu64
+		                                   ")%s\n",
+		                        r->cert.name, r->cert.serial,
+		                        r->cert_pending ? ", not valid yet: check this host's clock"
+		                                        : "");
+	else if (r->has_cert)
+		off += (size_t)snprintf(out, size, "with a member certificate\n");
+	if (r->has_crl && r->crl_sequence && off < size)
+		off += (size_t)snprintf(out + off, size - off,
+		                        "with the revocation list of sequence %" PRIu64 "\n",
+		                        r->crl_sequence);
+	else if (r->has_crl && off < size)
+		off += (size_t)snprintf(out + off, size - off, "with a revocation list\n");
+	if ((r->has_cert || r->has_crl) && off < size)
+		snprintf(out + off, size - off, "(a cmem-bundle-v3 bundle: an older cmem-keygen "
+		                                "refuses it as an unsupported format)\n");
+}
+
 /* What seal and unseal report of the ring and the bundle. */
 struct bundle_summary {
 	char keys[64];    /* "N keys, primary key P" */
 	char serial[128]; /* "serial N (sealed TIME)" */
 	int version;      /* the bundle's format version */
+	char ident[512];  /* the identity it carries: lines, or "" */
 };
 
 /* Seal the keyring args[0], or unseal the bundle args[0]: 0, or EXIT_FAIL said. */
@@ -413,6 +478,7 @@ static int run_bundle(const struct opts *o, int unseal, struct bundle_summary *s
 	         r.nkeys == 1 ? "" : "s", r.primary);
 	provision_state_describe(&r.bundle, s->serial, sizeof(s->serial));
 	s->version = r.version;
+	describe_ident(&r, s->ident, sizeof(s->ident));
 	return 0;
 }
 
@@ -424,6 +490,7 @@ static int cmd_seal(const struct opts *o)
 		return EXIT_FAIL;
 	printf("%s: keyring %s (%s) sealed for the host of %s, signed with %s/admin.key, %s\n",
 	       o->output, o->args[0], s.keys, o->to, o->sign_with, s.serial);
+	fputs(s.ident, stdout);
 	printf("next: send %s to that host (any channel will do), and there run `cmem-keygen "
 	       "unseal %s --host-key DIR --trust admin.pub -o %s`\n",
 	       o->output, o->output, INSTALLED);
@@ -438,6 +505,7 @@ static int cmd_unseal(const struct opts *o)
 		return EXIT_FAIL;
 	printf("%s: keyring from %s (%s), signed by the trusted administrator, %s\n", o->output,
 	       o->args[0], s.keys, s.serial);
+	fputs(s.ident, stdout);
 	if (s.version == 1)
 		printf("warning: %s is a cmem-bundle-v1 bundle, which has no serial: ask for a "
 		       "bundle made by a newer cmem-keygen, so that older ones are refused here\n",
@@ -450,7 +518,7 @@ static int cmd_unseal(const struct opts *o)
 
 static int cmd_provision(const struct opts *o)
 {
-	char err[PROVISION_ERRLEN], serial[128];
+	char err[PROVISION_ERRLEN], serial[128], ident[512];
 	struct provision_args a = pargs(o);
 	struct provision_result r;
 
@@ -466,12 +534,172 @@ static int cmd_provision(const struct opts *o)
 	for (size_t i = 0; i < r.nhosts; i++)
 		printf("%s/%s.bundle: for host %s, %s\n", o->output, r.hosts[i].name,
 		       r.hosts[i].name, serial);
+	describe_ident(&r, ident, sizeof(ident));
+	fputs(ident, stdout);
 	printf("next: send each NAME.bundle to its host (any channel will do) and there run "
 	       "`cmem-keygen unseal NAME.bundle --host-key DIR --trust admin.pub -o %s`, "
 	       "admin.pub being a copy of %s/admin.pub\n",
 	       INSTALLED, o->sign_with);
 	provision_result_free(&r);
 	return 0;
+}
+
+/* ---- member identities ---- */
+
+static int cmd_member_init(const struct opts *o)
+{
+	char err[KEYFILE_ERRLEN], line[KEYFILE_PUB_LINE_MAX];
+	uint8_t pk[KEYFILE_PK_BYTES];
+
+	if (keyfile_pair_create(KEYFILE_MEMBER, o->args[0], pk, err, sizeof(err)) == -1)
+		return fail(err);
+	keyfile_pub_format(KEYFILE_MEMBER, pk, line);
+	printf("%s\n", line);
+	printf("wrote %s/member.key (secret, mode 0600: it never leaves this host) and "
+	       "%s/member.pub\n",
+	       o->args[0], o->args[0]);
+	printf("next: send %s/member.pub to the administrator, who runs `cmem-keygen certify "
+	       "--name NAME --pub member.pub --days N --sign-with ADMIN_DIR -o NAME.cert`\n",
+	       o->args[0]);
+	return 0;
+}
+
+/* A number argument of an option, or a usage error. */
+static int number_opt(const char *opt, const char *s, uint64_t min, uint64_t *v)
+{
+	if (parse_u64_str(s, v) == 0 && *v >= min)
+		return 0;
+	fprintf(stderr, "cmem-keygen: %s %s: not a number of at least %" PRIu64 "\n", opt, s, min);
+	return -1;
+}
+
+/* What a certificate says, one field a line. */
+static void print_cert(const struct cert *c)
+{
+	char nb[KEYFILE_TIME_LEN], na[KEYFILE_TIME_LEN], line[KEYFILE_PUB_LINE_MAX];
+	char id[CERT_KEYID_HEX_LEN];
+
+	keyfile_time_format(c->not_before, nb);
+	keyfile_time_format(c->not_after, na);
+	keyfile_pub_format(KEYFILE_MEMBER, c->key, line);
+	sodium_bin2hex(id, sizeof(id), c->issuer, sizeof(c->issuer));
+	printf("name:       %s\nkey:        %s\nserial:     %" PRIu64 "\nnot-before: %s\n"
+	       "not-after:  %s\nissuer:     %s (administrator key id)\n",
+	       c->name, line, c->serial, nb, na, id);
+}
+
+static int cmd_certify(const struct opts *o)
+{
+	char err[PROVISION_ERRLEN];
+	struct ident_args a = { .name = o->name, .pub = o->pub, .sign_with = o->sign_with,
+		                .output = o->output, .force = (o->set & O_FORCE) != 0,
+		                .now = (int64_t)now_real_s() };
+	struct cert c;
+
+	if (number_opt("--days", o->days, 1, &a.days) == -1 ||
+	    (o->serial && number_opt("--serial", o->serial, 1, &a.serial) == -1))
+		return EXIT_USAGE;
+	if (ident_certify(&a, &c, err, sizeof(err)) == -1)
+		return fail_write(err, 1);
+	printf("%s: member certificate, signed with %s/admin.key\n", o->output, o->sign_with);
+	print_cert(&c);
+	printf("next: seal it with that host's keyring (`cmem-keygen seal KEYRING --to HOST.pub "
+	       "--sign-with %s --cert %s -o BUNDLE`, or provision --certs DIR with DIR/%s.cert)\n",
+	       o->sign_with, o->output, c.name);
+	return 0;
+}
+
+static int cmd_revoke(const struct opts *o)
+{
+	char err[PROVISION_ERRLEN], path[PATH_MAX], when[KEYFILE_TIME_LEN];
+	uint64_t *serials = xreallocarray(NULL, (size_t)o->nargs, sizeof(*serials));
+	struct ident_args a = { .sign_with = o->sign_with, .serials = serials,
+		                .nserials = (size_t)o->nargs, .now = (int64_t)now_real_s() };
+	struct crl l;
+	int rc;
+
+	for (int i = 0; i < o->nargs; i++)
+		if (number_opt("serial", o->args[i], 1, &serials[i]) == -1) {
+			free(serials);
+			return EXIT_USAGE;
+		}
+	rc = ident_revoke(&a, &l, path, sizeof(path), err, sizeof(err));
+	free(serials);
+	if (rc == -1)
+		return fail(err);
+	keyfile_time_format(l.issued, when);
+	printf("%s: revocation list sequence %" PRIu64 " (issued %s), %zu serial%s revoked\n",
+	       path, l.sequence, when, l.n, l.n == 1 ? "" : "s");
+	printf("next: send it to every host with its next bundle (seal/provision --crl %s)\n",
+	       path);
+	crl_clear(&l);
+	return 0;
+}
+
+static int show_crl(const struct opts *o, const uint8_t *trusted)
+{
+	char err[PROVISION_ERRLEN], when[KEYFILE_TIME_LEN], id[CERT_KEYID_HEX_LEN];
+	struct crl l;
+	enum cert_status st;
+
+	if (ident_crl_load(o->args[0], &l, err, sizeof(err)) != CERT_OK)
+		return fail(err);
+	keyfile_time_format(l.issued, when);
+	sodium_bin2hex(id, sizeof(id), l.issuer, sizeof(l.issuer));
+	printf("revocation list\nsequence:   %" PRIu64 "\nissued:     %s\nissuer:     %s "
+	       "(administrator key id)\n",
+	       l.sequence, when, id);
+	for (size_t i = 0; i < l.n; i++)
+		printf("revoked:    %" PRIu64 "\n", l.serials[i]);
+	st = trusted ? crl_verify(&l, trusted) : CERT_OK;
+	crl_clear(&l);
+	if (st != CERT_OK) {
+		ident_describe(st, o->args[0], NULL, NULL, 0, err, sizeof(err));
+		return fail(err);
+	}
+	if (trusted)
+		printf("verified: signed by the administrator of %s\n", o->trust);
+	return 0;
+}
+
+/* The check of show-cert --trust; 0 or the exit status. */
+static int check_cert(const struct opts *o, const struct cert *c, const uint8_t *trusted)
+{
+	char err[PROVISION_ERRLEN];
+	struct crl l = { .n = 0 };
+	int64_t now = (int64_t)now_real_s();
+	enum cert_status st;
+
+	if (o->crl && ident_crl_load(o->crl, &l, err, sizeof(err)) != CERT_OK)
+		return fail(err);
+	st = cert_check(c, o->crl ? &l : NULL, trusted, o->name, now);
+	crl_clear(&l);
+	if (st != CERT_OK) {
+		ident_describe(st, o->args[0], c, o->name, now, err, sizeof(err));
+		return fail(err);
+	}
+	printf("verified: signed by the administrator of %s%s%s, valid now%s\n", o->trust,
+	       o->name ? ", for " : "", o->name ? o->name : "", o->crl ? ", not revoked" : "");
+	return 0;
+}
+
+static int cmd_show_cert(const struct opts *o)
+{
+	char err[PROVISION_ERRLEN];
+	uint8_t trusted[KEYFILE_PK_BYTES];
+	struct cert c;
+
+	if ((o->name || o->crl) && !o->trust)
+		return usage_error("show-cert: --name and --crl check a certificate: ", "add --trust");
+	if (o->trust && keyfile_pub_load(KEYFILE_ADMIN, o->trust, trusted, err, sizeof(err)) == -1)
+		return fail(err);
+	if (ident_is_crl(o->args[0]))
+		return show_crl(o, o->trust ? trusted : NULL);
+	if (ident_cert_load(o->args[0], &c, err, sizeof(err)) != CERT_OK)
+		return fail(err);
+	printf("member certificate\n");
+	print_cert(&c);
+	return o->trust ? check_cert(o, &c, trusted) : 0;
 }
 
 /* ---- main ---- */
@@ -484,9 +712,15 @@ static const struct command commands[] = {
 	{ "list", 1, 0, 0, cmd_list },
 	{ "host-init", 1, 0, 0, cmd_host_init },
 	{ "admin-init", 1, 0, 0, cmd_admin_init },
-	{ "seal", 1, O_TO | O_SIGN_WITH | O_OUTPUT, O_FORCE, cmd_seal },
+	{ "seal", 1, O_TO | O_SIGN_WITH | O_OUTPUT, O_FORCE | O_CERT | O_CRL, cmd_seal },
 	{ "unseal", 1, O_HOST_KEY | O_TRUST | O_OUTPUT, O_FORCE, cmd_unseal },
-	{ "provision", 0, O_HOSTS | O_SIGN_WITH | O_OUTPUT, O_KEYRING | O_FORCE, cmd_provision },
+	{ "provision", 0, O_HOSTS | O_SIGN_WITH | O_OUTPUT, O_KEYRING | O_FORCE | O_CERTS | O_CRL,
+	  cmd_provision },
+	{ "member-init", 1, 0, 0, cmd_member_init },
+	{ "certify", 0, O_NAME | O_PUB | O_DAYS | O_SIGN_WITH | O_OUTPUT, O_SERIAL | O_FORCE,
+	  cmd_certify },
+	{ "revoke", ANY_ARGS, O_SIGN_WITH, 0, cmd_revoke },
+	{ "show-cert", 1, 0, O_TRUST | O_NAME | O_CRL, cmd_show_cert },
 };
 
 /* Argument count and options fit the command; otherwise a usage error. */
@@ -495,7 +729,9 @@ static int check_usage(const struct command *c, const struct opts *o)
 	char msg[128];
 	unsigned missing = c->required & ~o->set, extra = o->set & ~(c->required | c->allowed);
 
-	if (o->nargs != c->nargs) {
+	if (c->nargs == ANY_ARGS && o->nargs < 1)
+		return usage_error(c->name, " takes one or more arguments: see the usage below");
+	if (c->nargs != ANY_ARGS && o->nargs != c->nargs) {
 		msgf(msg, sizeof(msg), "%s takes %d argument%s, not %d: ", c->name, c->nargs,
 		         c->nargs == 1 ? "" : "s", o->nargs);
 		return usage_error(msg, "see the usage below");

@@ -25,6 +25,7 @@
 /* what a signature is for, signed with its NUL: one per format version */
 #define BUNDLE_SIGCTX_V1 "cmem-bundle-v1 signature"
 #define BUNDLE_SIGCTX_V2 "cmem-bundle-v2 signature"
+#define BUNDLE_SIGCTX_V3 "cmem-bundle-v3 signature"
 #define KEYFILE_SECRET_MAX 256                   /* a secret key file */
 
 _Static_assert(crypto_box_PUBLICKEYBYTES == KEYFILE_PK_BYTES, "X25519 public key size");
@@ -35,20 +36,24 @@ _Static_assert(sodium_base64_ENCODED_LEN(KEYFILE_PK_BYTES, B64) == KEYFILE_PK_B6
 
 /* ---- keypairs and public key lines ---- */
 
-static const char *const kind_names[] = { [KEYFILE_HOST] = "host", [KEYFILE_ADMIN] = "admin" };
+static const char *const kind_names[] = { [KEYFILE_HOST] = "host", [KEYFILE_ADMIN] = "admin",
+	                                  [KEYFILE_MEMBER] = "member" };
 static const char *const pub_tags[] = { [KEYFILE_HOST] = "cmem-host-pub-v1",
-	                                [KEYFILE_ADMIN] = "cmem-admin-pub-v1" };
+	                                [KEYFILE_ADMIN] = "cmem-admin-pub-v1",
+	                                [KEYFILE_MEMBER] = "cmem-member-pub-v1" };
 static const char *const key_tags[] = { [KEYFILE_HOST] = "cmem-host-key-v1",
-	                                [KEYFILE_ADMIN] = "cmem-admin-key-v1" };
+	                                [KEYFILE_ADMIN] = "cmem-admin-key-v1",
+	                                [KEYFILE_MEMBER] = "cmem-member-key-v1" };
 
 const char *keyfile_kind_name(enum keyfile_kind kind)
 {
-	return kind == KEYFILE_ADMIN ? kind_names[KEYFILE_ADMIN] : kind_names[KEYFILE_HOST];
+	return kind == KEYFILE_ADMIN || kind == KEYFILE_MEMBER ? kind_names[kind]
+	                                                       : kind_names[KEYFILE_HOST];
 }
 
 static size_t sk_len(enum keyfile_kind kind)
 {
-	return kind == KEYFILE_ADMIN ? crypto_sign_SECRETKEYBYTES : crypto_box_SECRETKEYBYTES;
+	return kind == KEYFILE_HOST ? crypto_box_SECRETKEYBYTES : crypto_sign_SECRETKEYBYTES;
 }
 
 static int is_space(char c)
@@ -85,6 +90,10 @@ static const char *line_kind(const char *s, size_t len)
 		return "a host secret key";
 	if (has_tag(s, len, key_tags[KEYFILE_ADMIN]))
 		return "an administrator secret key";
+	if (has_tag(s, len, pub_tags[KEYFILE_MEMBER]))
+		return "a member public key";
+	if (has_tag(s, len, key_tags[KEYFILE_MEMBER]))
+		return "a member secret key";
 	if (len >= strlen(KEYFILE_BUNDLE_PREFIX) &&
 	    memcmp(s, KEYFILE_BUNDLE_PREFIX, strlen(KEYFILE_BUNDLE_PREFIX)) == 0)
 		return "a bundle";
@@ -136,7 +145,7 @@ struct keyfile_pair *keyfile_pair_generate(enum keyfile_kind kind)
 
 	if (p == NULL)
 		return NULL;
-	if (kind == KEYFILE_ADMIN)
+	if (kind != KEYFILE_HOST)
 		crypto_sign_keypair(p->pk, p->sk);
 	else
 		crypto_box_keypair(p->pk, p->sk);
@@ -324,7 +333,9 @@ static void put_be64(uint8_t *p, uint64_t v)
  */
 static uint8_t *signed_message(const struct keyfile_bundle *b, size_t *len)
 {
-	const char *ctx = b->version == 1 ? BUNDLE_SIGCTX_V1 : BUNDLE_SIGCTX_V2;
+	const char *ctx = b->version == 1   ? BUNDLE_SIGCTX_V1
+	                  : b->version == 3 ? BUNDLE_SIGCTX_V3
+	                                    : BUNDLE_SIGCTX_V2;
 	size_t clen = strlen(ctx) + 1, off = 0; /* the NUL included */
 	uint8_t *m = xmalloc(clen + sizeof(b->recipient) + 16 + b->sealed_len);
 
@@ -395,16 +406,41 @@ int keyfile_bundle_seal(struct keyfile_bundle *b, const char *text, size_t len,
                         const struct keyfile_pair *admin, uint64_t serial, int64_t created,
                         char *err, size_t errlen)
 {
+	return keyfile_bundle_seal_ident(b, text, len, NULL, 0, recipient, admin, serial, created,
+	                                 err, errlen);
+}
+
+/* The sealed content: the ring's text, then (v3) the identity part. */
+static char *bundle_content(const char *ring, size_t len, const char *ident, size_t ilen)
+{
+	char *plain = sodium_malloc(len + ilen + 1);
+
+	if (plain == NULL)
+		return NULL;
+	memcpy(plain, ring, len);
+	if (ilen)
+		memcpy(plain + len, ident, ilen);
+	return plain;
+}
+
+int keyfile_bundle_seal_ident(struct keyfile_bundle *b, const char *text, size_t len,
+                              const char *ident, size_t ilen,
+                              const uint8_t recipient[KEYFILE_PK_BYTES],
+                              const struct keyfile_pair *admin, uint64_t serial,
+                              int64_t created, char *err, size_t errlen)
+{
 	uint8_t *m;
 	size_t mlen;
+	char *plain;
+	int bad;
 
 	memset(b, 0, sizeof(*b));
 	if (admin->kind != KEYFILE_ADMIN) {
 		seterr(err, errlen, "cannot seal: the signing key is not an admin key");
 		return -1;
 	}
-	if (len > KEYRING_MAX_FILE) {
-		seterr(err, errlen, "cannot seal: the keyring is too large");
+	if (len > KEYRING_MAX_FILE || ilen > KEYFILE_IDENT_MAX) {
+		seterr(err, errlen, "cannot seal: the keyring or the identity files are too large");
 		return -1;
 	}
 	if (serial == 0 || created < 0 || created > KEYFILE_TIME_MAX) {
@@ -413,12 +449,18 @@ int keyfile_bundle_seal(struct keyfile_bundle *b, const char *text, size_t len,
 		       serial, created);
 		return -1;
 	}
-	b->version = 2;
+	if ((plain = bundle_content(text, len, ident, ilen)) == NULL) {
+		seterr(err, errlen, "cannot seal: out of secure memory");
+		return -1;
+	}
+	b->version = ilen ? 3 : 2;
 	b->serial = serial;
 	b->created = created;
-	b->sealed_len = len + crypto_box_SEALBYTES;
+	b->sealed_len = len + ilen + crypto_box_SEALBYTES;
 	b->sealed = xmalloc(b->sealed_len);
-	if (crypto_box_seal(b->sealed, (const uint8_t *)text, len, recipient) != 0) {
+	bad = crypto_box_seal(b->sealed, (const uint8_t *)plain, len + ilen, recipient);
+	sodium_free(plain);
+	if (bad != 0) {
 		seterr(err, errlen, "cannot seal: the host public key is not a usable X25519 key");
 		keyfile_bundle_clear(b);
 		return -1;
@@ -463,7 +505,9 @@ char *keyfile_bundle_format(const struct keyfile_bundle *b, size_t *len)
 	sodium_bin2base64(b64, b64len, b->sealed, b->sealed_len, B64);
 	v2_fields(b, v2, sizeof(v2));
 	off = (size_t)snprintf(out, cap, "%s\nsigner %s\nrecipient %s\n%ssignature %s\nsealed\n",
-	                       b->version == 1 ? KEYFILE_BUNDLE_MAGIC_V1 : KEYFILE_BUNDLE_MAGIC,
+	                       b->version == 1   ? KEYFILE_BUNDLE_MAGIC_V1
+	                       : b->version == 3 ? KEYFILE_BUNDLE_MAGIC_V3
+	                                         : KEYFILE_BUNDLE_MAGIC,
 	                       signer, recipient, v2, sig);
 	for (size_t i = 0; i + 1 < b64len; i += B64_WRAP) {
 		size_t n = b64len - 1 - i < B64_WRAP ? b64len - 1 - i : B64_WRAP;
@@ -590,7 +634,8 @@ static int decode_sealed(struct cursor *c, struct keyfile_bundle *b, const char 
 		return -1;
 	}
 	if (b->sealed_len <= crypto_box_SEALBYTES ||
-	    b->sealed_len > KEYRING_MAX_FILE + crypto_box_SEALBYTES) {
+	    b->sealed_len > KEYRING_MAX_FILE + (b->version == 3 ? KEYFILE_IDENT_MAX : 0) +
+	                        crypto_box_SEALBYTES) {
 		seterr(c->err, c->errlen, "%s: the sealed data has an impossible size (%zu bytes)",
 		       c->name, b->sealed_len);
 		return -1;
@@ -661,6 +706,8 @@ static int take_magic(struct cursor *c, int *version)
 	/* both versions have the same length: only the last digit differs */
 	if (llen == mlen && memcmp(line, KEYFILE_BUNDLE_MAGIC, mlen) == 0)
 		*version = 2;
+	else if (llen == mlen && memcmp(line, KEYFILE_BUNDLE_MAGIC_V3, mlen) == 0)
+		*version = 3;
 	else if (llen == mlen && memcmp(line, KEYFILE_BUNDLE_MAGIC_V1, mlen) == 0)
 		*version = 1;
 	else
@@ -672,9 +719,9 @@ static int take_magic(struct cursor *c, int *version)
 		       llen ? "the first line is cut short" : "empty file");
 	else if (llen > plen && memcmp(line, KEYFILE_BUNDLE_PREFIX, plen) == 0)
 		seterr(c->err, c->errlen,
-		       "%s: unsupported bundle format \"%.*s\" (this program reads %s and %s)",
+		       "%s: unsupported bundle format \"%.*s\" (this program reads %s, %s and %s)",
 		       c->name, (int)(llen > 32 ? 32 : llen), line, KEYFILE_BUNDLE_MAGIC_V1,
-		       KEYFILE_BUNDLE_MAGIC);
+		       KEYFILE_BUNDLE_MAGIC, KEYFILE_BUNDLE_MAGIC_V3);
 	else
 		seterr(c->err, c->errlen, "%s: not a cmem bundle (the first line is not \"%s\")",
 		       c->name, KEYFILE_BUNDLE_MAGIC);
@@ -702,9 +749,42 @@ int keyfile_bundle_parse(struct keyfile_bundle *b, const char *name, const char 
 	return 0;
 }
 
-/* crypto_box_seal_open, then the content must parse as a keyring. */
+/* Where the identity part of v3 content begins: a line "cmem-cert-..." or "cmem-crl-...". */
+static size_t ident_start(const char *plain, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((i == 0 || plain[i - 1] == '\n') &&
+		    ((len - i > 10 && memcmp(plain + i, "cmem-cert-", 10) == 0) ||
+		     (len - i > 9 && memcmp(plain + i, "cmem-crl-", 9) == 0)))
+			return i;
+	return len;
+}
+
+/* The identity part (v3) into *ident (malloc'd) and *ilen, if the caller wants it. */
+static int take_ident(const struct keyfile_bundle *b, const char *name, const char *plain,
+                      size_t *len, char **ident, size_t *ilen, char *err, size_t errlen)
+{
+	size_t at = b->version == 3 ? ident_start(plain, *len) : *len;
+
+	if (b->version == 3 && at == *len) {
+		seterr(err, errlen, "%s: a %s bundle without its identity part: damaged", name,
+		       KEYFILE_BUNDLE_MAGIC_V3);
+		return -1;
+	}
+	if (ident != NULL) {
+		*ilen = *len - at;
+		*ident = xmalloc(*ilen + 1);
+		memcpy(*ident, plain + at, *ilen);
+		(*ident)[*ilen] = '\0';
+	}
+	*len = at;
+	return 0;
+}
+
+/* crypto_box_seal_open, then the content must parse as a keyring (and identity part). */
 static struct keyring *open_sealed(const struct keyfile_bundle *b, const char *name,
-                                   const struct keyfile_pair *host, char *err, size_t errlen)
+                                   const struct keyfile_pair *host, char **ident,
+                                   size_t *ilen, char *err, size_t errlen)
 {
 	size_t len = b->sealed_len - crypto_box_SEALBYTES;
 	char *plain = sodium_malloc(len + 1), what[PATH_MAX];
@@ -720,7 +800,7 @@ static struct keyring *open_sealed(const struct keyfile_bundle *b, const char *n
 		       "%s: cannot be opened with this host's secret key, although it names this "
 		       "host as its recipient",
 		       name);
-	else {
+	else if (take_ident(b, name, plain, &len, ident, ilen, err, errlen) == 0) {
 		if (xsnprintf(what, sizeof(what), "%s (sealed content)", name) < 0)
 			xsnprintf(what, sizeof(what), "(sealed content)");
 		kr = keyring_parse(what, plain, len, err, errlen);
@@ -732,6 +812,14 @@ static struct keyring *open_sealed(const struct keyfile_bundle *b, const char *n
 struct keyring *keyfile_bundle_open(const struct keyfile_bundle *b, const char *name,
                                     const uint8_t trusted[KEYFILE_PK_BYTES],
                                     const struct keyfile_pair *host, char *err, size_t errlen)
+{
+	return keyfile_bundle_open_ident(b, name, trusted, host, NULL, NULL, err, errlen);
+}
+
+struct keyring *keyfile_bundle_open_ident(const struct keyfile_bundle *b, const char *name,
+                                          const uint8_t trusted[KEYFILE_PK_BYTES],
+                                          const struct keyfile_pair *host, char **ident,
+                                          size_t *ilen, char *err, size_t errlen)
 {
 	char got[KEYFILE_PK_B64_LEN + 1], want[KEYFILE_PK_B64_LEN + 1];
 	uint8_t *m;
@@ -765,7 +853,7 @@ struct keyring *keyfile_bundle_open(const struct keyfile_bundle *b, const char *
 		       name, pub_tags[KEYFILE_HOST], got, pub_tags[KEYFILE_HOST], want);
 		return NULL;
 	}
-	return open_sealed(b, name, host, err, errlen);
+	return open_sealed(b, name, host, ident, ilen, err, errlen);
 }
 
 /* ---- hosts file ---- */

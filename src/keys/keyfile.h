@@ -5,6 +5,8 @@
  * - host keypairs (crypto_box, X25519): DIR/host.key and DIR/host.pub;
  * - administrator keypairs (crypto_sign, Ed25519): DIR/admin.key and
  *   DIR/admin.pub;
+ * - member identity keypairs (crypto_sign, Ed25519): DIR/member.key and
+ *   DIR/member.pub (certified by an administrator: cert.h);
  * - bundles: a keyring sealed to one host (crypto_box_seal) and signed by
  *   an administrator, as text (format below).
  *
@@ -15,9 +17,11 @@
  *
  *	cmem-host-pub-v1 BASE64(32-byte X25519 public key)
  *	cmem-admin-pub-v1 BASE64(32-byte Ed25519 public key)
+ *	cmem-member-pub-v1 BASE64(32-byte Ed25519 public key)
  *
- * Secret key file (mode 0600): one line "cmem-host-key-v1 BASE64(sk)" or
- * "cmem-admin-key-v1 BASE64(sk)"; the public key is derived from it.
+ * Secret key file (mode 0600): one line "cmem-host-key-v1 BASE64(sk)",
+ * "cmem-admin-key-v1 BASE64(sk)" or "cmem-member-key-v1 BASE64(sk)" (the
+ * 64-byte libsodium Ed25519 secret key); the public key is derived from it.
  *
  * Bundle (BASE64 is standard base64 with padding, LF or CRLF line ends):
  *
@@ -37,6 +41,16 @@
  * host or with another serial or time never verifies here.  The serial
  * orders bundles: a host refuses one older than the newest it unsealed
  * (provision.h).
+ *
+ * cmem-bundle-v3 is v2 with a member identity: the same lines, the
+ * signature context "cmem-bundle-v3 signature", and sealed content that
+ * is the keyring text followed by the identity part, every line from the
+ * first that begins with "cmem-cert-" or "cmem-crl-" (a member
+ * certificate and/or a revocation list, cert.h; at most KEYFILE_IDENT_MAX
+ * bytes).  It is written only for a bundle that carries an identity, so
+ * that a bundle without one still opens with an older cmem-keygen, which
+ * refuses a v3 bundle as an unsupported format (it never reads the
+ * identity as keyring lines).
  *
  * cmem-bundle-v1 (the first format) has no serial and no created line and
  * signs "cmem-bundle-v1 signature" NUL || recipient || sealed.  It is
@@ -63,12 +77,14 @@ struct keyring;
 #define KEYFILE_BUNDLE_PREFIX "cmem-bundle-"
 #define KEYFILE_BUNDLE_MAGIC "cmem-bundle-v2"    /* what is written */
 #define KEYFILE_BUNDLE_MAGIC_V1 "cmem-bundle-v1" /* still read */
+#define KEYFILE_BUNDLE_MAGIC_V3 "cmem-bundle-v3" /* with a member identity */
+#define KEYFILE_IDENT_MAX (48 * 1024)            /* the identity part of v3 content */
 #define KEYFILE_TIME_LEN 21                      /* "YYYY-MM-DDTHH:MM:SSZ" + NUL */
 #define KEYFILE_TIME_MAX INT64_C(253402300799)   /* 9999-12-31T23:59:59Z */
 #define KEYFILE_BUNDLE_MAX (256 * 1024)
 #define KEYFILE_NAME_MAX NAME_LEN_MAX                /* host names in a hosts file */
 
-enum keyfile_kind { KEYFILE_HOST, KEYFILE_ADMIN };
+enum keyfile_kind { KEYFILE_HOST, KEYFILE_ADMIN, KEYFILE_MEMBER };
 
 /* A keypair in sodium_malloc memory. */
 struct keyfile_pair {
@@ -77,7 +93,7 @@ struct keyfile_pair {
 	uint8_t sk[KEYFILE_SK_MAX]; /* host: the first 32 bytes */
 };
 
-const char *keyfile_kind_name(enum keyfile_kind kind); /* "host" | "admin" */
+const char *keyfile_kind_name(enum keyfile_kind kind); /* "host" | "admin" | "member" */
 
 /* A fresh random keypair; NULL if out of secure memory. */
 struct keyfile_pair *keyfile_pair_generate(enum keyfile_kind kind);
@@ -104,7 +120,7 @@ int keyfile_pub_load(enum keyfile_kind kind, const char *path, uint8_t pk[KEYFIL
                      char *err, size_t errlen);
 
 struct keyfile_bundle {
-	int version;      /* 1 or 2 (the format line) */
+	int version;      /* 1, 2 or 3 (the format line) */
 	uint64_t serial;  /* v2: 1 or more; v1: 0 */
 	int64_t created;  /* v2: sealing time, seconds since 1970 UTC; v1: 0 */
 	uint8_t signer[crypto_sign_PUBLICKEYBYTES];
@@ -123,6 +139,12 @@ int keyfile_bundle_seal(struct keyfile_bundle *b, const char *text, size_t len,
                         const uint8_t recipient[KEYFILE_PK_BYTES],
                         const struct keyfile_pair *admin, uint64_t serial, int64_t created,
                         char *err, size_t errlen);
+/* The same with an identity part (ilen > 0): a v3 bundle. */
+int keyfile_bundle_seal_ident(struct keyfile_bundle *b, const char *text, size_t len,
+                              const char *ident, size_t ilen,
+                              const uint8_t recipient[KEYFILE_PK_BYTES],
+                              const struct keyfile_pair *admin, uint64_t serial,
+                              int64_t created, char *err, size_t errlen);
 /* The text form above (of b's version): malloc'd, *len without the NUL. */
 char *keyfile_bundle_format(const struct keyfile_bundle *b, size_t *len);
 /* Strict parse of the text form; on failure b holds nothing to free. */
@@ -135,6 +157,11 @@ int keyfile_bundle_parse(struct keyfile_bundle *b, const char *name, const char 
 struct keyring *keyfile_bundle_open(const struct keyfile_bundle *b, const char *name,
                                     const uint8_t trusted[KEYFILE_PK_BYTES],
                                     const struct keyfile_pair *host, char *err, size_t errlen);
+/* The same, and a v3 bundle's identity part into *ident (malloc'd, NUL-terminated; NULL if none). */
+struct keyring *keyfile_bundle_open_ident(const struct keyfile_bundle *b, const char *name,
+                                          const uint8_t trusted[KEYFILE_PK_BYTES],
+                                          const struct keyfile_pair *host, char **ident,
+                                          size_t *ilen, char *err, size_t errlen);
 void keyfile_bundle_clear(struct keyfile_bundle *b);
 
 /*

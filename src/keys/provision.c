@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ident.h"
 #include "privfile.h"
 #include "util.h"
 
@@ -131,6 +132,18 @@ static int state_save(const char *path, const struct provision_state *st, const 
 	return privfile_write(path, text, (size_t)n, 1, err, errlen);
 }
 
+int provision_state_load(const char *path, struct provision_state *st, int *exists, char *err,
+                         size_t errlen)
+{
+	return state_load(path, st, exists, err, errlen);
+}
+
+int provision_state_save(const char *path, const struct provision_state *st, const char *what,
+                         char *err, size_t errlen)
+{
+	return state_save(path, st, what, err, errlen);
+}
+
 /*
  * The next serial of the administrator directory: max(last + 1, now),
  * recorded before any bundle is written so that no two seals share one.
@@ -180,8 +193,9 @@ static int check_output(const char *path, int force, char *err, size_t errlen)
 	return -1;
 }
 
-/* Seal ring text for one host and write the bundle to path. */
-static int seal_one(const char *text, size_t len, const uint8_t pk[KEYFILE_PK_BYTES],
+/* Seal ring text (and an identity part) for one host and write the bundle to path. */
+static int seal_one(const char *text, size_t len, const char *ident, size_t ilen,
+                    const uint8_t pk[KEYFILE_PK_BYTES],
                     const struct keyfile_pair *admin, const struct provision_state *serial,
                     const char *path, int replace, char *err, size_t errlen)
 {
@@ -190,8 +204,8 @@ static int seal_one(const char *text, size_t len, const uint8_t pk[KEYFILE_PK_BY
 	size_t outlen = 0;
 	int rc;
 
-	if (keyfile_bundle_seal(&b, text, len, pk, admin, serial->serial, serial->created, err,
-	                        errlen) == -1)
+	if (keyfile_bundle_seal_ident(&b, text, len, ident, ilen, pk, admin, serial->serial,
+	                              serial->created, err, errlen) == -1)
 		return -1;
 	out = keyfile_bundle_format(&b, &outlen);
 	rc = privfile_write_public(path, out, outlen, replace, err, errlen);
@@ -210,14 +224,31 @@ static char *ring_text(const struct keyring *kr, const char *name, size_t *len, 
 	return text;
 }
 
+/* The identity part for one host (name NULL: any), or none: 0 with *ident NULL. */
+static int seal_ident(const struct provision_args *a, const char *cert, const char *name,
+                      const struct keyfile_pair *admin, struct provision_result *r,
+                      char **ident, size_t *ilen, char *err, size_t errlen)
+{
+	*ident = NULL;
+	*ilen = 0;
+	if (cert == NULL && a->crl == NULL)
+		return 0;
+	*ident = ident_seal_text(cert, a->crl, admin->pk, name, a->now, ilen, err, errlen);
+	if (*ident == NULL)
+		return -1;
+	r->has_cert = cert != NULL;
+	r->has_crl = a->crl != NULL;
+	return 0;
+}
+
 int provision_seal(const struct provision_args *a, struct provision_result *r, char *err,
                    size_t errlen)
 {
 	uint8_t pk[KEYFILE_PK_BYTES];
 	struct keyfile_pair *admin = NULL;
 	struct keyring *kr;
-	char *text = NULL;
-	size_t len = 0;
+	char *text = NULL, *ident = NULL;
+	size_t len = 0, ilen = 0;
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
@@ -227,11 +258,14 @@ int provision_seal(const struct provision_args *a, struct provision_result *r, c
 	if (keyfile_pub_load(KEYFILE_HOST, a->to, pk, err, errlen) == 0 &&
 	    (admin = keyfile_pair_load(KEYFILE_ADMIN, a->sign_with, err, errlen)) != NULL &&
 	    check_output(a->output, a->force, err, errlen) == 0 &&
+	    seal_ident(a, a->cert, NULL, admin, r, &ident, &ilen, err, errlen) == 0 &&
 	    (text = ring_text(kr, a->keyring, &len, err, errlen)) != NULL &&
 	    reserve_serial(a->sign_with, a->now, &r->bundle, err, errlen) == 0)
-		rc = seal_one(text, len, pk, admin, &r->bundle, a->output, a->force, err, errlen);
+		rc = seal_one(text, len, ident, ilen, pk, admin, &r->bundle, a->output, a->force, err,
+		              errlen);
 	if (text)
 		sodium_free(text);
+	free(ident);
 	keyfile_pair_free(admin);
 	keyring_free(kr);
 	return rc;
@@ -239,21 +273,34 @@ int provision_seal(const struct provision_args *a, struct provision_result *r, c
 
 /* ---- unsealing ---- */
 
-/* Read, parse, verify and open a->bundle: the ring, or NULL; b is kept. */
+/*
+ * Read, parse, verify and open a->bundle: the ring, or NULL; b is kept, and
+ * the identity part (v3) in parts, checked (ident_unseal_check).
+ */
 static struct keyring *open_bundle(const struct provision_args *a, struct keyfile_bundle *b,
+                                   struct ident_parts *parts, struct provision_result *r,
                                    char *err, size_t errlen)
 {
 	uint8_t trusted[KEYFILE_PK_BYTES];
 	struct keyfile_pair *host = NULL;
 	struct keyring *kr = NULL;
-	size_t len = 0;
+	size_t len = 0, ilen = 0;
 	char *text = privfile_read_public(a->bundle, KEYFILE_BUNDLE_MAX, &len, err, errlen);
+	char *ident = NULL;
 
 	if (text != NULL && keyfile_bundle_parse(b, a->bundle, text, len, err, errlen) == 0 &&
 	    keyfile_pub_load(KEYFILE_ADMIN, a->trust, trusted, err, errlen) == 0 &&
 	    (host = keyfile_pair_load(KEYFILE_HOST, a->host_key, err, errlen)) != NULL)
-		kr = keyfile_bundle_open(b, a->bundle, trusted, host, err, errlen);
+		kr = keyfile_bundle_open_ident(b, a->bundle, trusted, host, &ident, &ilen, err, errlen);
+	if (kr != NULL && ilen > 0 &&
+	    (ident_parts_parse(a->bundle, ident, ilen, parts, err, errlen) == -1 ||
+	     ident_unseal_check(parts, a->bundle, a->host_key, a->output, trusted, a->force, a->now,
+	                        &r->cert_pending, err, errlen) == -1)) {
+		keyring_free(kr);
+		kr = NULL;
+	}
 	keyfile_pair_free(host);
+	free(ident);
 	free(text);
 	return kr;
 }
@@ -298,23 +345,30 @@ int provision_unseal(const struct provision_args *a, struct provision_result *r,
 {
 	char state[PATH_MAX];
 	struct keyfile_bundle b = { .sealed = NULL };
+	struct ident_parts parts = { .has_cert = 0 };
 	struct keyring *kr;
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
 	if (dir_file(state, sizeof(state), a->host_key, PROVISION_STATE_FILE, err, errlen) == -1)
 		return -1;
-	if ((kr = open_bundle(a, &b, err, errlen)) != NULL) {
+	if ((kr = open_bundle(a, &b, &parts, r, err, errlen)) != NULL) {
+		r->has_cert = parts.has_cert;
+		r->has_crl = parts.has_crl;
+		r->cert = parts.cert;
+		r->crl_sequence = parts.crl.sequence;
 		r->version = b.version;
 		r->bundle.serial = b.serial; /* trusted now: the signature covers it */
 		r->bundle.created = b.created;
 		ring_info(kr, r);
 		if (state_load(state, &r->prev, &r->had_state, err, errlen) == 0 &&
 		    check_rollback(a->bundle, state, r, err, errlen) == 0 &&
-		    keyring_save(kr, a->output, a->force, err, errlen) == 0)
+		    keyring_save(kr, a->output, a->force, err, errlen) == 0 &&
+		    ident_unseal_write(&parts, a->output, err, errlen) == 0)
 			rc = record_unsealed(state, a->output, r, err, errlen);
 		keyring_free(kr);
 	}
+	ident_parts_clear(&parts);
 	keyfile_bundle_clear(&b);
 	return rc;
 }
@@ -396,7 +450,7 @@ static void cluster_undo(const struct provision_args *a, const struct provision_
 		unlink(path);
 }
 
-static int cluster_write(const struct provision_args *a, const struct provision_result *r,
+static int cluster_write(const struct provision_args *a, struct provision_result *r,
                          const struct keyfile_pair *admin, const struct keyring *kr,
                          char *err, size_t errlen)
 {
@@ -411,9 +465,19 @@ static int cluster_write(const struct provision_args *a, const struct provision_
 		return -1;
 	}
 	for (i = 0; i < r->nhosts; i++) {
+		char cert[PATH_MAX], *ident = NULL;
+		size_t ilen = 0;
+		int bad;
+
+		if (a->certs)
+			xsnprintf(cert, sizeof(cert), "%s/%s.cert", a->certs, r->hosts[i].name);
 		out_path(path, sizeof(path), a->output, r->hosts[i].name);
-		if (seal_one(text, len, r->hosts[i].pk, admin, &r->bundle, path, a->force, err,
-		             errlen) == -1)
+		bad = seal_ident(a, a->certs ? cert : NULL, r->hosts[i].name, admin,
+		                 r, &ident, &ilen, err, errlen) == -1 ||
+		      seal_one(text, len, ident, ilen, r->hosts[i].pk, admin, &r->bundle, path,
+		               a->force, err, errlen) == -1;
+		free(ident);
+		if (bad)
 			break;
 	}
 	sodium_free(text);

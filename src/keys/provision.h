@@ -7,6 +7,10 @@
  * - unseal: check and open a bundle on its host and write the keyring,
  *   refusing a bundle older than the newest one this host has unsealed.
  *
+ * A member certificate and a revocation list (ident.h) travel in the same
+ * bundle (cmem-bundle-v3) when seal or provision is given them; unseal
+ * checks them and writes them beside the keyring.
+ *
  * Bundle serials (keyfile.h, cmem-bundle-v2).  Every seal or provision
  * takes a new serial: the current time in seconds since 1970, or one more
  * than the last serial this administrator directory issued if that is
@@ -30,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cert.h"
 #include "keyfile.h"
 #include "keyring.h"
 
@@ -50,6 +55,9 @@ struct provision_args {
 	const char *host_key;  /* unseal: the host key directory (holds bundle.state) */
 	const char *trust;     /* unseal: the trusted administrator public key file */
 	const char *output;    /* the file to write (provision: the directory) */
+	const char *cert;      /* seal: a member certificate to carry (a v3 bundle), or NULL */
+	const char *certs;     /* provision: a directory of NAME.cert, one per host, or NULL */
+	const char *crl;       /* seal, provision: a revocation list to carry, or NULL */
 	int force;             /* replace existing output files (never allows a rollback) */
 	int64_t now;           /* the wall clock, seconds since 1970 */
 };
@@ -70,6 +78,10 @@ struct provision_result {
 	struct provision_state prev; /* unseal: the newest before this one */
 	int generated;    /* provision: a new ring was written as OUTDIR/cluster.keys */
 	char fpr[KEYRING_FPR_LEN];        /* provision: its primary key's fingerprint */
+	int has_cert, has_crl; /* the bundle carries a certificate, a revocation list */
+	int cert_pending;      /* unseal: the certificate is valid only from its not-before */
+	struct cert cert;      /* seal, unseal: the certificate */
+	uint64_t crl_sequence; /* the list's sequence */
 	struct keyfile_host_entry *hosts; /* provision: the hosts (malloc'd) */
 	size_t nhosts;
 };
@@ -90,6 +102,14 @@ void provision_result_free(struct provision_result *r);
 /* Parse a state file's text (NAME in messages). */
 int provision_state_parse(const char *name, const char *text, size_t len,
                           struct provision_state *st, char *err, size_t errlen);
+/*
+ * A state file (the same checks as a key): *exists 0 and st zero if there
+ * is none; and one written atomically, mode 0600, WHAT as its comment.
+ */
+int provision_state_load(const char *path, struct provision_state *st, int *exists, char *err,
+                         size_t errlen);
+int provision_state_save(const char *path, const struct provision_state *st, const char *what,
+                         char *err, size_t errlen);
 /* "serial N (sealed TIME)" or "serial 0 (a cmem-bundle-v1 bundle)", for messages. */
 void provision_state_describe(const struct provision_state *st, char *out, size_t size);
 

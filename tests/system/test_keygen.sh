@@ -260,4 +260,118 @@ expect 1 "$kg" provision --hosts hosts.bad --sign-with adm -o out3.d
 says err "is an administrator public key"
 absent out3.d
 
+# ---- member identities: member-init, certify, revoke, show-cert, and the
+# certificate and list carried by a bundle (cmem-bundle-v3)
+for args in "member-init" "certify --name n1 --pub x -o y" "revoke --sign-with adm" \
+	"show-cert" "show-cert c --name n1" "certify --name n1 --pub x --days 1 --sign-with adm -o y z"; do
+	# shellcheck disable=SC2086 # word splitting is the point
+	expect 2 "$kg" $args
+done
+expect 2 "$kg" certify --name n1 --pub x --days zero --sign-with adm -o y
+says err "--days zero"
+expect 2 "$kg" revoke 0 --sign-with adm
+for h in h1 h2; do
+	expect 0 "$kg" member-init "$h"
+	says out "cmem-member-pub-v1 "
+	mode_is "$h/member.key" 600
+	mode_is "$h/member.pub" 644
+	! grep -qF "$(cut -d' ' -f2 "$h/member.key")" out || fail "member-init printed the secret"
+done
+expect 1 "$kg" member-init h1
+says err "already exists"
+expect 0 "$kg" certify --name node-a --pub h1/member.pub --days 30 --sign-with adm -o a.cert
+says out "serial:     1"
+mode_is adm/cert.serial 600
+expect 0 "$kg" certify --name node-b --pub h2/member.pub --days 30 --sign-with adm -o b.cert
+says out "serial:     2"
+expect 1 "$kg" certify --name node-b --pub h2/member.pub --days 30 --sign-with adm -o b.cert
+says err "already exists"
+expect 1 "$kg" certify --name -rf --pub h2/member.pub --days 30 --sign-with adm -o x.cert
+says err "a member name is"
+absent x.cert
+expect 1 "$kg" certify --name n --pub adm/admin.pub --days 30 --sign-with adm -o x.cert
+says err "is an administrator public key"
+absent x.cert
+expect 0 "$kg" certify --name old --pub h2/member.pub --days 1 --serial 7 --sign-with adm -o o.cert
+says out "serial:     7"
+expect 0 "$kg" show-cert a.cert --trust adm/admin.pub --name node-a
+says out "verified: signed by the administrator of adm/admin.pub, for node-a"
+expect 1 "$kg" show-cert a.cert --trust adm/admin.pub --name node-b
+says err "certifies the name \"node-a\", not \"node-b\""
+expect 1 "$kg" show-cert a.cert --trust adm2/admin.pub
+says err "issued by another administrator key"
+sed 's/^serial 1$/serial 3/' a.cert >a.bumped
+expect 1 "$kg" show-cert a.bumped --trust adm/admin.pub
+says err "bad signature"
+head -n 4 a.cert >a.cut
+expect 1 "$kg" show-cert a.cut
+says err "truncated"
+sed 's/^cmem-cert-v1$/cmem-cert-v9/' a.cert >a.magic
+expect 1 "$kg" show-cert a.magic
+says err "not a cmem-cert-v1 file"
+# revoke: a signed list with a growing sequence
+expect 0 "$kg" revoke 7 --sign-with adm
+says out "sequence 1"
+expect 0 "$kg" revoke 2 --sign-with adm
+says out "sequence 2"
+says out "2 serials revoked"
+cp adm/revoked.crl crl.2
+expect 0 "$kg" show-cert adm/revoked.crl --trust adm/admin.pub
+says out "revoked:    2"
+says out "revoked:    7"
+expect 1 "$kg" show-cert b.cert --trust adm/admin.pub --crl adm/revoked.crl
+says err "revoked: serial 2"
+expect 0 "$kg" show-cert a.cert --trust adm/admin.pub --crl adm/revoked.crl
+says out "not revoked"
+# a bundle with the certificate and the list; unseal writes both beside the ring
+expect 0 "$kg" seal ring --to h1/host.pub --sign-with adm --cert a.cert --crl crl.2 -o bI
+head -n 1 bI | grep -qx cmem-bundle-v3 || fail "bI is not a cmem-bundle-v3 bundle"
+mkdir etc
+expect 0 "$kg" unseal bI --host-key h1 --trust adm/admin.pub -o etc/ring
+says out "with the member certificate of node-a (serial 1)"
+mode_is etc/member.cert 600
+mode_is etc/revoked.crl 600
+cmp -s etc/member.cert a.cert || fail "etc/member.cert is not a.cert"
+cmp -s etc/revoked.crl crl.2 || fail "etc/revoked.crl is not the sealed list"
+# a revoked or another member's certificate is not sealed; nor is another host's cert unsealed
+expect 1 "$kg" seal ring --to h2/host.pub --sign-with adm --cert b.cert --crl crl.2 -o x.b
+says err "revoked"
+absent x.b
+expect 1 "$kg" seal ring --to h1/host.pub --sign-with adm2 --cert a.cert -o x.b
+says err "issued by another administrator key"
+absent x.b
+expect 0 "$kg" seal ring --to h2/host.pub --sign-with adm --cert a.cert -o bWrong
+mkdir etc2
+expect 1 "$kg" unseal bWrong --host-key h2 --trust adm/admin.pub -o etc2/ring
+says err "certifies another member key"
+absent etc2/ring
+# an older list than the one a host has is refused, --force or not
+"$kg" revoke 9 --sign-with adm >/dev/null || fail "revoke 9"
+expect 0 "$kg" seal ring --to h1/host.pub --sign-with adm --cert a.cert --crl adm/revoked.crl -o bNew
+expect 0 "$kg" unseal bNew --host-key h1 --trust adm/admin.pub -o etc/ring --force
+says out "revocation list of sequence 3"
+expect 0 "$kg" seal ring --to h1/host.pub --sign-with adm --cert a.cert --crl crl.2 -o bOld
+expect 1 "$kg" unseal bOld --host-key h1 --trust adm/admin.pub -o etc/ring --force
+says err "refusing an older revocation list"
+grep -qx "sequence 3" etc/revoked.crl || fail "an older list replaced etc/revoked.crl"
+# provision with one certificate per host
+mkdir certs.d
+cp a.cert certs.d/node-a.cert
+cp b.cert certs.d/node-b.cert
+expect 1 "$kg" provision --hosts hosts --sign-with adm --keyring ring --certs certs.d --crl adm/revoked.crl -o out4.d
+says err "revoked"
+absent out4.d/node-a.bundle
+cp a.cert certs.d/node-b.cert
+expect 1 "$kg" provision --hosts hosts --sign-with adm --keyring ring --certs certs.d -o out4.d
+says err "certifies the name \"node-a\", not \"node-b\""
+expect 0 "$kg" certify --name node-b --pub h2/member.pub --days 30 --sign-with adm -o certs.d/node-b.cert --force
+expect 0 "$kg" provision --hosts hosts --sign-with adm --keyring ring --certs certs.d --crl adm/revoked.crl -o out4.d
+mkdir etc3
+expect 0 "$kg" unseal out4.d/node-b.bundle --host-key h2 --trust adm/admin.pub -o etc3/ring
+says out "with the member certificate of node-b"
+cmp -s etc3/member.cert certs.d/node-b.cert || fail "etc3/member.cert is not node-b's"
+# a bundle without an identity is still a cmem-bundle-v2 bundle
+expect 0 "$kg" seal ring --to h1/host.pub --sign-with adm -o bPlain
+head -n 1 bPlain | grep -qx cmem-bundle-v2 || fail "a bundle without an identity is not v2"
+
 echo "PASS test_keygen"

@@ -401,7 +401,7 @@ static void test_garbled_bundles(void **state)
 		const char *text, *problem;
 	} cases[] = {
 		{ "hello\n", "not a cmem bundle" },
-		{ "cmem-bundle-v3\n", "unsupported bundle format" },
+		{ "cmem-bundle-v4\n", "unsupported bundle format" },
 		{ "cmem-bundle-v1\nsigner AAAA\n", "the signer is not 32 bytes" },
 		{ "cmem-bundle-v1\nrecipient AAAA\n", "expected \"signer BASE64\"" },
 		{ "cmem-bundle-v1\n\xc3\xa9\n", "byte 0xc3" },
