@@ -17,6 +17,14 @@ struct peer {
 	uint32_t next;       /* hash chain */
 	uint64_t heard_ms;   /* last learned (seeds and listed: when added) */
 	uint64_t failed_ms;
+	/* address validation (doc/PROTOCOL.md, "probe"): none of it for seeds */
+	uint8_t validated;   /* it echoed our nonce from this address and port */
+	uint8_t listed;      /* entered from a cluster line, never heard from */
+	uint8_t owed;        /* a join reply was cut to one datagram: the rest on validation */
+	uint8_t probes;      /* probes sent while unvalidated */
+	uint32_t credit;     /* bytes it may still be sent while unvalidated */
+	uint64_t probe_ms;   /* next probe due */
+	uint8_t nonce[PEERS_NONCE_BYTES];
 };
 
 struct peers {
@@ -26,6 +34,7 @@ struct peers {
 	size_t nbuckets;
 	uint64_t line;       /* lines sent: which quiet peers get this one */
 	uint32_t next_slot;
+	int validation;      /* peers_require_validation() */
 	uint8_t hashkey[crypto_shorthash_KEYBYTES];
 };
 
@@ -136,7 +145,7 @@ static int make_room(struct peers *p, uint64_t now_ms)
 	for (size_t i = 0; i < p->n; i++) {
 		const struct peer *e = &p->v[i];
 
-		if (e->seed || !quiet(e, now_ms))
+		if (e->seed || (!quiet(e, now_ms) && !e->listed))
 			continue;
 		if (victim == SIZE_MAX || quiet_since(e) < quiet_since(&p->v[victim]))
 			victim = i;
@@ -164,6 +173,8 @@ static struct peer *insert(struct peers *p, const struct member_addr *a, uint64_
 	e->addr = *a;
 	e->heard_ms = now_ms;
 	e->slot = p->next_slot++;
+	e->probe_ms = now_ms;
+	randombytes_buf(e->nonce, sizeof(e->nonce));
 	p->n++;
 	if (p->n > p->nbuckets)
 		rehash(p, p->nbuckets * 2);
@@ -206,9 +217,14 @@ enum peers_result peers_learn(struct peers *p, const struct member_addr *a, uint
 enum peers_result peers_learn_listed(struct peers *p, const struct member_addr *a,
                                      uint64_t now_ms)
 {
-	if (find(p, a))
+	struct peer *e = find(p, a);
+
+	if (e)
 		return PEERS_KNOWN;
-	return insert(p, a, now_ms) ? PEERS_ADDED : PEERS_FULL;
+	if ((e = insert(p, a, now_ms)) == NULL)
+		return PEERS_FULL;
+	e->listed = 1;
+	return PEERS_ADDED;
 }
 
 void peers_failed(struct peers *p, const struct member_addr *a, uint64_t now_ms)
@@ -229,16 +245,28 @@ void peers_retry_all(struct peers *p, uint64_t now_ms)
 	}
 }
 
-size_t peers_due(struct peers *p, uint64_t now_ms, struct member_addr *out, size_t max)
+/* May a datagram of LEN bytes go to e now?  Charged to its credit if so. */
+static int may_send(const struct peers *p, struct peer *e, size_t len)
+{
+	if (!p->validation || e->seed || e->validated)
+		return 1;
+	if (e->credit < len)
+		return 0;
+	e->credit -= (uint32_t)len;
+	return 1;
+}
+
+size_t peers_due(struct peers *p, uint64_t now_ms, size_t len, struct member_addr *out,
+                 size_t max)
 {
 	size_t k = 0, before = p->n;
 	uint64_t line = p->line++;
 
 	for (size_t i = p->n; i-- > 0;) {
-		const struct peer *e = &p->v[i];
+		struct peer *e = &p->v[i];
 
 		if (!quiet(e, now_ms)) {
-			if (k < max)
+			if (k < max && may_send(p, e, len))
 				out[k++] = e->addr;
 			continue;
 		}
@@ -246,7 +274,7 @@ size_t peers_due(struct peers *p, uint64_t now_ms, struct member_addr *out, size
 			remove_at(p, i);
 			continue;
 		}
-		if ((line + e->slot) % PEERS_SLOW_EVERY == 0 && k < max)
+		if ((line + e->slot) % PEERS_SLOW_EVERY == 0 && k < max && may_send(p, e, len))
 			out[k++] = e->addr;
 	}
 	if (p->n != before)
@@ -260,9 +288,152 @@ void peers_counts(const struct peers *p, uint64_t now_ms, struct peers_counts *c
 	c->known = p->n;
 	for (size_t i = 0; i < p->n; i++) {
 		c->seeds += p->v[i].seed;
+		c->validated += p->v[i].seed || p->v[i].validated;
 		if (quiet(&p->v[i], now_ms))
 			c->slow++;
 		else
 			c->active++;
 	}
+}
+
+/* ---- address validation (doc/PROTOCOL.md, "probe") ---- */
+
+void peers_require_validation(struct peers *p)
+{
+	p->validation = 1;
+}
+
+void peers_credit(struct peers *p, const struct member_addr *a, size_t bytes)
+{
+	struct peer *e = find(p, a);
+	uint64_t c;
+
+	if (e == NULL)
+		return;
+	e->listed = 0; /* heard from: probed as its credit allows from now on */
+	c = e->credit + (uint64_t)PEERS_CREDIT_FACTOR * bytes;
+	e->credit = c > PEERS_CREDIT_MAX ? PEERS_CREDIT_MAX : (uint32_t)c;
+}
+
+int peers_send_one(struct peers *p, const struct member_addr *a, size_t len)
+{
+	struct peer *e = find(p, a);
+
+	return e != NULL && may_send(p, e, len);
+}
+
+int peers_validated(const struct peers *p, const struct member_addr *a)
+{
+	const struct peer *e = find(p, a);
+
+	return e != NULL && (!p->validation || e->seed || e->validated);
+}
+
+size_t peers_credit_left(const struct peers *p, const struct member_addr *a)
+{
+	const struct peer *e = find(p, a);
+
+	return e == NULL ? 0 : e->credit;
+}
+
+void peers_owe_reply(struct peers *p, const struct member_addr *a)
+{
+	struct peer *e = find(p, a);
+
+	if (e)
+		e->owed = 1;
+}
+
+size_t peers_owed_due(struct peers *p, size_t min_credit, struct member_addr *out, size_t max)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < p->n && k < max; i++) {
+		struct peer *e = &p->v[i];
+
+		if (e->owed && !e->validated && e->credit >= min_credit) {
+			e->owed = 0;
+			out[k++] = e->addr;
+		}
+	}
+	return k;
+}
+
+int peers_probe_pending(const struct peers *p, const struct member_addr *a, uint64_t now_ms)
+{
+	const struct peer *e = find(p, a);
+
+	return e != NULL && p->validation && !e->seed && !e->validated && now_ms >= e->probe_ms;
+}
+
+/* The wait after the Nth unanswered probe: 1 s, doubling, at most PEERS_PROBE_MAX_MS. */
+static uint64_t probe_backoff(unsigned probes)
+{
+	uint64_t ms = (uint64_t)PEERS_PROBE_MS << (probes > 7 ? 7 : probes - 1);
+
+	return ms > PEERS_PROBE_MAX_MS ? PEERS_PROBE_MAX_MS : ms;
+}
+
+int peers_probe_sent(struct peers *p, const struct member_addr *a, uint64_t now_ms,
+                     uint8_t nonce[PEERS_NONCE_BYTES])
+{
+	struct peer *e = find(p, a);
+
+	if (e == NULL || e->validated || e->seed)
+		return -1;
+	if (e->probes < UINT8_MAX)
+		e->probes++;
+	e->probe_ms = now_ms + probe_backoff(e->probes);
+	memcpy(nonce, e->nonce, PEERS_NONCE_BYTES);
+	return 0;
+}
+
+/*
+ * Is an unvalidated learned peer due a probe of LEN bytes?  A listed one
+ * gets one, whatever its credit (the line that listed it paid for it); one
+ * heard from, one every backoff while its credit lasts.
+ */
+static int probe_due(const struct peer *e, uint64_t now_ms, size_t len)
+{
+	if (e->seed || e->validated || now_ms < e->probe_ms)
+		return 0;
+	if (e->listed)
+		return e->probes == 0;
+	return e->credit >= len;
+}
+
+size_t peers_probes_due(struct peers *p, uint64_t now_ms, size_t len, struct member_addr *out,
+                        size_t max)
+{
+	size_t k = 0;
+
+	if (!p->validation)
+		return 0;
+	for (size_t i = 0; i < p->n && k < max; i++) {
+		struct peer *e = &p->v[i];
+
+		if (!probe_due(e, now_ms, len))
+			continue;
+		if (!e->listed)
+			e->credit -= (uint32_t)len;
+		out[k++] = e->addr;
+	}
+	return k;
+}
+
+enum peers_echo peers_echo(struct peers *p, const struct member_addr *a,
+                           const uint8_t echo[PEERS_NONCE_BYTES])
+{
+	struct peer *e = find(p, a);
+
+	if (e == NULL || e->seed || e->validated || e->probes == 0 ||
+	    sodium_memcmp(e->nonce, echo, PEERS_NONCE_BYTES) != 0)
+		return PEERS_ECHO_NONE;
+	e->validated = 1;
+	e->listed = 0;
+	if (e->owed) {
+		e->owed = 0;
+		return PEERS_ECHO_VALIDATED_OWED;
+	}
+	return PEERS_ECHO_VALIDATED;
 }
