@@ -104,10 +104,11 @@ static json_t *transport_json(const struct daemon *d)
 	struct peers_counts c;
 
 	net_peer_counts(&d->net, mono_ms(), &c);
-	return json_pack("{s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "multicast",
+	return json_pack("{s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "multicast",
 	                 d->net.multicast, "unicast", d->net.unicast, "peers", (json_int_t)c.known,
 	                 "seeds", (json_int_t)c.seeds, "peers_active", (json_int_t)c.active,
-	                 "peers_slow", (json_int_t)c.slow, "lines_sent",
+	                 "peers_slow", (json_int_t)c.slow, "peers_validated",
+	                 (json_int_t)c.validated, "lines_sent",
 	                 (json_int_t)d->net.lines_sent, "datagrams_sent",
 	                 (json_int_t)d->net.datagrams_sent, "peer_send_errors",
 	                 (json_int_t)d->net.peer_send_errors);

@@ -265,6 +265,8 @@ size_t peers_due(struct peers *p, uint64_t now_ms, size_t len, struct member_add
 	for (size_t i = p->n; i-- > 0;) {
 		struct peer *e = &p->v[i];
 
+		if (quiet(e, now_ms))
+			e->credit = 0; /* credit is spent in answer, not banked */
 		if (!quiet(e, now_ms)) {
 			if (k < max && may_send(p, e, len))
 				out[k++] = e->addr;
@@ -412,6 +414,8 @@ size_t peers_probes_due(struct peers *p, uint64_t now_ms, size_t len, struct mem
 	for (size_t i = 0; i < p->n && k < max; i++) {
 		struct peer *e = &p->v[i];
 
+		if (quiet(e, now_ms))
+			e->credit = 0;
 		if (!probe_due(e, now_ms, len))
 			continue;
 		if (!e->listed)

@@ -101,7 +101,9 @@ void peers_counts(const struct peers *p, uint64_t now_ms, struct peers_counts *c
  * nonce of a probe we sent there.  Until then it is sent only what its
  * credit covers: PEERS_CREDIT_FACTOR times the bytes of the accepted lines
  * that came from it (peers_credit), less what it was sent, probes
- * included; an address only listed in a cluster line gets one probe.
+ * included, and nothing once it has been quiet for PEERS_QUIET_MS (credit
+ * pays for answers, it is not banked); an address only listed in a
+ * cluster line gets one probe.
  */
 void peers_require_validation(struct peers *p);
 /* An accepted line of BYTES came from a (an entry): credit, and it is heard from. */
