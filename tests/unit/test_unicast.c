@@ -283,6 +283,54 @@ static void test_failed_member_slows_down(void **state)
 	close(fd);
 }
 
+/* A cluster line listing many addresses adds at most 3x its bytes in probes. */
+static void test_listed_addresses_capped(void **state)
+{
+	struct member_addr a;
+	int fd = peer_socket(&a);
+	char body[WIRE_MAX_DATAGRAM];
+	size_t len = 7, probes = 0, before, cost;
+	char line[WIRE_MAX_DATAGRAM + 2];
+	int n;
+
+	(void)state;
+	rx("node-2", "alive node-2 1764172800", 7, 1, &a);
+	validate(fd, "node-2", 7, 2, &a);
+	before = npeers();
+	memcpy(body, "cluster", 7);
+	for (int i = 1; len + 24 < 1000; i++)
+		len += (size_t)snprintf(body + len, sizeof(body) - len, " v%d@10.9.%d.%d", i, i / 200,
+		                        i % 200 + 1);
+	n = wire_sign(keyring_primary(d.kr), NOW_S, "node-2", body, len, 7, 3, line, sizeof(line));
+	assert_true(n > 0);
+	daemon_receive(&d, (uint8_t *)line, (size_t)n, &a, now_mono_ms(), NOW_S);
+	assert_int_equal(d.stats.accepted[WIRE_CLUSTER], 1);
+	/* the probes of the addresses it added: at most 3x the line in bytes */
+	probes = npeers() - before;
+	cost = wire_overhead("self", UINT64_MAX, 65535, UINT64_MAX, UINT64_MAX) + 6 + 4 +
+	       2 * (3 + 2 * WIRE_NONCE_BYTES); /* the longest probe "self" sends */
+	assert_int_equal(probes, 3 * (size_t)n / cost);
+	assert_true(probes < 40); /* of the 50 and more it lists */
+	close(fd);
+}
+
+/* Addresses that are not unicast never become peers, from a cluster line. */
+static void test_listed_not_unicast(void **state)
+{
+	static const char body[] = "cluster a@224.0.0.1 b@255.255.255.255 c@0.0.0.0 d@127.0.0.2 "
+	                           "e@240.1.2.3 f@0.0.0.7";
+	struct member_addr a;
+	int fd = peer_socket(&a);
+
+	(void)state;
+	rx("node-2", "alive node-2 1764172800", 7, 1, &a);
+	assert_int_equal(npeers(), 1);
+	rx("node-2", body, 7, 2, &a);
+	assert_int_equal(d.stats.accepted[WIRE_CLUSTER], 1);
+	assert_int_equal(npeers(), 1);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -291,6 +339,8 @@ int main(void)
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_every_line_to_every_peer_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_member_slows_down, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listed_addresses_capped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listed_not_unicast, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
