@@ -20,6 +20,11 @@ counting IP and UDP headers); it must stay at or below 3.
    loopback): no peer is added for them.
 3. cjoin: 20 `cjoin` of 20 new names, forged from the victim's address.
 After each, the cluster is still whole.  Prints every figure.
+
+4. rolling upgrade (only with CMEM_OLD_BUILD, the build directory of a
+   daemon that does not know `probe`, e.g. cmem 0.2): unicast-only clusters
+   of 4, old and new daemons alternating, the seed new and then old: every
+   member sees every other alive, and still does 5 s later.
 """
 import os
 import re
@@ -250,6 +255,33 @@ def cjoins(net):
     net.whole("after the cjoins")
 
 
+def mixed(seed_old):
+    """Old and new daemons alternating in a unicast-only cluster of 4."""
+    old = os.path.join(os.environ["CMEM_OLD_BUILD"], "cmemd")
+    c = Cluster(4, conf={"multicast": "false"})
+    for h in c.hosts:
+        nft(h.ns, NO_MCAST)
+    peers = 'peers = [ "%s" ];\n' % c.hosts[0].addr
+    new = cmemnet.CMEMD
+    try:
+        for i, h in enumerate(c.hosts):
+            cmemnet.CMEMD = old if (i % 2 == 0) == seed_old else new
+            h.start(peers)
+    finally:
+        cmemnet.CMEMD = new
+    what = "seed %s: %s" % ("old" if seed_old else "new", ", ".join(
+        "%s %s" % (h.name, "old" if (i % 2 == 0) == seed_old else "new") for i, h in enumerate(c.hosts)))
+    t0 = time.monotonic()
+    check(wait_until(c.converged, 15), "mixed versions (%s): no convergence: %s"
+          % (what, {h.name: h.states() for h in c.hosts}))
+    took = time.monotonic() - t0
+    time.sleep(5)
+    check(c.converged(), "mixed versions (%s): the view changed: %s" % (what, {h.name: h.states() for h in c.hosts}))
+    print("rolling upgrade (%s): every member alive in every view %.2f s after the last start, and 5 s later"
+          % (what, took))
+    c.cleanup()
+
+
 def main():
     need_root()
     if shutil.which("nft", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") is None:
@@ -261,6 +293,12 @@ def main():
             part(need(net, "setup"))
     if net:
         net.c.cleanup()
+    if os.environ.get("CMEM_OLD_BUILD"):
+        for seed_old in (False, True):
+            with scenario("rolling-upgrade-seed-%s" % ("old" if seed_old else "new")):
+                mixed(seed_old)
+    else:
+        print("SKIP rolling-upgrade (not counted): set CMEM_OLD_BUILD to the build directory of cmem 0.2")
     finish()
 
 
