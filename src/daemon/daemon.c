@@ -101,7 +101,9 @@ int daemon_send(struct daemon *d, enum wire_verb verb, const char *body, size_t 
 	return 0;
 }
 
-static void send_simple(struct daemon *d, enum wire_verb verb)
+/* cjoin, alive or leave to DEST (TO for one peer). */
+static void send_simple_to(struct daemon *d, enum wire_verb verb, enum daemon_dest dest,
+                           const struct member_addr *to)
 {
 	char body[160];
 	int n = verb == WIRE_ALIVE
@@ -109,7 +111,12 @@ static void send_simple(struct daemon *d, enum wire_verb verb)
 	                       (unsigned long long)now_real_s())
 	            : snprintf(body, sizeof(body), "%s %s", wire_verb_name(verb), d->cfg.name);
 
-	daemon_send(d, verb, body, (size_t)n, DEST_ALL, NULL);
+	daemon_send(d, verb, body, (size_t)n, dest, to);
+}
+
+static void send_simple(struct daemon *d, enum wire_verb verb)
+{
+	send_simple_to(d, verb, DEST_ALL, NULL);
 }
 
 /* " name@addr" into entry; its length, or -1 if a has no address. */
@@ -230,17 +237,30 @@ static void send_probe(struct daemon *d, const struct member_addr *to, const uin
 	daemon_send(d, WIRE_PROBE, body, (size_t)n, dest, to);
 }
 
-/* The unvalidated peers due a probe now (a new one, or its backoff passed). */
+/*
+ * The unvalidated peers due a probe now (a new one, or its backoff passed).
+ * An address only listed gets its one datagram as an `alive`, which a
+ * daemon that does not know `probe` accepts too: it learns us from it (and
+ * sends us its lines, which pay for ours), and one that does answers it
+ * with a probe of its own.
+ */
 static void send_probes(struct daemon *d, uint64_t now_ms)
 {
 	struct member_addr due[64];
+	uint8_t greet[64], nonce[WIRE_NONCE_BYTES];
 	size_t n;
 
 	if (d->net.peers == NULL)
 		return;
-	n = peers_probes_due(d->net.peers, now_ms, probe_max(d), due, 64);
-	for (size_t i = 0; i < n; i++)
-		send_probe(d, &due[i], NULL, DEST_PROBE, now_ms);
+	n = peers_probes_due(d->net.peers, now_ms, probe_max(d), due, greet, 64);
+	for (size_t i = 0; i < n; i++) {
+		if (!greet[i]) {
+			send_probe(d, &due[i], NULL, DEST_PROBE, now_ms);
+			continue;
+		}
+		peers_probe_sent(d->net.peers, &due[i], now_ms, nonce);
+		send_simple_to(d, WIRE_ALIVE, DEST_PROBE, &due[i]);
+	}
 }
 
 /*

@@ -405,7 +405,7 @@ static int probe_due(const struct peer *e, uint64_t now_ms, size_t len)
 }
 
 size_t peers_probes_due(struct peers *p, uint64_t now_ms, size_t len, struct member_addr *out,
-                        size_t max)
+                        uint8_t *listed, size_t max)
 {
 	size_t k = 0;
 
@@ -420,6 +420,8 @@ size_t peers_probes_due(struct peers *p, uint64_t now_ms, size_t len, struct mem
 			continue;
 		if (!e->listed)
 			e->credit -= (uint32_t)len;
+		if (listed)
+			listed[k] = e->listed;
 		out[k++] = e->addr;
 	}
 	return k;

@@ -103,7 +103,8 @@ void peers_counts(const struct peers *p, uint64_t now_ms, struct peers_counts *c
  * that came from it (peers_credit), less what it was sent, probes
  * included, and nothing once it has been quiet for PEERS_QUIET_MS (credit
  * pays for answers, it is not banked); an address only listed in a
- * cluster line gets one probe.
+ * cluster line gets one datagram (an `alive`: a greeting any v1 daemon
+ * accepts).
  */
 void peers_require_validation(struct peers *p);
 /* An accepted line of BYTES came from a (an entry): credit, and it is heard from. */
@@ -123,11 +124,12 @@ size_t peers_owed_due(struct peers *p, size_t min_credit, struct member_addr *ou
 int peers_probe_pending(const struct peers *p, const struct member_addr *a, uint64_t now_ms);
 /*
  * The unvalidated peers due a probe of at most LEN bytes now, into out
- * (charged to their credit, or the one probe of a listed address used).
- * The caller calls peers_probe_sent and sends each one (net_send_probe).
+ * (charged to their credit, or the one datagram of a listed address used;
+ * LISTED[i], if LISTED is not NULL, says which).  The caller calls
+ * peers_probe_sent and sends each one (net_send_probe).
  */
 size_t peers_probes_due(struct peers *p, uint64_t now_ms, size_t len, struct member_addr *out,
-                        size_t max);
+                        uint8_t *listed, size_t max);
 /* A probe with our nonce goes to a now: its nonce into NONCE, the next one
  * scheduled (1 s, doubling to 64 s).  -1 if a needs none (unknown, validated, seed). */
 int peers_probe_sent(struct peers *p, const struct member_addr *a, uint64_t now_ms,

@@ -172,15 +172,15 @@ static void test_probe_and_echo(void **state)
 	peers_require_validation(p);
 	peers_learn(p, &a, t);
 	peers_credit(p, &a, 1232);
-	assert_int_equal(peers_probes_due(p, t, 200, out, 4), 1);
+	assert_int_equal(peers_probes_due(p, t, 200, out, NULL, 4), 1);
 	assert_int_equal(peers_credit_left(p, &a), 3 * 1232 - 200); /* charged */
 	assert_int_equal(peers_probe_sent(p, &a, t, nonce), 0);
-	assert_int_equal(peers_probes_due(p, t + 999, 200, out, 4), 0);
+	assert_int_equal(peers_probes_due(p, t + 999, 200, out, NULL, 4), 0);
 	peers_credit(p, &a, 1232); /* still heard from */
-	assert_int_equal(peers_probes_due(p, t + 1000, 200, out, 4), 1);
+	assert_int_equal(peers_probes_due(p, t + 1000, 200, out, NULL, 4), 1);
 	assert_int_equal(peers_probe_sent(p, &a, t + 1000, nonce), 0);
-	assert_int_equal(peers_probes_due(p, t + 2999, 200, out, 4), 0); /* 2 s now */
-	assert_int_equal(peers_probes_due(p, t + 3000, 200, out, 4), 1);
+	assert_int_equal(peers_probes_due(p, t + 2999, 200, out, NULL, 4), 0); /* 2 s now */
+	assert_int_equal(peers_probes_due(p, t + 3000, 200, out, NULL, 4), 1);
 	/* a wrong echo does nothing; the right one validates, once */
 	memcpy(wrong, nonce, sizeof(wrong));
 	wrong[15] ^= 1;
@@ -194,7 +194,7 @@ static void test_probe_and_echo(void **state)
 	peers_credit(p, &a, 0);
 	assert_int_equal(due(p, t + 4000, 1232, &a), 1);
 	assert_int_equal(peers_send_one(p, &a, 1232), 1);
-	assert_int_equal(peers_probes_due(p, t + 100000, 200, out, 4), 0);
+	assert_int_equal(peers_probes_due(p, t + 100000, 200, out, NULL, 4), 0);
 	assert_int_equal(peers_probe_sent(p, &a, t, nonce), -1);
 	peers_free(p);
 }
@@ -212,7 +212,7 @@ static void test_echo_from_elsewhere(void **state)
 	peers_learn(p, &a, 0);
 	peers_learn(p, &b, 0);
 	peers_credit(p, &a, 500);
-	assert_int_equal(peers_probes_due(p, 0, 200, out, 4), 1);
+	assert_int_equal(peers_probes_due(p, 0, 200, out, NULL, 4), 1);
 	peers_probe_sent(p, &a, 0, nonce);
 	assert_int_equal(peers_echo(p, &b, nonce), PEERS_ECHO_NONE);
 	assert_int_equal(peers_echo(p, &a2, nonce), PEERS_ECHO_NONE);
@@ -223,21 +223,29 @@ static void test_echo_from_elsewhere(void **state)
 	peers_free(p);
 }
 
-/* A listed address: one probe, whatever its credit, then nothing until heard. */
+/* A listed address: one datagram (a greeting), whatever its credit, then nothing until heard. */
 static void test_listed_one_probe(void **state)
 {
 	struct peers *p = peers_new(8);
-	struct member_addr a = addr4("10.0.0.9", 51510), out[4];
-	uint8_t nonce[PEERS_NONCE_BYTES];
+	struct member_addr a = addr4("10.0.0.9", 51510), b = addr4("10.0.0.8", 51510), out[4];
+	uint8_t nonce[PEERS_NONCE_BYTES], greet[4];
 
 	(void)state;
 	peers_require_validation(p);
 	assert_int_equal(peers_learn_listed(p, &a, 0), PEERS_ADDED);
 	assert_int_equal(due(p, 1, 100, &a), 0);
-	assert_int_equal(peers_probes_due(p, 1, 200, out, 4), 1);
+	peers_learn(p, &b, 0);
+	peers_credit(p, &b, 1000);
+	assert_int_equal(peers_probes_due(p, 1, 200, out, greet, 4), 2);
+	assert_int_equal(greet[0] + greet[1], 1); /* a is greeted, b probed */
+	assert_int_equal(greet[addr_same(&out[0], &a) ? 0 : 1], 1);
+	peers_probe_sent(p, &b, 1, nonce);
 	peers_probe_sent(p, &a, 1, nonce);
 	for (uint64_t t = 2; t < 200000; t += 500) {
-		assert_int_equal(peers_probes_due(p, t, 200, out, 4), 0);
+		size_t n = peers_probes_due(p, t, 200, out, NULL, 4);
+
+		for (size_t i = 0; i < n; i++) /* b, while its credit lasts; never a */
+			assert_false(addr_same(&out[i], &a));
 		assert_int_equal(due(p, t, 100, &a), 0);
 	}
 	peers_free(p);
@@ -254,7 +262,7 @@ static void test_seed_exempt(void **state)
 	peers_add_seed(p, &s, 0);
 	assert_true(peers_validated(p, &s));
 	assert_int_equal(due(p, 1, 1232, &s), 1);
-	assert_int_equal(peers_probes_due(p, 1, 200, out, 4), 0);
+	assert_int_equal(peers_probes_due(p, 1, 200, out, NULL, 4), 0);
 	peers_free(p);
 }
 
