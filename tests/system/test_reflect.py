@@ -152,16 +152,19 @@ class Net:
 
 
 # Run in the sender's namespace: the first COUNT `alive` lines it sends to
-# DST, read off eth0 with a packet socket (outgoing frames included).
+# DST within 12 s, read off eth0 with a packet socket (outgoing frames too).
 SNIFFER = r'''
-import socket, sys
+import socket, sys, time
 dst, count = socket.inet_aton(sys.argv[1]), int(sys.argv[2])
 s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
 s.bind(("eth0", 0x0800))
-s.settimeout(10)
-got = 0
-while got < count:
-    pkt = s.recv(2048)
+end, got = time.monotonic() + 12, 0
+while got < count and time.monotonic() < end:
+    s.settimeout(max(0.01, end - time.monotonic()))
+    try:
+        pkt = s.recv(2048)
+    except socket.timeout:
+        break
     ihl = (pkt[0] & 0x0f) * 4
     if pkt[9] != 17 or pkt[16:20] != dst:
         continue
@@ -173,7 +176,7 @@ while got < count:
 
 
 def capture(net, sender, count):
-    """count alive lines sender sends to node-1, read off its eth0."""
+    """Up to count alive lines sender sends to node-1 in 12 s, read off its eth0."""
     r = subprocess.run(["ip", "netns", "exec", sender.ns, "python3", "-c", SNIFFER,
                         net.members[0].addr, str(count)], capture_output=True, text=True, timeout=30)
     return [l for l in r.stdout.splitlines() if l]
