@@ -156,17 +156,17 @@ class Net:
 SNIFFER = r'''
 import socket, sys, time
 dst, count = socket.inet_aton(sys.argv[1]), int(sys.argv[2])
-s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
-s.bind(("eth0", 0x0800))
+s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0003))  # ETH_P_ALL: outgoing too
+s.bind(("eth0", 0x0003))
 end, got = time.monotonic() + 12, 0
 while got < count and time.monotonic() < end:
     s.settimeout(max(0.01, end - time.monotonic()))
     try:
-        pkt = s.recv(2048)
+        pkt, addr = s.recvfrom(2048)
     except socket.timeout:
         break
     ihl = (pkt[0] & 0x0f) * 4
-    if pkt[9] != 17 or pkt[16:20] != dst:
+    if addr[1] != 0x0800 or pkt[9] != 17 or pkt[16:20] != dst:
         continue
     text = pkt[ihl + 8:].decode("ascii", "replace").rstrip("\n")
     if "|v1 " in text and "] alive " in text:
