@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "log.h"
 #include "util.h"
 
 /* The largest trailer one of our lines can have (20-digit numbers). */
@@ -134,7 +135,15 @@ static void send_probes(struct daemon *d, uint64_t now_ms)
 static void probe_received(struct daemon *d, const struct wire_msg *msg,
                            const struct member_addr *src, uint64_t now_ms)
 {
-	if (msg->has_echo && peers_echo(d->net.peers, src, msg->echo) == PEERS_ECHO_VALIDATED_OWED)
+	enum peers_echo v = msg->has_echo ? peers_echo(d->net.peers, src, msg->echo) : PEERS_ECHO_NONE;
+	char a[ADDR_STR_MAX];
+
+	if (v != PEERS_ECHO_NONE) {
+		addr_str(src, a, sizeof(a));
+		log_debug("unicast peer %s port %u (%s) validated: it echoed our probe", a,
+		          (unsigned)src->port, msg->sender);
+	}
+	if (v == PEERS_ECHO_VALIDATED_OWED)
 		daemon_send_cluster(d, DEST_ONE, src);
 	if (msg->has_nonce)
 		send_probe(d, src, msg->nonce, DEST_ONE, now_ms);
