@@ -245,6 +245,15 @@ void peers_retry_all(struct peers *p, uint64_t now_ms)
 	}
 }
 
+/* Credit pays for answers, it is not banked: none once e has not been heard
+ * for PEERS_QUIET_MS (a failed member heard lately keeps it, so that its
+ * slow lines still carry a short partition's healing). */
+static void expire_credit(struct peer *e, uint64_t now_ms)
+{
+	if (now_ms > e->heard_ms && now_ms - e->heard_ms > PEERS_QUIET_MS)
+		e->credit = 0;
+}
+
 /* May a datagram of LEN bytes go to e now?  Charged to its credit if so. */
 static int may_send(const struct peers *p, struct peer *e, size_t len)
 {
@@ -265,8 +274,7 @@ size_t peers_due(struct peers *p, uint64_t now_ms, size_t len, struct member_add
 	for (size_t i = p->n; i-- > 0;) {
 		struct peer *e = &p->v[i];
 
-		if (quiet(e, now_ms))
-			e->credit = 0; /* credit is spent in answer, not banked */
+		expire_credit(e, now_ms);
 		if (!quiet(e, now_ms)) {
 			if (k < max && may_send(p, e, len))
 				out[k++] = e->addr;
@@ -414,8 +422,7 @@ size_t peers_probes_due(struct peers *p, uint64_t now_ms, size_t len, struct mem
 	for (size_t i = 0; i < p->n && k < max; i++) {
 		struct peer *e = &p->v[i];
 
-		if (quiet(e, now_ms))
-			e->credit = 0;
+		expire_credit(e, now_ms);
 		if (!probe_due(e, now_ms, len))
 			continue;
 		if (!e->listed)
