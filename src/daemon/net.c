@@ -599,8 +599,7 @@ int net_peer_learn(struct net *n, const struct member_addr *src, size_t bytes, u
 		return 0;
 	added = learned(n, src, peers_learn(n->peers, src, now_ms), "learned from its lines",
 	                now_ms);
-	peers_credit(n->peers, src, bytes);
-	return added;
+	return peers_credit(n->peers, src, bytes) || added;
 }
 
 int net_peer_learn_listed(struct net *n, const struct member_addr *a, uint64_t now_ms)

@@ -98,7 +98,8 @@ int net_send_group(struct net *n, const void *buf, size_t len);
  * its sender's state: its source address and port become a peer, credited
  * with the line (peers_credit) (no-op without unicast, for another family,
  * for this host's own address and port, or for an address that is not
- * unicast: net_unicast_ok).  1 if it is new to the table.
+ * unicast: net_unicast_ok).  1 if it is new to the table, or was only
+ * listed until now (a probe is due at once).
  */
 int net_peer_learn(struct net *n, const struct member_addr *src, size_t bytes, uint64_t now_ms);
 /* An address listed in an accepted `cluster` line (port 0: the configured

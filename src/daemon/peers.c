@@ -313,16 +313,22 @@ void peers_require_validation(struct peers *p)
 	p->validation = 1;
 }
 
-void peers_credit(struct peers *p, const struct member_addr *a, size_t bytes)
+int peers_credit(struct peers *p, const struct member_addr *a, size_t bytes)
 {
 	struct peer *e = find(p, a);
+	int first = 0;
 	uint64_t c;
 
 	if (e == NULL)
-		return;
-	e->listed = 0; /* heard from: probed as its credit allows from now on */
+		return 0;
+	if (e->listed && !e->validated) { /* greeted, now heard from: probe it at once */
+		e->listed = 0;
+		e->probe_ms = 0;
+		first = 1;
+	}
 	c = e->credit + (uint64_t)PEERS_CREDIT_FACTOR * bytes;
 	e->credit = c > PEERS_CREDIT_MAX ? PEERS_CREDIT_MAX : (uint32_t)c;
+	return first;
 }
 
 int peers_send_one(struct peers *p, const struct member_addr *a, size_t len)

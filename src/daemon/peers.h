@@ -107,8 +107,9 @@ void peers_counts(const struct peers *p, uint64_t now_ms, struct peers_counts *c
  * accepts).
  */
 void peers_require_validation(struct peers *p);
-/* An accepted line of BYTES came from a (an entry): credit, and it is heard from. */
-void peers_credit(struct peers *p, const struct member_addr *a, size_t bytes);
+/* An accepted line of BYTES came from a (an entry): credit, and it is heard
+ * from.  1 if a was only listed until now: a probe is due at once. */
+int peers_credit(struct peers *p, const struct member_addr *a, size_t bytes);
 /* One datagram of LEN to a: 1 (charged) if a is in the table and may get it, else 0. */
 int peers_send_one(struct peers *p, const struct member_addr *a, size_t len);
 /* 1 if a is a seed or validated (or validation is off). */

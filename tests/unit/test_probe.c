@@ -248,6 +248,11 @@ static void test_listed_one_probe(void **state)
 			assert_false(addr_same(&out[i], &a));
 		assert_int_equal(due(p, t, 100, &a), 0);
 	}
+	/* heard from at last: probed at once, as its credit allows */
+	assert_int_equal(peers_credit(p, &a, 200), 1);
+	assert_int_equal(peers_credit(p, &a, 200), 0);
+	assert_int_equal(peers_probes_due(p, 200001, 200, out, greet, 4), 1);
+	assert_true(addr_same(&out[0], &a) && greet[0] == 0);
 	peers_free(p);
 }
 
