@@ -249,6 +249,7 @@ static void test_listed_one_probe(void **state)
 		assert_int_equal(due(p, t, 100, &a), 0);
 	}
 	/* heard from at last: probed at once, as its credit allows */
+	assert_int_equal(peers_learn(p, &a, 200000), PEERS_KNOWN);
 	assert_int_equal(peers_credit(p, &a, 200), 1);
 	assert_int_equal(peers_credit(p, &a, 200), 0);
 	assert_int_equal(peers_probes_due(p, 200001, 200, out, greet, 4), 1);
