@@ -190,8 +190,9 @@ def setup():
 def replay(net):
     """Finding 1: recorded lines to a freshly restarted member, from a forged source."""
     n1, n3 = net.members[0], net.members[2]
-    lines = capture(net, n3, 40)
-    check(len(lines) >= 10, "captured only %d lines of %s" % (len(lines), n3.name))
+    # few lines: cmem 0.2 answered even one line with a stream (40/s, then 4/s for 10 min)
+    lines = capture(net, n3, 10)
+    check(len(lines) >= 5, "captured only %d lines of %s" % (len(lines), n3.name))
     n3.kill()
     n3.wait_exit(5)
     check(wait_until(lambda: n1.states().get(n3.name) == "failed" and
