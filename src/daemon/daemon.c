@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "unicast.h"
 #include "util.h"
 
 #define RECV_BATCH 256 /* datagrams per wake-up, so that timers still run under a flood */
@@ -187,6 +188,8 @@ int daemon_send_net(struct daemon *d, enum daemon_dest dest, const struct member
 	switch (dest) {
 	case DEST_ONE:
 		return net_send_to(&d->net, to, line, len);
+	case DEST_PROBE:
+		return net_send_probe(&d->net, to, line, len);
 	case DEST_GROUP:
 		return net_send_group(&d->net, line, len);
 	case DEST_ALL:
@@ -197,7 +200,9 @@ int daemon_send_net(struct daemon *d, enum daemon_dest dest, const struct member
 
 static const char *dest_name(const struct daemon *d, enum daemon_dest dest)
 {
-	return dest == DEST_ONE ? " to a peer" : d->net.multicast ? " to the group" : "";
+	return dest == DEST_ONE || dest == DEST_PROBE ? " to a peer"
+	       : d->net.multicast                    ? " to the group"
+	                                             : "";
 }
 
 int daemon_send(struct daemon *d, enum wire_verb verb, const char *body, size_t len,
@@ -268,32 +273,6 @@ void daemon_send_cluster(struct daemon *d, enum daemon_dest dest, const struct m
 	}
 	if (len > 7)
 		daemon_send(d, WIRE_CLUSTER, body, len, dest, to);
-}
-
-/*
- * Unicast (issue 12), after a line that advanced its sender: its source
- * becomes a peer, and so do the members a `cluster` line lists (parsed
- * once, in the message).  A member new to us (or back after failing or
- * leaving) gets our view by unicast at once: a joiner's cjoin may have
- * reached nobody else (its seed was down), and a healed partition may have
- * lost links; this is how the mesh closes.  Only verified senders of
- * verified lines are ever answered.
- */
-static void unicast_accepted(struct daemon *d, const struct wire_msg *msg,
-                             const struct member_addr *src, int was_in_view, uint64_t now_ms)
-{
-	if (!d->net.unicast)
-		return;
-	net_peer_learn(&d->net, src, now_ms);
-	for (size_t i = 0; msg->verb == WIRE_CLUSTER && i < msg->nentries; i++) {
-		const struct wire_entry *e = &msg->entries[i];
-		struct member_addr a = { .family = e->family };
-
-		memcpy(&a.a, &e->a, sizeof(a.a));
-		net_peer_learn_listed(&d->net, &a, now_ms);
-	}
-	if (msg->verb == WIRE_CJOIN || (msg->verb != WIRE_LEAVE && !was_in_view))
-		daemon_send_cluster(d, DEST_ONE, src);
 }
 
 /* Remember who is kept out and why, for `cmemctl members` (not membership state). */
@@ -478,7 +457,7 @@ void daemon_receive(struct daemon *d, const uint8_t *buf, size_t len,
 		break;
 	}
 	stats_accept(&d->stats, msg.verb, msg.key_id);
-	unicast_accepted(d, &msg, src, rx.was_in_view, now_ms);
+	unicast_accepted(d, &msg, src, len, rx.was_in_view, now_ms);
 	/* a member new to the view: its verdict may fall before the next tick */
 	if (!rx.was_in_view && sched_timer_due(d->sched, d->t_tick) > now_ms + d->cfg.fail_after_ms)
 		sched_timer_set(d->sched, d->t_tick, now_ms + d->cfg.fail_after_ms);
@@ -548,6 +527,7 @@ static void heartbeat_timer(void *arg, uint64_t now_ms)
 	struct daemon *d = arg;
 	uint64_t next = sched_timer_last_due(d->sched, d->t_heartbeat);
 
+	unicast_heartbeat(d, now_ms); /* before it: probes come first on a peer's credit */
 	send_simple(d, WIRE_ALIVE);
 	d->heartbeat_ms = next_interval(d);
 	next += d->heartbeat_ms;

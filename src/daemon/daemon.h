@@ -34,8 +34,9 @@
 struct daemon;
 
 /* Where a line goes: everyone (the group and the unicast peers), the group
- * only (a join reply that can silence the others), or one verified peer. */
-enum daemon_dest { DEST_ALL = 0, DEST_GROUP, DEST_ONE };
+ * only (a join reply that can silence the others), one verified peer (within
+ * its credit if not validated), or a probe peers_probes_due allowed. */
+enum daemon_dest { DEST_ALL = 0, DEST_GROUP, DEST_ONE, DEST_PROBE };
 
 /*
  * The send seam: every datagram the daemon sends goes through this (TO is

@@ -101,10 +101,10 @@ static json_t *transport_json(const struct daemon *d)
 
 	net_peer_counts(&d->net, clock_mono_ms(d->clk), &c);
 	net_info(&d->net, &n);
-	return json_pack("{s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "multicast", n.multicast,
-	                 "unicast", n.unicast, "peers", (json_int_t)c.known, "seeds",
+	return json_pack("{s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "multicast",
+	                 n.multicast, "unicast", n.unicast, "peers", (json_int_t)c.known, "seeds",
 	                 (json_int_t)c.seeds, "peers_active", (json_int_t)c.active, "peers_slow",
-	                 (json_int_t)c.slow, "lines_sent", (json_int_t)n.lines_sent,
+	                 (json_int_t)c.slow, "peers_validated", (json_int_t)c.validated, "lines_sent", (json_int_t)n.lines_sent,
 	                 "datagrams_sent", (json_int_t)n.datagrams_sent, "peer_send_errors",
 	                 (json_int_t)n.peer_send_errors);
 }

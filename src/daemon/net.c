@@ -279,6 +279,11 @@ static void own_load(struct net *n)
 		addr_from_sockaddr(&a, (const struct sockaddr_storage *)(void *)i->ifa_addr);
 		if (a.family)
 			own_add(n, &a, if_nametoindex(i->ifa_name));
+		if ((i->ifa_flags & IFF_BROADCAST) && i->ifa_broadaddr && n->nbcast < NET_OWN_MAX) {
+			addr_from_sockaddr(&a, (const struct sockaddr_storage *)(void *)i->ifa_broadaddr);
+			if (a.family)
+				n->bcast[n->nbcast++] = a;
+		}
 	}
 	freeifaddrs(ifa);
 }
@@ -389,8 +394,10 @@ int net_open(struct net *n, const struct cmem_config *c, char *err, size_t errle
 		net_close(n);
 		return -1;
 	}
-	if (n->unicast)
+	if (n->unicast) {
 		setup_peers(n, c);
+		peers_require_validation(n->peers);
+	}
 	/* the interface is followed by name; without the socket it is not, which is logged */
 	n->nl_fd = netlink_open();
 	if (n->nl_fd == -1)
@@ -482,7 +489,7 @@ int net_send(struct net *n, const void *buf, size_t len)
 	n->lines_sent++;
 	dest_reserve(n);
 	if (n->peers)
-		ndest = peers_due(n->peers, now_mono_ms(), n->dest, n->dest_alloc - 1);
+		ndest = peers_due(n->peers, now_mono_ms(), len, n->dest, n->dest_alloc - 1);
 	if (!n->multicast && ndest == 0)
 		return 0; /* nobody known yet */
 	sent = send_all(n, n->multicast, ndest, buf, len, &err);
@@ -494,23 +501,38 @@ int net_send(struct net *n, const void *buf, size_t len)
 	return 0;
 }
 
-int net_send_to(struct net *n, const struct member_addr *to, const void *buf, size_t len)
+/* One datagram to a peer the caller has checked (port set). */
+static int send_one(struct net *n, const struct member_addr *a, const void *buf, size_t len)
 {
-	struct member_addr a = *to;
 	union net_sockaddr u;
-	socklen_t sl;
+	socklen_t sl = dest_sockaddr(n, a, &u);
 
-	if (a.port == 0)
-		a.port = n->port;
-	if (n->peers == NULL || !peers_known(n->peers, &a)) {
-		errno = EPERM;
-		return -1;
-	}
-	sl = dest_sockaddr(n, &a, &u);
 	if (sendto(n->fd, buf, len, 0, &u.sa, sl) != (ssize_t)len)
 		return -1;
 	n->datagrams_sent++;
 	return 0;
+}
+
+int net_send_to(struct net *n, const struct member_addr *to, const void *buf, size_t len)
+{
+	struct member_addr a = *to;
+
+	if (a.port == 0)
+		a.port = n->port;
+	if (n->peers == NULL || !peers_send_one(n->peers, &a, len)) {
+		errno = EPERM;
+		return -1;
+	}
+	return send_one(n, &a, buf, len);
+}
+
+int net_send_probe(struct net *n, const struct member_addr *to, const void *buf, size_t len)
+{
+	if (n->peers == NULL || !peers_known(n->peers, to)) {
+		errno = EPERM;
+		return -1;
+	}
+	return send_one(n, to, buf, len);
 }
 
 int net_send_group(struct net *n, const void *buf, size_t len)
@@ -527,10 +549,20 @@ int net_send_group(struct net *n, const void *buf, size_t len)
 
 /* ---- learning peers ---- */
 
-/* A usable unicast destination: our family, not this host. */
-static int peer_candidate(const struct net *n, const struct member_addr *a)
+int net_unicast_ok(const struct net *n, const struct member_addr *a, int loopback_ok)
 {
-	return n->peers && a->family == n->family && !is_self(n, a);
+	if (a->family != n->family || is_self(n, a) || addr_not_unicast(a, loopback_ok))
+		return 0;
+	for (size_t i = 0; i < n->nbcast; i++)
+		if (addr_same(&n->bcast[i], a))
+			return 0;
+	return 1;
+}
+
+/* A usable unicast destination (net_unicast_ok) while unicast is on. */
+static int peer_candidate(const struct net *n, const struct member_addr *a, int loopback_ok)
+{
+	return n->peers && net_unicast_ok(n, a, loopback_ok);
 }
 
 static void note_full(struct net *n, uint64_t now_ms)
@@ -541,8 +573,8 @@ static void note_full(struct net *n, uint64_t now_ms)
 	            peers_size(n->peers));
 }
 
-static void learned(struct net *n, const struct member_addr *a, enum peers_result r,
-                    const char *how, uint64_t now_ms)
+static int learned(struct net *n, const struct member_addr *a, enum peers_result r,
+                   const char *how, uint64_t now_ms)
 {
 	char s[ADDR_STR_MAX];
 
@@ -552,24 +584,30 @@ static void learned(struct net *n, const struct member_addr *a, enum peers_resul
 		addr_str(a, s, sizeof(s));
 		log_debug("unicast peer %s port %u %s", s, (unsigned)a->port, how);
 	}
+	return r == PEERS_ADDED;
 }
 
-void net_peer_learn(struct net *n, const struct member_addr *src, uint64_t now_ms)
+int net_peer_learn(struct net *n, const struct member_addr *src, size_t bytes, uint64_t now_ms)
 {
-	if (!peer_candidate(n, src) || src->port == 0)
-		return;
-	learned(n, src, peers_learn(n->peers, src, now_ms), "learned from its lines", now_ms);
+	int added;
+
+	/* only this host can send from a loopback address */
+	if (!peer_candidate(n, src, 1) || src->port == 0)
+		return 0;
+	added = learned(n, src, peers_learn(n->peers, src, now_ms), "learned from its lines",
+	                now_ms);
+	return peers_credit(n->peers, src, bytes) || added;
 }
 
-void net_peer_learn_listed(struct net *n, const struct member_addr *a, uint64_t now_ms)
+int net_peer_learn_listed(struct net *n, const struct member_addr *a, uint64_t now_ms)
 {
 	struct member_addr p = *a;
 
 	p.port = n->port;
-	if (!peer_candidate(n, &p))
-		return;
-	learned(n, &p, peers_learn_listed(n->peers, &p, now_ms), "listed in a cluster line",
-	        now_ms);
+	if (!peer_candidate(n, &p, 0))
+		return 0;
+	return learned(n, &p, peers_learn_listed(n->peers, &p, now_ms), "listed in a cluster line",
+	               now_ms);
 }
 
 void net_peer_failed(struct net *n, const struct member_addr *a, uint64_t now_ms)

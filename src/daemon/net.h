@@ -50,6 +50,8 @@ struct net {
 	struct member_addr own[NET_OWN_MAX]; /* this host's addresses (port 0) */
 	unsigned own_ifindex[NET_OWN_MAX];
 	size_t nown;
+	struct member_addr bcast[NET_OWN_MAX]; /* our subnets' broadcast addresses (never peers) */
+	size_t nbcast;
 	/* rtnetlink */
 	int nl_fd;
 	int nl_dumping;           /* 0, or the RTM_GET* dump under way */
@@ -80,21 +82,33 @@ int net_send(struct net *n, const void *buf, size_t len);
 /*
  * One datagram to one peer already in the table (a verified sender; a
  * port of 0 means the configured port): -1 with errno EPERM for an address
- * the table does not hold, so that no line can reach a new target.
+ * the table does not hold, so that no line can reach a new target, or one
+ * not validated whose credit does not cover it (peers.h).
  */
 int net_send_to(struct net *n, const struct member_addr *to, const void *buf, size_t len);
+
+/* One probe to a peer that peers_probes_due named (already charged): -1 EPERM if unknown. */
+int net_send_probe(struct net *n, const struct member_addr *to, const void *buf, size_t len);
 
 /* One datagram to the group only (multicast on): 0 or -1 (errno set). */
 int net_send_group(struct net *n, const void *buf, size_t len);
 
 /*
- * Call ONLY for a line that passed every check and advanced its sender's
- * state: its source address and port become a peer (no-op without unicast,
- * for another family, or for this host's own address and port).
+ * Call ONLY for a line (BYTES long) that passed every check and advanced
+ * its sender's state: its source address and port become a peer, credited
+ * with the line (peers_credit) (no-op without unicast, for another family,
+ * for this host's own address and port, or for an address that is not
+ * unicast: net_unicast_ok).  1 if it is new to the table, or was only
+ * listed until now (a probe is due at once).
  */
-void net_peer_learn(struct net *n, const struct member_addr *src, uint64_t now_ms);
-/* An address listed in an accepted `cluster` line (port 0: the configured port). */
-void net_peer_learn_listed(struct net *n, const struct member_addr *a, uint64_t now_ms);
+int net_peer_learn(struct net *n, const struct member_addr *src, size_t bytes, uint64_t now_ms);
+/* An address listed in an accepted `cluster` line (port 0: the configured
+ * port); loopback is refused there.  1 if it is new to the table. */
+int net_peer_learn_listed(struct net *n, const struct member_addr *a, uint64_t now_ms);
+/* Could a (its port 0: the configured port) be a peer?  Our family, not this
+ * host, unicast (addr_not_unicast; loopback only if LOOPBACK_OK), not one of
+ * our subnets' broadcast addresses. */
+int net_unicast_ok(const struct net *n, const struct member_addr *a, int loopback_ok);
 /* Its member failed or left: tried at a low rate for a while (seeds forever). */
 void net_peer_failed(struct net *n, const struct member_addr *a, uint64_t now_ms);
 /* Peer table counts (all zero without unicast). */

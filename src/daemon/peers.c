@@ -2,6 +2,7 @@
 #include "peers.h"
 
 #include <stdlib.h>
+#include <sodium.h>
 #include <string.h>
 
 #include "keyindex.h"
@@ -14,6 +15,14 @@ struct peer {
 	uint32_t slot;       /* spreads the slow lines of quiet peers over the interval */
 	uint64_t heard_ms;   /* last learned (seeds and listed: when added) */
 	uint64_t failed_ms;
+	/* address validation (doc/PROTOCOL.md, "probe"): none of it for seeds */
+	uint8_t validated;   /* it echoed our nonce from this address and port */
+	uint8_t listed;      /* entered from a cluster line, never heard from */
+	uint8_t owed;        /* a join reply was cut to one datagram: the rest on validation */
+	uint8_t probes;      /* probes sent while unvalidated */
+	uint32_t credit;     /* bytes it may still be sent while unvalidated */
+	uint64_t probe_ms;   /* next probe due */
+	uint8_t nonce[PEERS_NONCE_BYTES];
 };
 
 struct peers {
@@ -22,6 +31,7 @@ struct peers {
 	struct keyindex *index; /* by address and port, slots as in v */
 	uint64_t line;       /* lines sent: which quiet peers get this one */
 	uint32_t next_slot;
+	int validation;      /* peers_require_validation() */
 };
 
 struct peers *peers_new(size_t cap)
@@ -115,7 +125,7 @@ static int make_room(struct peers *p, uint64_t now_ms)
 	for (size_t i = 0; i < p->n; i++) {
 		const struct peer *e = &p->v[i];
 
-		if (e->seed || !quiet(e, now_ms))
+		if (e->seed || (!quiet(e, now_ms) && !e->listed))
 			continue;
 		if (victim == SIZE_MAX || quiet_since(e) < quiet_since(&p->v[victim]))
 			victim = i;
@@ -142,6 +152,8 @@ static struct peer *insert(struct peers *p, const struct member_addr *a, uint64_
 	e->heard_ms = now_ms;
 	e->slot = p->next_slot++;
 	keyindex_append(p->index, addr_hash(p, a));
+	e->probe_ms = now_ms;
+	randombytes_buf(e->nonce, sizeof(e->nonce));
 	p->n++;
 	return e;
 }
@@ -177,9 +189,14 @@ enum peers_result peers_learn(struct peers *p, const struct member_addr *a, uint
 enum peers_result peers_learn_listed(struct peers *p, const struct member_addr *a,
                                      uint64_t now_ms)
 {
-	if (find(p, a))
+	struct peer *e = find(p, a);
+
+	if (e)
 		return PEERS_KNOWN;
-	return insert(p, a, now_ms) ? PEERS_ADDED : PEERS_FULL;
+	if ((e = insert(p, a, now_ms)) == NULL)
+		return PEERS_FULL;
+	e->listed = 1;
+	return PEERS_ADDED;
 }
 
 void peers_failed(struct peers *p, const struct member_addr *a, uint64_t now_ms)
@@ -200,16 +217,38 @@ void peers_retry_all(struct peers *p, uint64_t now_ms)
 	}
 }
 
-size_t peers_due(struct peers *p, uint64_t now_ms, struct member_addr *out, size_t max)
+/* Credit pays for answers, it is not banked: none once e has not been heard
+ * for PEERS_QUIET_MS (a failed member heard lately keeps it, so that its
+ * slow lines still carry a short partition's healing). */
+static void expire_credit(struct peer *e, uint64_t now_ms)
+{
+	if (now_ms > e->heard_ms && now_ms - e->heard_ms > PEERS_QUIET_MS)
+		e->credit = 0;
+}
+
+/* May a datagram of LEN bytes go to e now?  Charged to its credit if so. */
+static int may_send(const struct peers *p, struct peer *e, size_t len)
+{
+	if (!p->validation || e->seed || e->validated)
+		return 1;
+	if (e->credit < len)
+		return 0;
+	e->credit -= (uint32_t)len;
+	return 1;
+}
+
+size_t peers_due(struct peers *p, uint64_t now_ms, size_t len, struct member_addr *out,
+                 size_t max)
 {
 	size_t k = 0;
 	uint64_t line = p->line++;
 
 	for (size_t i = p->n; i-- > 0;) {
-		const struct peer *e = &p->v[i];
+		struct peer *e = &p->v[i];
 
+		expire_credit(e, now_ms);
 		if (!quiet(e, now_ms)) {
-			if (k < max)
+			if (k < max && may_send(p, e, len))
 				out[k++] = e->addr;
 			continue;
 		}
@@ -217,7 +256,7 @@ size_t peers_due(struct peers *p, uint64_t now_ms, struct member_addr *out, size
 			remove_at(p, i);
 			continue;
 		}
-		if ((line + e->slot) % PEERS_SLOW_EVERY == 0 && k < max)
+		if ((line + e->slot) % PEERS_SLOW_EVERY == 0 && k < max && may_send(p, e, len))
 			out[k++] = e->addr;
 	}
 	return k;
@@ -229,9 +268,161 @@ void peers_counts(const struct peers *p, uint64_t now_ms, struct peers_counts *c
 	c->known = p->n;
 	for (size_t i = 0; i < p->n; i++) {
 		c->seeds += p->v[i].seed;
+		c->validated += p->v[i].seed || p->v[i].validated;
 		if (quiet(&p->v[i], now_ms))
 			c->slow++;
 		else
 			c->active++;
 	}
+}
+
+/* ---- address validation (doc/PROTOCOL.md, "probe") ---- */
+
+void peers_require_validation(struct peers *p)
+{
+	p->validation = 1;
+}
+
+int peers_credit(struct peers *p, const struct member_addr *a, size_t bytes)
+{
+	struct peer *e = find(p, a);
+	int first = 0;
+	uint64_t c;
+
+	if (e == NULL)
+		return 0;
+	if (e->listed && !e->validated) { /* greeted, now heard from: probe it at once */
+		e->listed = 0;
+		e->probe_ms = 0;
+		first = 1;
+	}
+	c = e->credit + (uint64_t)PEERS_CREDIT_FACTOR * bytes;
+	e->credit = c > PEERS_CREDIT_MAX ? PEERS_CREDIT_MAX : (uint32_t)c;
+	return first;
+}
+
+int peers_send_one(struct peers *p, const struct member_addr *a, size_t len)
+{
+	struct peer *e = find(p, a);
+
+	return e != NULL && may_send(p, e, len);
+}
+
+int peers_validated(const struct peers *p, const struct member_addr *a)
+{
+	const struct peer *e = find(p, a);
+
+	return e != NULL && (!p->validation || e->seed || e->validated);
+}
+
+size_t peers_credit_left(const struct peers *p, const struct member_addr *a)
+{
+	const struct peer *e = find(p, a);
+
+	return e == NULL ? 0 : e->credit;
+}
+
+void peers_owe_reply(struct peers *p, const struct member_addr *a)
+{
+	struct peer *e = find(p, a);
+
+	if (e)
+		e->owed = 1;
+}
+
+size_t peers_owed_due(struct peers *p, size_t min_credit, struct member_addr *out, size_t max)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < p->n && k < max; i++) {
+		struct peer *e = &p->v[i];
+
+		if (e->owed && !e->validated && e->credit >= min_credit) {
+			e->owed = 0;
+			out[k++] = e->addr;
+		}
+	}
+	return k;
+}
+
+int peers_probe_pending(const struct peers *p, const struct member_addr *a, uint64_t now_ms)
+{
+	const struct peer *e = find(p, a);
+
+	return e != NULL && p->validation && !e->seed && !e->validated && now_ms >= e->probe_ms;
+}
+
+/* The wait after the Nth unanswered probe: 1 s, doubling, at most PEERS_PROBE_MAX_MS. */
+static uint64_t probe_backoff(unsigned probes)
+{
+	uint64_t ms = (uint64_t)PEERS_PROBE_MS << (probes > 7 ? 7 : probes - 1);
+
+	return ms > PEERS_PROBE_MAX_MS ? PEERS_PROBE_MAX_MS : ms;
+}
+
+int peers_probe_sent(struct peers *p, const struct member_addr *a, uint64_t now_ms,
+                     uint8_t nonce[PEERS_NONCE_BYTES])
+{
+	struct peer *e = find(p, a);
+
+	if (e == NULL || e->validated || e->seed)
+		return -1;
+	if (e->probes < UINT8_MAX)
+		e->probes++;
+	e->probe_ms = now_ms + probe_backoff(e->probes);
+	memcpy(nonce, e->nonce, PEERS_NONCE_BYTES);
+	return 0;
+}
+
+/*
+ * Is an unvalidated learned peer due a probe of LEN bytes?  A listed one
+ * gets one, whatever its credit (the line that listed it paid for it); one
+ * heard from, one every backoff while its credit lasts.
+ */
+static int probe_due(const struct peer *e, uint64_t now_ms, size_t len)
+{
+	if (e->seed || e->validated || now_ms < e->probe_ms)
+		return 0;
+	if (e->listed)
+		return e->probes == 0;
+	return e->credit >= len;
+}
+
+size_t peers_probes_due(struct peers *p, uint64_t now_ms, size_t len, struct member_addr *out,
+                        uint8_t *listed, size_t max)
+{
+	size_t k = 0;
+
+	if (!p->validation)
+		return 0;
+	for (size_t i = 0; i < p->n && k < max; i++) {
+		struct peer *e = &p->v[i];
+
+		expire_credit(e, now_ms);
+		if (!probe_due(e, now_ms, len))
+			continue;
+		if (!e->listed)
+			e->credit -= (uint32_t)len;
+		if (listed)
+			listed[k] = e->listed;
+		out[k++] = e->addr;
+	}
+	return k;
+}
+
+enum peers_echo peers_echo(struct peers *p, const struct member_addr *a,
+                           const uint8_t echo[PEERS_NONCE_BYTES])
+{
+	struct peer *e = find(p, a);
+
+	if (e == NULL || e->seed || e->validated || e->probes == 0 ||
+	    sodium_memcmp(e->nonce, echo, PEERS_NONCE_BYTES) != 0)
+		return PEERS_ECHO_NONE;
+	e->validated = 1;
+	e->listed = 0;
+	if (e->owed) {
+		e->owed = 0;
+		return PEERS_ECHO_VALIDATED_OWED;
+	}
+	return PEERS_ECHO_VALIDATED;
 }

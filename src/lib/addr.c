@@ -75,3 +75,41 @@ socklen_t addr_to_sockaddr(const struct member_addr *a, uint16_t port,
 	memcpy((char *)ss + f->addr_at, &a->a, f->addr_len);
 	return f->len;
 }
+
+static const char *v4_not_unicast(uint32_t v, int loopback_ok)
+{
+	if (IN_MULTICAST(v))
+		return "a multicast address";
+	if (v == INADDR_BROADCAST)
+		return "the broadcast address";
+	if ((v >> 24) == 0)
+		return "the unspecified address";
+	if ((v >> 28) == 0xf)
+		return "a reserved address (240.0.0.0/4)";
+	if ((v >> 24) == 127 && !loopback_ok)
+		return "a loopback address";
+	return NULL;
+}
+
+const char *addr_not_unicast(const struct member_addr *a, int loopback_ok)
+{
+	const struct in6_addr *v6 = &a->a.v6;
+
+	if (a->family == AF_INET)
+		return v4_not_unicast(ntohl(a->a.v4.s_addr), loopback_ok);
+	if (a->family != AF_INET6)
+		return "not an IP address";
+	if (IN6_IS_ADDR_MULTICAST(v6))
+		return "a multicast address";
+	if (IN6_IS_ADDR_UNSPECIFIED(v6))
+		return "the unspecified address";
+	if (IN6_IS_ADDR_LOOPBACK(v6) && !loopback_ok)
+		return "a loopback address";
+	if (IN6_IS_ADDR_V4MAPPED(v6)) {
+		uint32_t v;
+
+		memcpy(&v, &v6->s6_addr[12], 4);
+		return v4_not_unicast(ntohl(v), loopback_ok);
+	}
+	return NULL;
+}

@@ -31,4 +31,13 @@ void addr_from_sockaddr(struct member_addr *a, const struct sockaddr_storage *ss
 socklen_t addr_to_sockaddr(const struct member_addr *a, uint16_t port,
                            struct sockaddr_storage *ss);
 
+/*
+ * Why a is no unicast destination, or NULL if it is one: multicast,
+ * broadcast (255.255.255.255), unspecified (0.0.0.0/8, ::), reserved
+ * (240.0.0.0/4), or loopback unless LOOPBACK_OK (only this host can send
+ * from there; an address listed by a remote line cannot be trusted to).
+ * Subnet broadcasts need the interfaces: net.c checks those.
+ */
+const char *addr_not_unicast(const struct member_addr *a, int loopback_ok);
+
 #endif

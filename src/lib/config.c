@@ -356,28 +356,17 @@ static int peer_port(const char *p, uint16_t *port, char *why, size_t whylen)
 	return 0;
 }
 
-/* Addresses no datagram of ours may go to. */
+/* Addresses no datagram of ours may go to (addr_not_unicast; a seed may be loopback). */
 static int peer_usable(const struct member_addr *a, char *why, size_t whylen)
 {
-	const char *bad = NULL;
+	const char *bad = addr_not_unicast(a, 1);
 
-	if (a->family == AF_INET) {
-		uint32_t v = ntohl(a->a.v4.s_addr);
-
-		bad = IN_MULTICAST(v)           ? "a multicast address (that is `group`)"
-		      : v == INADDR_ANY          ? "the unspecified address"
-		      : v == INADDR_BROADCAST    ? "the broadcast address"
-		                                 : NULL;
-	} else {
-		bad = IN6_IS_ADDR_MULTICAST(&a->a.v6)     ? "a multicast address (that is `group`)"
-		      : IN6_IS_ADDR_UNSPECIFIED(&a->a.v6) ? "the unspecified address"
-		      : IN6_IS_ADDR_LINKLOCAL(&a->a.v6)
-		          ? "link-local (fe80::/10): it needs a zone; give a global or ULA address"
-		          : NULL;
-	}
+	if (bad == NULL && a->family == AF_INET6 && IN6_IS_ADDR_LINKLOCAL(&a->a.v6))
+		bad = "link-local (fe80::/10): it needs a zone; give a global or ULA address";
 	if (bad == NULL)
 		return 0;
-	snprintf(why, whylen, "is %s", bad);
+	snprintf(why, whylen, "is %s%s", bad,
+	         strstr(bad, "multicast") ? " (that is `group`)" : "");
 	return -1;
 }
 

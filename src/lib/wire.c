@@ -18,7 +18,8 @@ static const char *const verdict_names[WIRE_NVERDICTS] = {
 	"ok", "bad_format", "bad_version", "unknown_key", "bad_mac", "stale", "replay", "bad_body",
 };
 
-static const char *const verb_names[WIRE_NVERBS] = { "none", "cjoin", "alive", "leave", "cluster" };
+static const char *const verb_names[WIRE_NVERBS] = { "none", "cjoin", "alive", "leave", "cluster",
+                                                          "probe" };
 
 const char *wire_verdict_name(enum wire_verdict v)
 {
@@ -304,6 +305,42 @@ static int incarnation_in_bound(const struct wire_msg *m, uint64_t window)
 
 static enum wire_verdict parse_verb(struct wire_msg *m);
 
+/* " n=HEX" or " e=HEX" (KEY) at *p: 32 lowercase hex digits into out. */
+static int take_nonce(const char **p, const char *end, char key, uint8_t *out)
+{
+	const char *s = *p;
+
+	if (end - s < 3 + 2 * WIRE_NONCE_BYTES || s[0] != ' ' || s[1] != key || s[2] != '=')
+		return -1;
+	s += 3;
+	for (int i = 0; i < 2 * WIRE_NONCE_BYTES; i++) {
+		char c = s[i];
+		int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+
+		if (v < 0)
+			return -1;
+		out[i / 2] = (uint8_t)(i % 2 ? out[i / 2] | v : v << 4);
+	}
+	*p = s + 2 * WIRE_NONCE_BYTES;
+	return 0;
+}
+
+/* "probe NAME [n=NONCE] [e=NONCE]", at least one of them (doc/PROTOCOL.md). */
+static enum wire_verdict parse_probe(struct wire_msg *m, const char *p, const char *end)
+{
+	size_t n = m->sender_len;
+
+	m->has_nonce = m->has_echo = 0;
+	if ((size_t)(end - p) <= n || p[n] != ' ' || !is_sender(m, p, p + n))
+		return WIRE_BAD_BODY;
+	p += n;
+	if (end - p > 1 && p[1] == 'n' && take_nonce(&p, end, 'n', m->nonce) == 0)
+		m->has_nonce = 1;
+	if (end - p > 1 && p[1] == 'e' && take_nonce(&p, end, 'e', m->echo) == 0)
+		m->has_echo = 1;
+	return p == end && (m->has_nonce || m->has_echo) ? WIRE_OK : WIRE_BAD_BODY;
+}
+
 enum wire_verdict wire_parse_body(struct wire_msg *m, uint64_t window)
 {
 	enum wire_verdict v = parse_verb(m);
@@ -350,6 +387,10 @@ static enum wire_verdict parse_verb(struct wire_msg *m)
 			m->nentries++;
 		}
 		return WIRE_OK;
+	}
+	if (take_literal(&p, end, "probe ", 6) == 0) {
+		m->verb = WIRE_PROBE;
+		return parse_probe(m, p, end);
 	}
 	m->verb = WIRE_VERB_NONE;
 	return WIRE_BAD_BODY;

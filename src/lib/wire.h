@@ -39,7 +39,12 @@ enum wire_verdict {
 	WIRE_NVERDICTS
 };
 
-enum wire_verb { WIRE_VERB_NONE = 0, WIRE_CJOIN, WIRE_ALIVE, WIRE_LEAVE, WIRE_CLUSTER, WIRE_NVERBS };
+/* WIRE_PROBE is the address-validation extension (doc/PROTOCOL.md, "probe"). */
+enum wire_verb {
+	WIRE_VERB_NONE = 0, WIRE_CJOIN, WIRE_ALIVE, WIRE_LEAVE, WIRE_CLUSTER, WIRE_PROBE, WIRE_NVERBS
+};
+
+#define WIRE_NONCE_BYTES 16 /* a probe's nonce: 32 lowercase hex digits on the wire */
 
 /* One cluster entry, parsed once by wire_parse_body(). */
 struct wire_entry {
@@ -66,6 +71,8 @@ struct wire_msg {
 	enum wire_verb verb;
 	uint64_t alive_time;
 	size_t nentries; /* cluster: number of entries */
+	uint8_t has_nonce, has_echo; /* probe: n= and e= present */
+	uint8_t nonce[WIRE_NONCE_BYTES], echo[WIRE_NONCE_BYTES];
 	struct wire_entry entries[WIRE_MAX_ENTRIES];
 };
 

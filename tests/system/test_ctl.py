@@ -42,7 +42,7 @@ from cmemnet import (CMEMCTL, EVENT_FLOOD, Cluster, Relay, Watch, check, fail, f
 MEMBER_KEYS = {"name", "address", "state", "incarnation", "since", "last_heard_ms", "loss", "skew_s",
                "timeout_ms", "lines"}
 EVENT_KEYS = {"event", "member", "address", "incarnation", "time", "detail", "version"}
-VERBS = {"cjoin", "alive", "leave", "cluster"}
+VERBS = {"cjoin", "alive", "leave", "cluster", "probe"}
 REASONS = {"bad_format", "bad_version", "unknown_key", "bad_mac", "stale", "replay", "bad_body"}
 OTHER = {"oversize", "own_replays", "late", "duplicates", "own_lines", "name_conflicts",
          "table_full", "send_errors", "replies_suppressed", "dropped_watchers",

@@ -31,7 +31,7 @@ static struct member_addr v6(const char *s, uint16_t port)
 static int sent_to(struct peers *p, uint64_t now, const struct member_addr *a)
 {
 	struct member_addr out[64];
-	size_t n = peers_due(p, now, out, 64);
+	size_t n = peers_due(p, now, 100, out, 64);
 	int hits = 0;
 
 	for (size_t i = 0; i < n; i++)
@@ -195,7 +195,7 @@ static void test_cap(void **state)
 	/* full of peers heard lately: refused, nothing sent to it */
 	assert_int_equal(peers_learn(p, &x, 10), PEERS_FULL);
 	assert_false(peers_known(p, &x));
-	assert_int_equal(peers_due(p, 10, out, 8), 3);
+	assert_int_equal(peers_due(p, 10, 100, out, 8), 3);
 	/* a failed learned peer makes way; a seed never does */
 	peers_failed(p, &s, 20);
 	assert_int_equal(peers_learn(p, &x, 30), PEERS_FULL);
@@ -206,7 +206,7 @@ static void test_cap(void **state)
 	assert_int_equal(peers_learn(p, &y, 60), PEERS_FULL);
 	/* sends per line never exceed the cap */
 	for (int i = 0; i < 50; i++)
-		assert_true(peers_due(p, 100, out, 8) <= 3);
+		assert_true(peers_due(p, 100, 100, out, 8) <= 3);
 	peers_free(p);
 }
 
@@ -232,7 +232,7 @@ static void test_many(void **state)
 		size_t total = 0;
 
 		for (unsigned l = 0; l < PEERS_SLOW_EVERY; l++)
-			total += peers_due(p, 1, out, 5000);
+			total += peers_due(p, 1, 100, out, 5000);
 		assert_int_equal(total, 2000 * PEERS_SLOW_EVERY + 2000);
 	}
 	/* the failed half is forgotten, the rest still found */
@@ -243,7 +243,7 @@ static void test_many(void **state)
 		a = v4(s, 51510);
 		peers_learn(p, &a, PEERS_FORGET_MS);
 	}
-	peers_due(p, PEERS_FORGET_MS + 1, out, 5000);
+	peers_due(p, PEERS_FORGET_MS + 1, 100, out, 5000);
 	assert_int_equal(peers_size(p), 2000);
 	for (int i = 0; i < 4000; i++) {
 		struct member_addr a;

@@ -118,12 +118,60 @@ static size_t npeers(void)
 	return c.known;
 }
 
+/* The nonce of the probe we sent to fd (read up to it): 1 if there was one. */
+static int read_probe(int fd, char nonce[2 * WIRE_NONCE_BYTES + 1])
+{
+	char buf[1300];
+
+	while (pending(fd) && next_datagram(fd, buf, sizeof(buf)) > 0) {
+		const char *n = strstr(buf, "] probe self n=");
+
+		if (n) {
+			memcpy(nonce, n + 15, 2 * WIRE_NONCE_BYTES);
+			nonce[2 * WIRE_NONCE_BYTES] = '\0';
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* SENDER at a echoes NONCE (doc/PROTOCOL.md, "probe"): a is validated. */
+static void echo_probe(const char *nonce, const char *sender, uint64_t inc, uint64_t ctr,
+                       const struct member_addr *a)
+{
+	char body[160];
+
+	snprintf(body, sizeof(body), "probe %s e=%s", sender, nonce);
+	rx(sender, body, inc, ctr, a);
+	assert_true(peers_validated(d.net.peers, a));
+}
+
+/* SENDER at fd/a answers the probe it was sent. */
+static void validate(int fd, const char *sender, uint64_t inc, uint64_t ctr,
+                     const struct member_addr *a)
+{
+	char nonce[2 * WIRE_NONCE_BYTES + 1];
+
+	assert_true(read_probe(fd, nonce));
+	echo_probe(nonce, sender, inc, ctr, a);
+}
+
+/* A probe from a with an echo one digit off our NONCE: validates nothing. */
+static void echo_wrong(const char *nonce, const struct member_addr *a)
+{
+	char body[160];
+
+	snprintf(body, sizeof(body), "probe node-2 e=%.31s%c", nonce, nonce[31] == '0' ? '1' : '0');
+	rx("node-2", body, 7, 2, a);
+	assert_false(peers_validated(d.net.peers, a));
+}
+
 static void test_forged_cjoin_draws_nothing(void **state)
 {
 	struct keyring_key forged = *keyring_primary(d.kr);
 	struct member_addr a;
 	int fd = peer_socket(&a);
-	char buf[1300];
+	char buf[1300], nonce[2 * WIRE_NONCE_BYTES + 1];
 
 	(void)state;
 	memset(forged.secret, 0x5a, sizeof(forged.secret)); /* same id, another secret */
@@ -131,12 +179,20 @@ static void test_forged_cjoin_draws_nothing(void **state)
 	rx_key(&forged, "intruder", "cjoin intruder", 7, 1, &a);
 	assert_int_equal(d.stats.dropped[DROP_BAD_MAC], 1);
 	assert_int_equal(npeers(), 0);
-	/* the same cjoin signed with the cluster key: a peer, answered with our view */
+	/* the same cjoin signed with the cluster key: a peer, not validated: one
+	 * datagram, the probe (its credit does not pay for a view beside it) */
 	rx("node-2", "cjoin node-2", 7, 1, &a);
 	assert_int_equal(npeers(), 1);
+	assert_true(read_probe(fd, nonce));
+	assert_false(pending(fd)); /* and nothing before or after it */
+	assert_false(peers_validated(d.net.peers, &a));
+	/* a wrong echo validates nothing; the right one does, and the view it
+	 * was owed follows, and nothing else */
+	echo_wrong(nonce, &a);
+	echo_probe(nonce, "node-2", 7, 3, &a);
 	assert_true(next_datagram(fd, buf, sizeof(buf)) > 0);
 	assert_non_null(strstr(buf, "] cluster self@127.0.0.1 node-2@127.0.0.1 |"));
-	assert_false(pending(fd)); /* and nothing before or after it */
+	assert_false(pending(fd));
 	close(fd);
 }
 
@@ -149,6 +205,7 @@ static void test_replay_from_new_address_adds_no_peer(void **state)
 	(void)state;
 	rx("node-2", "alive node-2 1764172800", 7, 10, &a);
 	assert_int_equal(npeers(), 1);
+	validate(fa, "node-2", 7, 11, &a);
 	assert_true(next_datagram(fa, buf, sizeof(buf)) > 0); /* welcome: our view */
 	/* the same line again, from b: a replay */
 	rx("node-2", "alive node-2 1764172800", 7, 10, &b);
@@ -181,6 +238,7 @@ static void test_every_line_to_every_peer_once(void **state)
 		snprintf(name, sizeof(name), "node-%d", i + 2);
 		snprintf(body, sizeof(body), "alive %s 1764172800", name);
 		rx(name, body, 7, 1, &a[i]);
+		validate(fd[i], name, 7, 2, &a[i]);
 		while (pending(fd[i]))
 			next_datagram(fd[i], buf, sizeof(buf)); /* the welcomes */
 	}
@@ -213,13 +271,63 @@ static void test_failed_member_slows_down(void **state)
 
 	(void)state;
 	rx("node-2", "alive node-2 1764172800", 7, 1, &a);
-	next_datagram(fd, buf, sizeof(buf));
+	validate(fd, "node-2", 7, 2, &a);
+	while (pending(fd))
+		next_datagram(fd, buf, sizeof(buf));
 	net_peer_failed(&d.net, &a, now_mono_ms());
 	for (unsigned i = 0; i < 10 * PEERS_SLOW_EVERY; i++)
 		daemon_send(&d, WIRE_ALIVE, "alive self 1764172800", 21, DEST_ALL, NULL);
 	while (pending(fd) && next_datagram(fd, buf, sizeof(buf)) > 0)
 		got++;
 	assert_int_equal(got, 10);
+	close(fd);
+}
+
+/* A cluster line listing many addresses adds at most 3x its bytes in probes. */
+static void test_listed_addresses_capped(void **state)
+{
+	struct member_addr a;
+	int fd = peer_socket(&a);
+	char body[WIRE_MAX_DATAGRAM];
+	size_t len = 7, probes = 0, before, cost;
+	char line[WIRE_MAX_DATAGRAM + 2];
+	int n;
+
+	(void)state;
+	rx("node-2", "alive node-2 1764172800", 7, 1, &a);
+	validate(fd, "node-2", 7, 2, &a);
+	before = npeers();
+	memcpy(body, "cluster", 7);
+	for (int i = 1; len + 24 < 1000; i++)
+		len += (size_t)snprintf(body + len, sizeof(body) - len, " v%d@10.9.%d.%d", i, i / 200,
+		                        i % 200 + 1);
+	n = wire_sign(keyring_primary(d.kr), NOW_S, "node-2", body, len, 7, 3, line, sizeof(line));
+	assert_true(n > 0);
+	daemon_receive(&d, (uint8_t *)line, (size_t)n, &a, now_mono_ms(), NOW_S);
+	assert_int_equal(d.stats.accepted[WIRE_CLUSTER], 1);
+	/* the probes of the addresses it added: at most 3x the line in bytes */
+	probes = npeers() - before;
+	cost = wire_overhead("self", UINT64_MAX, 65535, UINT64_MAX, UINT64_MAX) + 6 + 4 +
+	       2 * (3 + 2 * WIRE_NONCE_BYTES); /* the longest probe "self" sends */
+	assert_int_equal(probes, 3 * (size_t)n / cost);
+	assert_true(probes < 40); /* of the 50 and more it lists */
+	close(fd);
+}
+
+/* Addresses that are not unicast never become peers, from a cluster line. */
+static void test_listed_not_unicast(void **state)
+{
+	static const char body[] = "cluster a@224.0.0.1 b@255.255.255.255 c@0.0.0.0 d@127.0.0.2 "
+	                           "e@240.1.2.3 f@0.0.0.7";
+	struct member_addr a;
+	int fd = peer_socket(&a);
+
+	(void)state;
+	rx("node-2", "alive node-2 1764172800", 7, 1, &a);
+	assert_int_equal(npeers(), 1);
+	rx("node-2", body, 7, 2, &a);
+	assert_int_equal(d.stats.accepted[WIRE_CLUSTER], 1);
+	assert_int_equal(npeers(), 1);
 	close(fd);
 }
 
@@ -231,6 +339,8 @@ int main(void)
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_every_line_to_every_peer_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_member_slows_down, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listed_addresses_capped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listed_not_unicast, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
