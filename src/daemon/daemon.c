@@ -63,6 +63,7 @@ void daemon_init(struct daemon *d, const struct clock *clk)
 	};
 
 	d->clk = clk;
+	d->net.clk = clk;
 	if (d->incarnation == 0)
 		d->incarnation = clock_real_us(clk);
 	d->members = members_new(&p, d->cfg.name, d->incarnation);

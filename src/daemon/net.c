@@ -312,7 +312,7 @@ static void setup_peers(struct net *n, const struct cmem_config *c)
 			log_info("peer %s port %u is this host: skipped", s, (unsigned)a.port);
 			continue;
 		}
-		peers_add_seed(n->peers, &a, now_mono_ms());
+		peers_add_seed(n->peers, &a, clock_mono_ms(n->clk));
 	}
 	if (peers_size(n->peers) == 0)
 		log_info("unicast: no seed but this host; members will find it from their seeds");
@@ -376,6 +376,7 @@ static int open_socket(struct net *n, const struct cmem_config *c, char *err, si
 int net_open(struct net *n, const struct cmem_config *c, char *err, size_t errlen)
 {
 	memset(n, 0, sizeof(*n));
+	n->clk = &clock_system;
 	n->rl_full = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000, 1);
 	n->fd = n->nl_fd = -1;
 	n->port = c->port;
@@ -489,7 +490,7 @@ int net_send(struct net *n, const void *buf, size_t len)
 	n->lines_sent++;
 	dest_reserve(n);
 	if (n->peers)
-		ndest = peers_due(n->peers, now_mono_ms(), len, n->dest, n->dest_alloc - 1);
+		ndest = peers_due(n->peers, clock_mono_ms(n->clk), len, n->dest, n->dest_alloc - 1);
 	if (!n->multicast && ndest == 0)
 		return 0; /* nobody known yet */
 	sent = send_all(n, n->multicast, ndest, buf, len, &err);
@@ -759,7 +760,7 @@ static void link_event(struct net *n, const struct netlink_event *e)
 		rejoin(n, "re-created");
 		update_local(n);
 		if (n->peers)
-			peers_retry_all(n->peers, now_mono_ms());
+			peers_retry_all(n->peers, clock_mono_ms(n->clk));
 		return;
 	}
 	if (is_up == n->link_up)
@@ -771,7 +772,7 @@ static void link_event(struct net *n, const struct netlink_event *e)
 	}
 	log_info("interface %s is up", n->ifname);
 	if (n->peers)
-		peers_retry_all(n->peers, now_mono_ms());
+		peers_retry_all(n->peers, clock_mono_ms(n->clk));
 	if (n->multicast && join_group(n, NULL, 0) == -1)
 		log_warn("interface %s is up but the group cannot be joined", n->ifname);
 }

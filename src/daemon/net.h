@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "clock.h"
 #include "config.h"
 #include "addr.h"
 #include "log.h"
@@ -32,6 +33,7 @@ union net_sockaddr;
 #define NET_OWN_MAX 64 /* this host's addresses remembered (never sent to) */
 
 struct net {
+	const struct clock *clk;   /* the daemon's (net_open: clock_system) */
 	int fd;
 	int family;
 	int multicast;            /* the group is joined and sent to */

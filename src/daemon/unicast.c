@@ -30,7 +30,7 @@ static void send_greeting(struct daemon *d, const struct member_addr *to)
 {
 	char body[WIRE_NAME_MAX + 32];
 	int n = snprintf(body, sizeof(body), "alive %s %llu", d->cfg.name,
-	                 (unsigned long long)now_real_s());
+	                 (unsigned long long)clock_real_s(d->clk));
 
 	daemon_send(d, WIRE_ALIVE, body, (size_t)n, DEST_PROBE, to);
 }
