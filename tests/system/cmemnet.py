@@ -268,8 +268,9 @@ class Relay:
     and notes the daemon's first reply line.  A client pointed at it with
     `cmemctl -s relay.path watch ...` is subscribed once wait_ready() is
     true: the daemon subscribes a watcher before it sends that reply, and
-    cmemctl prints nothing for it.  One connection at a time; a client that
-    reconnects is connected again."""
+    cmemctl prints nothing for it.  Each connection is forwarded on its own
+    thread: a client that reconnects, or opens a second connection (a
+    `watch --exec` asking for the membership to resync), is served too."""
 
     _seq = [0]
 
@@ -295,15 +296,18 @@ class Relay:
                 client, _ = self._listener.accept()
             except OSError:
                 return  # close() shut the listener
-            daemon = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                daemon.connect(self.host.sock)
-                self._pipe(client, daemon)
-            except OSError:
-                pass
-            finally:
-                client.close()
-                daemon.close()
+            threading.Thread(target=self._forward, args=(client,), daemon=True).start()
+
+    def _forward(self, client):
+        daemon = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            daemon.connect(self.host.sock)
+            self._pipe(client, daemon)
+        except OSError:
+            pass
+        finally:
+            client.close()
+            daemon.close()
 
     def _pipe(self, client, daemon):
         first = b""
