@@ -103,6 +103,58 @@ def wait_until(pred, timeout, step=0.02):
         time.sleep(step)
 
 
+def wait_stable(fn, quiet=0.3, timeout=5.0, step=0.02):
+    """Poll fn until its value has not changed for `quiet` s (or timeout); returns the last value.
+    For counters that settle after a burst: waits as long as they still move, no longer."""
+    last = [fn(), time.monotonic()]
+
+    def settled():
+        v = fn()
+        if v != last[0]:
+            last[:] = [v, time.monotonic()]
+        return time.monotonic() - last[1] >= quiet
+
+    wait_until(settled, timeout, step)
+    return last[0]
+
+
+# ---- bounds: each defined once, here ----
+# A system test asserts behaviour.  How fast cmem is (a join seen in 4 ms, a
+# leave in 1 ms, a crash in 0.70 s median, heartbeats 51 ms apart during a
+# flood) is asserted by the simulator and the benchmarks, which own the
+# figures of README "Measured here".  A bound stays here only where it is a
+# property of the protocol, with room for a busy machine: `make check` must
+# pass on 2 cores beside two CPU-bound processes, where a daemon, cmemctl or
+# a Python thread reading a watcher may wait a few hundred ms for a core.
+BUSY_S = 0.5            # how late a process may run on that machine
+FAIL_AFTER_S = 0.75     # cmemd's default fail_after_ms, which the tests keep
+HEARTBEAT_MAX_S = 0.2   # the slowest adaptive heartbeat interval at the default settings
+# A crash is not declared before the timeout.  The last line heard before
+# the kill may be a few heartbeats old (loss, a sender waiting for a core),
+# so the floor is half of fail_after_ms, not fail_after_ms less one interval.
+CRASH_MIN_S = FAIL_AFTER_S / 2
+# A crash is seen by every survivor: the adaptive timeout (up to about 2 s
+# at 51 % loss per path) plus BUSY_S twice (the detecting daemon, the watcher).
+CRASH_MAX_S = 2.0 + 2 * BUSY_S
+# Join, leave and restart travel in the member's own line (cjoin, leave, a
+# new incarnation), and a healed peer is heard at its next heartbeat: no
+# timeout has to expire, so they are seen within a heartbeat plus BUSY_S
+# twice (a new daemon's start or the sender, and the watcher).
+EVENT_MAX_S = HEARTBEAT_MAX_S + 2 * BUSY_S
+# A link came back: every view whole again.  A unicast peer that failed gets
+# one line in 10 (PEERS_SLOW_EVERY): 10 heartbeats at the slowest interval,
+# plus BUSY_S for each side.
+REJOIN_MAX_S = 10 * HEARTBEAT_MAX_S + 2 * BUSY_S
+# Heartbeats go on while the daemon is attacked (a flood, a stuck watcher):
+# a peer is heard within two thirds of fail_after_ms, so that no false
+# failure is near; a blocked daemon would go silent.
+HEARD_MAX_MS = int(1000 * FAIL_AFTER_S * 2 / 3)
+# A good client is answered while others misbehave: long before the 5 s read
+# deadline a half-sent request holds a slot for, with BUSY_S twice for the
+# daemon and cmemctl.
+CTL_READ_DEADLINE_S = 5.0
+CLIENT_MAX_S = 2 * BUSY_S
+
 _scenarios = []      # every Scenario that ended, in order
 _finished = [False]  # finish() printed the summary
 
@@ -216,8 +268,9 @@ class Relay:
     and notes the daemon's first reply line.  A client pointed at it with
     `cmemctl -s relay.path watch ...` is subscribed once wait_ready() is
     true: the daemon subscribes a watcher before it sends that reply, and
-    cmemctl prints nothing for it.  One connection at a time; a client that
-    reconnects is connected again."""
+    cmemctl prints nothing for it.  Each connection is forwarded on its own
+    thread: a client that reconnects, or opens a second connection (a
+    `watch --exec` asking for the membership to resync), is served too."""
 
     _seq = [0]
 
@@ -243,15 +296,18 @@ class Relay:
                 client, _ = self._listener.accept()
             except OSError:
                 return  # close() shut the listener
-            daemon = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                daemon.connect(self.host.sock)
-                self._pipe(client, daemon)
-            except OSError:
-                pass
-            finally:
-                client.close()
-                daemon.close()
+            threading.Thread(target=self._forward, args=(client,), daemon=True).start()
+
+    def _forward(self, client):
+        daemon = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            daemon.connect(self.host.sock)
+            self._pipe(client, daemon)
+        except OSError:
+            pass
+        finally:
+            client.close()
+            daemon.close()
 
     def _pipe(self, client, daemon):
         first = b""

@@ -1,26 +1,20 @@
 #!/usr/bin/env python3
 """System test: partitions, crashes and name conflicts (issue scenarios 1, 2, 8).
 
-1. 8 hosts split 4 | 4 for 10 s (the bridge stops forwarding between the
-   halves): each side declares the other failed and none of its own; after
-   healing every host hears every host of the other side again within one
-   heartbeat interval (adaptive: about 0.19 s on a clean network), no
-   daemon restarted.
+1. 8 hosts split 4 | 4 (the bridge stops forwarding between the halves)
+   until each side has declared the other failed, and none of its own;
+   after healing every host hears every host of the other side again at
+   its next heartbeat (within EVENT_MAX_S), no daemon restarted.
 2. Each member of 5 crashes in turn (kill -9): every survivor declares it
-   failed; min/median/max detection time over all crashes, each bounded.
+   failed, never before the timeout (CRASH_MIN_S), within CRASH_MAX_S;
+   min/median/max detection time printed (the simulator holds the figures).
 8. Two hosts configured with the same name: both log the conflict, the
    other members log it too and their view does not flap between them.
 """
 import time
 
-from cmemnet import Cluster, Watch, check, finish, median, need_root, scenario, wait_until
-
-
-# Figures of README "Tested against" rows 1 and 2, held here at about 2x.
-HEAL_MAX_S = 0.4          # heard again after healing: within one heartbeat interval (<= 0.19 s)
-CRASH_MIN_S = 0.5         # fail_after_ms 750 less one heartbeat interval (<= 0.19 s): never sooner
-CRASH_MEDIAN_MAX_S = 0.9  # median 0.74 s
-CRASH_MAX_S = 1.0         # max 0.76 s; the aim: every member within 1 s
+from cmemnet import (CRASH_MAX_S, CRASH_MIN_S, EVENT_MAX_S, FAIL_AFTER_S, Cluster, Watch, check, finish,
+                     median, need_root, scenario, wait_until)
 
 
 def partition():
@@ -36,7 +30,11 @@ def partition():
 
     t0 = time.monotonic()
     c.partition(*halves)
-    time.sleep(10)
+
+    def split():
+        return all(all(h.states().get(o.name) == "failed" for o in other_side(i))
+                   for i, h in enumerate(c.hosts))
+    wait_until(split, 10)
     for i, h in enumerate(c.hosts):
         st = h.states()
         check(all(st.get(o.name) == "failed" for o in other_side(i)),
@@ -61,12 +59,21 @@ def partition():
           "a daemon restarted during the partition")
     restarts = c.events_since(watches, t0, ("restart",))
     check(not restarts, "restart events: %s" % restarts)
-    print("partition: 8 hosts split 4|4 at the bridge for 10 s: each side saw the other 4 failed, 0 "
+    print("partition: 8 hosts split 4|4 at the bridge for %.1f s: each side saw the other 4 failed, 0 "
           "false failures inside a side; healed: each host heard each of the other side again after "
           "min %.3f / median %.3f / max %.3f s, all 8 list all 8 alive; no restart"
-          % (min(heard), median(heard), max(heard)))
-    check(max(heard) <= HEAL_MAX_S, "healing took %.3f s > %.3f s" % (max(heard), HEAL_MAX_S))
+          % (t1 - t0, min(heard), median(heard), max(heard)))
+    check(max(heard) <= EVENT_MAX_S, "healing took %.3f s > %.3f s" % (max(heard), EVENT_MAX_S))
     c.cleanup()
+
+
+def heard_lines(h, victim):
+    """Lines h accepted from victim's current incarnation (0 if not listed alive)."""
+    try:
+        m = [m for m in h.query("members")["members"] if m["name"] == victim.name]
+    except RuntimeError:
+        return 0
+    return m[0]["lines"] if m and m[0]["state"] == "alive" else 0
 
 
 def crash_each():
@@ -76,7 +83,9 @@ def crash_each():
     watches = [Watch(h) for h in c.hosts]
     times = []
     for victim in c.hosts:
-        time.sleep(1.0)
+        # every survivor has heard the victim lately, with counters to learn from
+        check(wait_until(lambda: all(heard_lines(h, victim) >= 10 for h in c.hosts if h is not victim), 10),
+              "the survivors did not hear %s" % victim.name)
         others = [w for w, h in zip(watches, c.hosts) if h is not victim]
         t0 = time.monotonic()
         victim.kill()
@@ -93,8 +102,6 @@ def crash_each():
           % (len(times), min(times), median(times), max(times)))
     check(min(times) >= CRASH_MIN_S, "a crash was declared after %.3f s < %.2f s: before the timeout"
           % (min(times), CRASH_MIN_S))
-    check(median(times) <= CRASH_MEDIAN_MAX_S, "median detection %.3f s > %.2f s"
-          % (median(times), CRASH_MEDIAN_MAX_S))
     check(max(times) <= CRASH_MAX_S, "max detection %.3f s > %.2f s" % (max(times), CRASH_MAX_S))
     c.cleanup()
 
@@ -107,7 +114,9 @@ def name_conflict():
     watches = [Watch(h) for h in c.hosts[1:3]]
     dup = c.hosts[3]
     dup.start(conf_text=dup.config_text().replace('"node-4"', '"node-1"'))
-    time.sleep(3.0)
+    wait_until(lambda: all("also calls itself node-1" in h.read_log() for h in (c.hosts[0], dup)) and
+               all(w.first("name_conflict", "node-1") for w in watches), 10)
+    time.sleep(2 * FAIL_AFTER_S)  # long enough for the view to flap, if it did
     for h in (c.hosts[0], dup):
         check("name_conflict" in h.read_log() and "also calls itself node-1" in h.read_log(),
               "%s did not log the name conflict" % h.name)

@@ -21,7 +21,7 @@ import subprocess
 import threading
 import time
 
-from cmemnet import (CMEMCTL, EVENT_FLOOD, Cluster, Watch, check, fail, finish, need, need_root,
+from cmemnet import (BUSY_S, CMEMCTL, EVENT_FLOOD, Cluster, Relay, Watch, check, fail, finish, need, need_root,
                      scenario, wait_until)
 
 # alternate alive/leave lines of one fake member, signed with the cluster key:
@@ -76,6 +76,16 @@ class Lines:
             fail("cmemctl watch did not stop on SIGTERM")
 
 
+def exec_watch(c, h, name, hang, timeout):
+    """`cmemctl watch --exec HOOK --timeout N` on h, subscribed when it returns:
+    --exec prints nothing then, so it talks through a Relay, which sees the reply."""
+    relay = Relay(h)
+    w = Lines(c, [CMEMCTL, "-s", relay.path, "watch", "--exec", hook(c, name, hang), "--timeout", str(timeout)])
+    check(relay.wait_ready(5), "watch --exec not subscribed: %s %s" % (relay.reply, w.err))
+    w.relay = relay
+    return w
+
+
 def hook(c, name, hang="none"):
     path = os.path.join(c.dir, name + ".sh")
     with open(path, "w") as f:
@@ -106,8 +116,7 @@ def find(log, step, event, member=None, after=0.0):
 def check_timeout(c, h, joiner):
     """A handler past its limit is killed and reported; later events follow in order."""
     before = h.query("stats")["other"]["dropped_watchers"]
-    w = Lines(c, [CMEMCTL, "-s", h.sock, "watch", "--exec", hook(c, "slow", joiner.name), "--timeout", "1"])
-    time.sleep(0.3)
+    w = exec_watch(c, h, "slow", joiner.name, 1)
     joiner.start()
     check(wait_until(lambda: os.path.exists(os.path.join(c.dir, "hung")), 5), "the join handler never ran")
     joiner.kill(signal.SIGTERM)  # leave, while the handler hangs
@@ -124,8 +133,8 @@ def check_timeout(c, h, joiner):
           "restart handed over with the wrong incarnation: %s (want %d)" % (log, inc))
     j, lv = find(log, "start", "join", joiner.name), find(log, "start", "leave", joiner.name)
     late = lv[0] - j[0]
-    # measured from inside the shell, a few ms after cmemctl started it
-    check(0.95 <= late <= 2.0, "the hung handler was cut after %.3f s, limit 1 s" % late)
+    # measured from inside the shell, which may start late on a busy machine
+    check(0.9 <= late <= 1 + 2 * BUSY_S, "the hung handler was cut after %.3f s, limit 1 s" % late)
     said = wait_until(lambda: w.said("ran past its 1 s limit: killed by SIGTERM"), 2)
     check(said and "event join of %s" % joiner.name in next(ln for _, ln in w.err if "ran past" in ln),
           "no report of the kill on stderr: %s" % w.err)
@@ -138,6 +147,7 @@ def check_timeout(c, h, joiner):
     dropped = h.query("stats")["other"]["dropped_watchers"] - before
     check(dropped == 0, "the daemon dropped the watcher %d times" % dropped)
     rc = w.stop()
+    w.relay.close()
     check(rc == -signal.SIGTERM, "watch --exec on SIGTERM: exit %s" % rc)
     print("timeout: a handler hung past its 1 s limit was killed %.3f s after it started (%s); "
           "leave and restart followed in order; dropped_watchers +0" % (late, next(
@@ -154,8 +164,7 @@ def check_overflow(c, h, via, count=3000):
     """A burst while the handler hangs: read on, queue 1024, drop the rest, then resync."""
     before = h.query("stats")["other"]["dropped_watchers"]
     reader = Watch(h)
-    w = Lines(c, [CMEMCTL, "-s", h.sock, "watch", "--exec", hook(c, "burst", "flood"), "--timeout", "2"])
-    time.sleep(0.3)
+    w = exec_watch(c, h, "burst", "flood", 2)
     os.unlink(os.path.join(c.dir, "hung"))
     t0 = time.monotonic()
     flood(c, via, count, "flood")
@@ -178,6 +187,7 @@ def check_overflow(c, h, via, count=3000):
           "the resync is not the last step, or lacks the flood member: %s" % log[-3:])
     reader.stop()
     w.stop()
+    w.relay.close()
     print("overflow: %d events in a burst while the handler hung; it ran for 1 + 1024 queued, %d were "
           "dropped and reported, then a resync; %.1f s in all; dropped_watchers +0"
           % (total, rs["dropped"], took))
@@ -192,6 +202,8 @@ def resync_file(c, reason, name="follow"):
 
 
 def check_resync(c, h, reason, t_after):
+    # the hook writes the JSON file, then its "members" step: wait for the step
+    wait_until(lambda: find(steps(c, "follow"), "members", reason, after=t_after), 10)
     rs = find(steps(c, "follow"), "members", reason, after=t_after)
     ev = resync_file(c, reason)
     check(rs and ev, "no %s resync reached the hook: %s" % (reason, steps(c, "follow")))
@@ -222,7 +234,7 @@ def check_follow(c, h, other):
     check(wait_until(lambda: c.converged(), 5), "the cluster did not converge after the restart")
     t_rs, listed = check_resync(c, h, "reconnect", t_down)
     back = t_rs - t_down
-    check(back <= 2 * (t_up - t_down) + 0.3,
+    check(back <= 2 * (t_up - t_down) + BUSY_S,
           "reconnected %.3f s after the daemon stopped; it answered again after %.3f s"
           % (back, t_up - t_down))
     check(w.said("closed the event stream") and w.said("reconnecting (--follow)") and
@@ -255,7 +267,7 @@ def check_follow_before_start(c, h):
     check(first["event"] == "resync" and first["reason"] == "start" and first["self"] == h.name and
           h.name in {m["name"] for m in first["members"]}, "first line of watch --follow: %s" % first)
     # attempts 0.1, 0.3, 0.7, 1.5 ... s after the first: never later than twice the wait
-    check(t_up + t - t_watch <= 2 * (t_up - t_watch) + 0.3,
+    check(t_up + t - t_watch <= 2 * (t_up - t_watch) + BUSY_S,
           "watch --follow connected %.2f s after %s answered, %.2f s after the watch began"
           % (t, h.name, t_up + t - t_watch))
     check(w.proc.poll() is None, "watch --follow exited: %s" % w.err)

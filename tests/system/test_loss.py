@@ -2,37 +2,48 @@
 """System test: the failure detector under packet loss, at the default settings.
 
 10% random loss on every host (nft numgen, on input and output: about 19%
-per path): a 16-member cluster shows no false failure (2 min; 10 min with
+per path): a 16-member cluster shows no false failure (30 s; 10 min with
 CMEM_SOAK=1).  30% loss on every host (input and output: about 51% per
-path): 5 hosts show no false failure over 2 min, their adaptive timeouts
-grow above the 750 ms floor but stay within 2 s, and a crash during the
-loss is still seen by every survivor within 2 s.
+path): 5 hosts show no false failure while their adaptive timeouts grow
+above the 750 ms floor and for 30 s after (2 min with CMEM_SOAK=1), and a
+crash during the loss is still seen by every survivor (CRASH_MIN_S ..
+CRASH_MAX_S).  How far the timeouts grow, and the false-failure rate over
+many more heartbeats, are the simulator's to assert.
 """
 import os
 import signal
 import time
 
-from cmemnet import Cluster, Watch, check, finish, median, need, need_root, scenario, wait_until
+from cmemnet import (CRASH_MAX_S, CRASH_MIN_S, Cluster, Watch, check, finish, median, need, need_root,
+                     scenario, wait_until)
 
 SOAK = bool(os.environ.get("CMEM_SOAK"))
+HOLD_S = 30  # make check; make soak holds 10 % loss for 600 s and 30 % for 120 s
+
+# at 51 % loss per path the timeouts grow above the fail_after_ms floor
+# (1.3-1.6 s measured): the median passing 1 s shows that they adapt
+ADAPTED_MS = 1000
 
 
-# Figures of README "Tested against" row 3 (30 % loss), held here.
-TIMEOUT_MEDIAN_MIN_MS = 1000  # adaptive timeouts 1.2-1.6 s: they do grow above the 750 ms floor
-TIMEOUT_MAX_MS = 2000         # ... and stay below 2 s, so that a crash is seen within 2 s
-CRASH_MIN_S = 0.375           # under loss the last line heard may be several heartbeats old: half of fail_after_ms
-CRASH_MAX_S = 2.0             # a crash during the loss seen by all within 0.8-1.4 s
+def timeouts_of(c):
+    """The adaptive timeout (ms) every host has for every peer."""
+    return [m["timeout_ms"] for h in c.hosts for m in h.query("members")["members"] if not m.get("self")]
 
 
-def hold(c, percent, seconds, label):
-    """percent% loss on input and output of every host for `seconds`: no
-    failed, leave or restart event anywhere.  Returns the watches and the
-    adaptive timeouts (ms) every host has for every peer."""
+def hold(c, percent, seconds, label, adapted=None):
+    """percent% loss on input and output of every host (until adapted(), if
+    given, then) for `seconds`: no failed, leave or restart event anywhere.
+    Returns the watches and the adaptive timeouts (ms) every host has for
+    every peer."""
     c.start_all()
     check(wait_until(c.converged, 15), "%s: no convergence before the loss" % label)
     watches = [Watch(h) for h in c.hosts]
     c.loss(percent, hooks=("input", "output"))
     t0 = time.monotonic()
+    if adapted:
+        check(wait_until(adapted, 60, step=0.5), "%s: the timeouts did not adapt within 60 s: %s"
+              % (label, sorted(timeouts_of(c))))
+        print("%s: timeouts adapted %.1f s after the loss began" % (label, time.monotonic() - t0))
     time.sleep(seconds)
     bad = c.events_since(watches, t0)
     timeouts, losses = [], []
@@ -51,17 +62,18 @@ def hold(c, percent, seconds, label):
 
 def loss_10():
     c = Cluster(16)
-    hold(c, 10, 600 if SOAK else 120, "loss-10")
+    hold(c, 10, 600 if SOAK else HOLD_S, "loss-10")
     c.cleanup()
 
 
 def loss_30():
     c = Cluster(5)
-    watches, timeouts = hold(c, 30, 120, "loss-30")
-    check(median(timeouts) >= TIMEOUT_MEDIAN_MIN_MS, "loss-30: the timeouts did not adapt: median %d ms"
+    watches, timeouts = hold(c, 30, 120 if SOAK else HOLD_S, "loss-30",
+                             adapted=lambda: median(timeouts_of(c)) >= ADAPTED_MS)
+    check(median(timeouts) >= ADAPTED_MS, "loss-30: the timeouts did not stay adapted: median %d ms"
           % median(timeouts))
-    check(max(timeouts) <= TIMEOUT_MAX_MS, "loss-30: a timeout of %d ms > %d ms"
-          % (max(timeouts), TIMEOUT_MAX_MS))
+    check(max(timeouts) < CRASH_MAX_S * 1000, "loss-30: a timeout of %d ms: a crash would not be seen "
+          "within %.1f s" % (max(timeouts), CRASH_MAX_S))
     return c, watches
 
 

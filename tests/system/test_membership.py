@@ -2,26 +2,21 @@
 """System test: clusters of real cmemd daemons in network namespaces.
 
 3 daemons converge (IPv4, IPv6, the interface named by its address); the
-8th of 8 joins, seen by all 7 within 50 ms; kill -9 of one is seen as failed
-by all others within 0.5-1 s; SIGTERM of one is seen as left within 10 ms;
-a restarted one is reported as a restart within 50 ms; a join into 16
-members causes at most 3 cluster replies and all 17 agree within 0.2 s.
-Prints the measured times; the bounds hold the README's figures.
+8th of 8 joins, seen by all 7 as a join; kill -9 of one is seen as failed
+by all others, not before the timeout; SIGTERM of one is seen as left; a
+restarted one is reported as a restart; a join into 16 members causes at
+most 3 cluster replies and all 17 agree.  Join, leave and restart are seen
+within EVENT_MAX_S, a crash within CRASH_MIN_S..CRASH_MAX_S (cmemnet.py:
+properties with room for a busy machine).  Prints the measured times; the
+simulator and the benchmarks hold the figures.
 """
 import signal
 import time
 
-from cmemnet import Cluster, Watch, check, finish, median, need, need_root, scenario, wait_until
+from cmemnet import (CRASH_MAX_S, CRASH_MIN_S, EVENT_MAX_S, FAIL_AFTER_S, Cluster, Watch, check, finish,
+                     median, need, need_root, scenario, wait_stable, wait_until)
 
-
-# Figures of README "Measured here" and "Tested against", held here.
-JOIN_MAX_S = 0.05     # join seen by all 0.004 s (incl. the process start-up): the aim, 0.05 s
-LEAVE_MAX_S = 0.01    # leave seen by all 0.001 s: the aim, 0.01 s
-CRASH_MIN_S = 0.5     # fail_after_ms 750 less one heartbeat interval (<= 0.19 s): never sooner
-CRASH_MAX_S = 1.0     # every member within 1 s (max 0.76 s measured)
-RESTART_MAX_S = 0.05  # a restart is reported like a join
-JOIN16_MAX_S = 0.2    # all 17 converged 0.09 s after the 17th started
-RSS_MAX_KB = 1536     # 1.2-1.35 MB per daemon
+RSS_MAX_KB = 1536     # 1.2-1.35 MB per daemon: memory, not timing, so the machine's load does not move it
 
 
 def converge(n, group="239.192.51.10"):
@@ -72,7 +67,7 @@ def join_8():
     check(wait_until(c.converged, 5), "8 daemons did not converge")
     print("join: %s started, reported as joined by 7 members after min %.3f / median %.3f / max %.3f s "
           "(incl. its start-up)" % (joiner.name, min(seen), median(seen), max(seen)))
-    check(max(seen) <= JOIN_MAX_S, "join seen after %.3f s > %.3f s" % (max(seen), JOIN_MAX_S))
+    check(max(seen) <= EVENT_MAX_S, "join seen after %.3f s > %.3f s" % (max(seen), EVENT_MAX_S))
     for w in watches:
         w.stop()
     return c
@@ -110,7 +105,7 @@ def crash_and_leave(c):
     check(leaver.wait_exit(5) == 0, "SIGTERM: %s did not exit 0" % leaver.name)
     print("leave: %s stopped with SIGTERM, seen as left by %d members after median %.4f / max %.4f s"
           % (leaver.name, len(rest), median(seen), max(seen)))
-    check(max(seen) <= LEAVE_MAX_S, "leave took %.4f s > %.3f s" % (max(seen), LEAVE_MAX_S))
+    check(max(seen) <= EVENT_MAX_S, "leave took %.4f s > %.3f s" % (max(seen), EVENT_MAX_S))
     for h in c.hosts[2:]:
         st = h.states()
         check(st.get(victim.name) == "failed" and st.get(leaver.name) == "left",
@@ -123,7 +118,7 @@ def crash_and_leave(c):
     check(seen, "restart of %s not reported as restart" % victim.name)
     print("restart: %s restarted, reported as restart by %d members after max %.3f s (incl. start-up)"
           % (victim.name, len(rest), max(seen)))
-    check(max(seen) <= RESTART_MAX_S, "restart seen after %.3f s > %.3f s" % (max(seen), RESTART_MAX_S))
+    check(max(seen) <= EVENT_MAX_S, "restart seen after %.3f s > %.3f s" % (max(seen), EVENT_MAX_S))
     check(wait_until(lambda: c.converged(), 5), "no convergence after restart")
     for w in watches:
         w.stop()
@@ -134,11 +129,11 @@ def join_replies():
     for h in c.hosts[:16]:
         h.start(wait=False)
     check(wait_until(lambda: c.converged(c.hosts[:16]), 15), "16 daemons did not converge")
-    time.sleep(1.0)  # let the start-up replies settle
 
     def sent_cluster():
         return sum(h.query("stats")["sent"]["cluster"] for h in c.hosts[:16])
 
+    wait_stable(sent_cluster, quiet=FAIL_AFTER_S)  # the start-up replies are over
     watches = [Watch(h) for h in c.hosts[:16]]
     joiner = c.hosts[16]
     before = sent_cluster()
@@ -150,15 +145,14 @@ def join_replies():
     took = time.monotonic() - t0
     check(listed, "the joiner does not list all 17: %s" % joiner.states())
     check(c.converged(), "17 daemons did not converge")
-    time.sleep(1.0)
-    replies = sent_cluster() - before
+    replies = wait_stable(sent_cluster, quiet=FAIL_AFTER_S) - before
     suppressed = sum(h.query("stats")["other"]["replies_suppressed"] for h in c.hosts[:16])
     print("join: a join into 16 members caused %d cluster replies (%d suppressed); the 16 reported it "
           "after max %.3f s, the joiner listed all 17 alive after %.3f s (incl. its start-up)"
           % (replies, suppressed, max(seen), took))
     check(1 <= replies <= 3, "join caused %d cluster replies" % replies)
-    check(max(max(seen), took) <= JOIN16_MAX_S, "converged after %.3f s > %.2f s"
-          % (max(max(seen), took), JOIN16_MAX_S))
+    check(max(max(seen), took) <= EVENT_MAX_S, "converged after %.3f s > %.2f s"
+          % (max(max(seen), took), EVENT_MAX_S))
     c.cleanup()
 
 

@@ -17,7 +17,7 @@ import subprocess
 import threading
 import time
 
-from cmemnet import CMEMD, Cluster, check, finish, median, need, need_root, scenario, wait_until
+from cmemnet import CMEMD, CRASH_MAX_S, Cluster, check, finish, median, need, need_root, scenario, wait_until
 
 WATCHDOG_USEC = 400000  # WATCHDOG=1 expected every 200 ms
 
@@ -105,8 +105,8 @@ def status_follows_counts(c, mgr, t_ready):
     h2.kill()
     failed = wait_until(lambda: mgr.first("STATUS=1 alive, 1 failed, 0 left", after=t1), 4)
     check(failed, "no STATUS for 1 failed: %s" % [m for _, m, _ in mgr.msgs if "STATUS" in m])
-    # fail_after_ms 750: noticed after <= ~0.8 s, sent at most 1 s after the previous STATUS
-    check(failed[0] - t1 < 2.0, "failure reported %.3f s after kill -9" % (failed[0] - t1))
+    # a crash is seen (CRASH_MAX_S), and STATUS= sent at most 1 s after the previous one
+    check(failed[0] - t1 < CRASH_MAX_S + 1, "failure reported %.3f s after kill -9" % (failed[0] - t1))
     print("STATUS=1 alive, 1 failed: %.3f s after kill -9 of the second daemon" % (failed[0] - t1))
     times = [t for t, _, _ in mgr.all("STATUS=")]
     gaps = [b - a for a, b in zip(times, times[1:])]
@@ -115,7 +115,7 @@ def status_follows_counts(c, mgr, t_ready):
 
 
 def watchdog_interval(mgr):
-    time.sleep(1.5)
+    wait_until(lambda: len(mgr.all("WATCHDOG=1")) >= 8, 5)
     times = [t for t, _, _ in mgr.all("WATCHDOG=1")]
     check(len(times) >= 5, "only %d WATCHDOG=1 messages" % len(times))
     gaps = [b - a for a, b in zip(times, times[1:])]

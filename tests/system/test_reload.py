@@ -78,7 +78,6 @@ def start_3():
         h.start(conf_text=open(h.conf).read())
     check(wait_until(lambda: c.converged(hosts), 5), "no convergence")
     watches = [Watch(h) for h in hosts]
-    time.sleep(0.3)
     t0 = time.monotonic()
     return SimpleNamespace(c=c, hosts=hosts, k1=k1, k2=k2, k3=k3, files=files, watches=watches, t0=t0)
 

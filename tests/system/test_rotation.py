@@ -10,7 +10,7 @@ are counted as unknown_key.
 import os
 import time
 
-from cmemnet import Cluster, Watch, check, finish, need, need_root, scenario, wait_until, write_keyring
+from cmemnet import FAIL_AFTER_S, Cluster, Watch, check, finish, need, need_root, scenario, wait_until, write_keyring
 
 
 def keys(h, *args):
@@ -41,7 +41,7 @@ def rotate(c):
     for h in members:  # 4. remove the old key
         keys(h, "remove", "1")
     took = time.monotonic() - t0
-    time.sleep(1.5)  # longer than a failure timeout: a member lost on the way would show
+    time.sleep(2 * FAIL_AFTER_S)  # longer than a failure timeout: a member lost on the way would show
     bad = c.events_since(watches, t0)
     check(not bad, "rotation lost members: %s" % bad)
     check(c.converged(members), "not converged after rotation")
@@ -59,7 +59,8 @@ def old_key_stays_out(c, watches):
     old, members = c.hosts[3], c.hosts[:3]
     before = sum(h.query("stats")["dropped"]["unknown_key"] for h in members)
     old.start()
-    time.sleep(2.0)
+    # it sends on: wait until its lines were counted, then it had its chance to be admitted
+    wait_until(lambda: sum(h.query("stats")["dropped"]["unknown_key"] for h in members) - before > 20, 10)
     after = sum(h.query("stats")["dropped"]["unknown_key"] for h in members)
     for h in members:
         st = h.states()

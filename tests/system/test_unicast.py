@@ -3,10 +3,10 @@
 
 1. Two subnets joined by a router namespace, UDP multicast dropped on every
    host (nft), `multicast = false` and one seed: all converge; a late joiner
-   is seen by all; kill -9 (the seed included) is seen by all, median <= 1 s;
-   SIGTERM is seen as `left`; the router's link to one subnet goes down for
-   4 s and comes back: each side sees the other fail, then all re-form with
-   no restart.
+   is seen by all; kill -9 (the seed included) is seen by all
+   (CRASH_MIN_S .. CRASH_MAX_S); SIGTERM is seen as `left`; the router's
+   link to one subnet goes down until each side sees the other fail, and
+   comes back: all re-form (REJOIN_MAX_S) with no restart.
 2. Mixed, on one segment: members with multicast and a seed, members with
    unicast only, and one with multicast only.  The first kind sees everyone,
    the unicast-only ones see each other and the first kind, the
@@ -29,7 +29,8 @@ import tempfile
 import time
 
 import cmemnet
-from cmemnet import Cluster, Host, Watch, check, finish, median, need, need_root, scenario, sh, wait_until
+from cmemnet import (CRASH_MAX_S, CRASH_MIN_S, EVENT_MAX_S, FAIL_AFTER_S, HEARTBEAT_MAX_S, REJOIN_MAX_S, Cluster,
+                     Host, Watch, check, finish, median, need, need_root, scenario, sh, wait_until)
 
 INJECT = os.path.join(cmemnet.BUILD, "cmem-inject")
 
@@ -169,7 +170,6 @@ def routed_start():
 def routed_late_join(c, watches, peers):
     late = c.hosts[-1]
     watches.update({h: Watch(h) for h in c.hosts[:-1]})
-    time.sleep(0.3)
     t0 = time.monotonic()
     late.start(peers)
     watches[late] = Watch(late)
@@ -186,7 +186,7 @@ def routed_late_join(c, watches, peers):
 def routed_datagrams(c):
     # datagrams per line: each sends to the 5 others and nothing to itself
     t = transport(c.hosts[2])
-    time.sleep(1.0)
+    wait_until(lambda: transport(c.hosts[2])["lines_sent"] - t["lines_sent"] >= 10, 5)
     t2 = transport(c.hosts[2])
     per_line = (t2["datagrams_sent"] - t["datagrams_sent"]) / max(1, t2["lines_sent"] - t["lines_sent"])
     print("routed: %s sends %.2f datagrams per line to %d peers (%d seeds)"
@@ -207,7 +207,8 @@ def routed_crashes(c, watches, peers):
         print("routed: %s restarted and back in every view after %.3f s" % (victim.name, time.monotonic() - t0))
     print("routed: kill -9 of 3 members (the seed included): %d detections min %.3f / median %.3f / max %.3f s"
           % (len(times), min(times), median(times), max(times)))
-    check(median(times) <= 1.0, "median crash detection %.3f s > 1 s" % median(times))
+    check(min(times) >= CRASH_MIN_S and max(times) <= CRASH_MAX_S, "crash detection %.3f .. %.3f s, "
+          "outside %.3f .. %.1f s" % (min(times), max(times), CRASH_MIN_S, CRASH_MAX_S))
     return True
 
 
@@ -215,20 +216,21 @@ def routed_leave(c, watches, peers):
     leaver = c.hosts[2]
     seen = detect(c, leaver, watches, what="leave", limit=2)
     print("routed: SIGTERM of %s seen as left by all after max %.3f s" % (leaver.name, max(seen)))
-    check(max(seen) <= 0.2, "leave took %.3f s" % max(seen))
+    check(max(seen) <= EVENT_MAX_S, "leave took %.3f s > %.3f s" % (max(seen), EVENT_MAX_S))
     for w in watches.values():
         w.stop()
 
 
 def partition(c):
-    """The router's link to subnet 2 down for 4 s, then up: no restart."""
+    """The router's link to subnet 2 down until each side sees the other failed, then up: no restart."""
     side1 = [h for h in c.hosts if h.side == 1 and h.running()]
     side2 = [h for h in c.hosts if h.side == 2 and h.running()]
     pids = {h.name: h.pid for h in c.hosts}
     sh("ip", "-n", c.rt, "link", "set", "r2", "down")
     split = wait_until(lambda: c.converged(side1) and c.converged(side2), 5)
     check(split, "partition not seen: %s" % {h.name: h.states() for h in c.hosts})
-    time.sleep(4)
+    t_down = time.monotonic()
+    wait_until(lambda: all(all(h.states().get(o.name) == "failed" for o in side2) for h in side1), 10)
     for h in side1:
         st = h.states()
         check(all(st.get(o.name) == "failed" for o in side2), "%s sees %s in the partition" % (h.name, st))
@@ -238,9 +240,9 @@ def partition(c):
     took = time.monotonic() - t0
     check(ok, "partition healed but no convergence in 10 s: %s" % {h.name: h.states() for h in c.hosts})
     check(all(h.running() and h.pid == pids[h.name] for h in side1 + side2), "a daemon restarted")
-    print("routed: subnets partitioned 4 s (router link down), each side saw the other failed; "
-          "re-formed %.3f s after the link came back, no restart" % took)
-    check(took <= 3.0, "re-forming took %.3f s" % took)
+    print("routed: subnets partitioned %.1f s (router link down), each side saw the other failed; "
+          "re-formed %.3f s after the link came back, no restart" % (t0 - t_down, took))
+    check(took <= REJOIN_MAX_S, "re-forming took %.3f s > %.1f s" % (took, REJOIN_MAX_S))
 
 
 @scenario
@@ -265,7 +267,7 @@ def mixed():
         return {n for n, s in h.states().items() if s == "alive"}
     ok = wait_until(lambda: all(alive(h) == want[h.name] for h in c.hosts), 10)
     check(ok, "mixed: views %s, wanted %s" % ({h.name: alive(h) for h in c.hosts}, want))
-    time.sleep(2)  # and it stays so
+    time.sleep(2 * FAIL_AFTER_S)  # and it stays so: longer than a failure timeout
     check(all(alive(h) == want[h.name] for h in c.hosts),
           "mixed: views changed: %s" % {h.name: alive(h) for h in c.hosts})
     print("mixed: multicast+seed members see all 5; unicast-only see the 4 unicast-capable; "
@@ -287,10 +289,10 @@ def ipv6():
     check(addrs[c.hosts[1].name] == c.hosts[1].addr6, "IPv6 unicast: addresses %s" % addrs)
     print("ipv6: 3 daemons, unicast only, IPv6 seed: converged %.3f s after start" % (time.monotonic() - t0))
     watches = {h: Watch(h) for h in c.hosts}
-    time.sleep(0.3)
     seen = detect(c, c.hosts[2], watches)
     print("ipv6: kill -9 seen by both others after max %.3f s" % max(seen))
-    check(max(seen) <= 1.5, "IPv6 unicast crash detection %.3f s" % max(seen))
+    check(CRASH_MIN_S <= min(seen) and max(seen) <= CRASH_MAX_S, "IPv6 unicast crash detection %.3f .. %.3f s"
+          % (min(seen), max(seen)))
     for w in watches.values():
         w.stop()
     c.cleanup()
@@ -335,8 +337,11 @@ def attacks():
     before = transport(target)["peers"]
 
     wrong = cmemnet.write_keyring(os.path.join(c.dir, "wrong.keys"))
+    mac0 = target.query("stats")["dropped"]["bad_mac"]
     send_from(attacker, inject_line(c, wrong, "intruder"), target.addr, c.port)
-    time.sleep(1.5)
+    # once counted, it was handled: a reply would have been sent at once
+    wait_until(lambda: target.query("stats")["dropped"]["bad_mac"] > mac0, 5)
+    time.sleep(HEARTBEAT_MAX_S)  # and a heartbeat more, should one go to it
     sent = egress_packets(target)
     stats = target.query("stats")
     print("attacks: forged cjoin (wrong key) from an unknown address: %d datagrams to it, bad_mac %d, "
@@ -351,7 +356,8 @@ def attacks():
     check(lines, "could not capture a line of %s" % victim.name)
     replay_before = target.query("stats")["dropped"]["replay"]
     send_from(attacker, "\n".join(lines), target.addr, c.port)
-    time.sleep(1.5)
+    wait_until(lambda: target.query("stats")["dropped"]["replay"] - replay_before >= len(lines), 5)
+    time.sleep(HEARTBEAT_MAX_S)  # and a heartbeat more, should one go to it
     after = target.query("stats")["dropped"]["replay"]
     sent = egress_packets(target)
     print("attacks: %d recorded lines of %s replayed from a new address: replay +%d, peers %d -> %d, "
