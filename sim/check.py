@@ -7,7 +7,9 @@ reads its earlier result (SIM_CHECK_JSON=build/bench-cluster.json), then
 runs the same steps in the simulator for each size and prints both side by
 side: crash detection median, false failures at 10 % and 30 % loss, lines
 sent and received per node per second.  Agreement is within 10 % (counts of
-false failures: equal, or both under one per run).
+false failures: equal, both under one per run, or the real run's count within
+the range of the simulated runs).  The simulated run is bench's whole run in
+its order, at the times bench recorded for its loss rules (sim/README.md).
 
 Environment: BENCH_QUICK=1 and BENCH_SIZES as for bench-cluster (default
 5 16 64); SIM_CHECK_SEEDS (default 10) runs of the simulator per size;
