@@ -482,7 +482,9 @@ def wait_converged(agent, hosts, timeout, what):
 
 
 def loss_on(cluster, hosts, percent, port, hooks):
-    """Drop percent% of the agent's datagrams on these hosts (nft numgen), like cmemnet.loss."""
+    """Drop percent% of the agent's datagrams on these hosts (nft numgen), like cmemnet.loss.
+    One `nft` per host, one after the other: returns when each rule was in (time.monotonic())."""
+    done = []
     for h in hosts:
         chains = "".join(
             "chain %s { type filter hook %s priority 0; udp dport %d numgen random mod 100 < %d drop; }\n"
@@ -490,6 +492,8 @@ def loss_on(cluster, hosts, percent, port, hooks):
         subprocess.run(["ip", "netns", "exec", h.ns, "nft", "-f", "-"],
                        input="table inet benchloss {\n%s}\n" % chains, text=True, check=True,
                        capture_output=True)
+        done.append(time.monotonic())
+    return done
 
 
 def loss_off(cluster, hosts):
@@ -519,7 +523,7 @@ def _step(res, name, fn):
 
 
 def _start_all(agent, hosts, p, res):
-    t0 = time.monotonic()
+    t0 = res["t_first"] = time.monotonic()
     agent.start(hosts[0])
     agent.wait_started(hosts[0])  # serf: the others join this one
     for h in hosts[1:]:
@@ -643,7 +647,11 @@ def _graceful_stop(agent, observers, leaver, hub, timeout):
 def _loss_level(agent, cluster, hosts, hub, p, res, pct, secs, k):
     key = "loss%d" % pct
     out = res.setdefault(key, {"percent": pct, "seconds": secs})
-    loss_on(cluster, hosts, pct, agent.port, p.hooks)
+    t_on = time.monotonic()
+    rules = loss_on(cluster, hosts, pct, agent.port, p.hooks)
+    # when each host's rule went in, and when the loss was off again, from the
+    # size's first start: the simulator (sim/check.py) replays this timeline
+    out["rules_t"] = [round(t - res["t_first"], 4) for t in [t_on] + rules]
     try:
         t0 = time.monotonic()
         time.sleep(secs)
@@ -667,6 +675,7 @@ def _loss_level(agent, cluster, hosts, hub, p, res, pct, secs, k):
         _restart(agent, hosts, leaver, p, p.converge_timeout)
     finally:
         loss_off(cluster, hosts)
+        out["off_t"] = round(time.monotonic() - res["t_first"], 4)
 
 
 def run_size(agent_cls, n, p, **agent_kw):

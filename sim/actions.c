@@ -161,7 +161,7 @@ void sim_action(struct sim *s, const struct action *a)
 		measure_end(s);
 		return;
 	case ACT_COUNT:
-		s->counting = 1;
+		s->counting = a->value > 0 ? 2 : 1;
 		return;
 	case ACT_END:
 		if (s->measuring)

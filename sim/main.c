@@ -39,7 +39,8 @@ static void summary_line(FILE *out, const struct scenario *sc, const struct figu
 {
 	static const char *cols[] = { "crash.p50", "crash.p99", "crash.max", "join.max", "leave.max",
 	                              "false", "tx_lines", "rx_lines", "tx_bytes", "rx_bytes",
-	                              "converge.max", "timeout.p50", "false_before" };
+	                              "converge.max", "timeout.p50", "false_before", "false_after",
+	                              "false_run.min", "false_run.max" };
 	int ok;
 
 	fprintf(out, "%s\t%u\t%u", sc->name, sc->nodes, f->runs);
@@ -83,11 +84,14 @@ static int run_scenario(const char *path, const struct opts *o)
 	end_s = (double)sc.acts[sc.nacts - 1].t / 1e6;
 	for (uint64_t k = 0; k < (o->seeds ? o->seeds : sc.seeds); k++) {
 		struct sim s;
+		uint64_t false0 = f.false_failures;
 
 		sim_init(&s, &sc, o->seed + k, &f, o->trace);
 		s.progress = o->progress;
 		sim_run(&s);
 		fig_add(&f.converge, &f.nconverge, &f.cap_converge, s.converge_s);
+		fig_add(&f.false_runs, &f.nfalse_runs, &f.cap_false_runs,
+		        (double)(f.false_failures - false0));
 		f.sim_s += (double)s.now / 1e6;
 		f.runs++;
 		sim_free(&s);

@@ -13,8 +13,9 @@ if ! command -v gnuplot >/dev/null; then
 		gnuplot-nox >/dev/null || exit 1
 fi
 # columns: name N runs crash.p50 crash.p99 crash.max join.max leave.max false tx_lines
-# rx_lines tx_bytes rx_bytes converge.max timeout.p50 false_before cpu_s sim_s deliveries footprint
-awk -F'\t' '$1 ~ /^scale-/ { print $2, $11, $13, $4, $6, $20 }' "$tsv" | sort -n > "$dat"
+# rx_lines tx_bytes rx_bytes converge.max timeout.p50 false_before false_after
+# false_run.min false_run.max cpu_s sim_s deliveries footprint
+awk -F'\t' '$1 ~ /^scale-/ { print $2, $11, $13, $4, $6, $23 }' "$tsv" | sort -n > "$dat"
 [ -s "$dat" ] || { echo "plot: no scale-N scenario in $tsv"; exit 1; }
 gnuplot <<GP
 set terminal pngcairo size 900,500

@@ -37,6 +37,8 @@ void probe_open(struct sim *s, enum probe_kind kind, uint32_t subject)
 {
 	struct probe *p;
 
+	if (s->counting == 0) /* before `count start`: history, not measured */
+		return;
 	if (s->nprobes == s->capprobes) {
 		s->capprobes = s->capprobes ? 2 * s->capprobes : 16;
 		s->probes = xreallocarray(s->probes, s->capprobes, sizeof(*s->probes));
@@ -135,12 +137,14 @@ static void judge_failure(struct sim *s, uint32_t obs, uint32_t subj)
 	}
 	if (s->fig == NULL)
 		return;
-	if (h->state == HOST_UP && !path_blocked(s, subj, obs) && !s->counting)
-		s->fig->false_before++;
-	else if (h->state == HOST_UP && !path_blocked(s, subj, obs))
-		s->fig->false_failures++;
-	else
+	if (h->state != HOST_UP || path_blocked(s, subj, obs))
 		s->fig->expected_failures++;
+	else if (s->counting == 1)
+		s->fig->false_failures++;
+	else if (s->counting == 0)
+		s->fig->false_before++;
+	else
+		s->fig->false_after++;
 }
 
 static void follow_convergence(struct sim *s, uint32_t obs)
@@ -238,6 +242,7 @@ void figures_free(struct figures *f)
 	for (int k = 0; k < 4; k++)
 		free(f->per_node[k]);
 	free(f->converge);
+	free(f->false_runs);
 	free(f->timeouts);
 	memset(f, 0, sizeof(*f));
 }
@@ -303,6 +308,8 @@ double figure_value(const struct figures *f, const char *what, int *ok)
 			return stat_of(f ? f->all[k] : NULL, f ? f->nall[k] : 0, dot + 1, ok);
 	if (dot && strncmp(what, "converge.", 9) == 0)
 		return stat_of(f ? f->converge : NULL, f ? f->nconverge : 0, dot + 1, ok);
+	if (dot && strncmp(what, "false_run.", 10) == 0)
+		return stat_of(f ? f->false_runs : NULL, f ? f->nfalse_runs : 0, dot + 1, ok);
 	if (dot && strncmp(what, "timeout.", 8) == 0)
 		return stat_of(f ? f->timeouts : NULL, f ? f->ntimeouts : 0, dot + 1, ok);
 	for (int k = 0; k < 4; k++)
@@ -312,6 +319,8 @@ double figure_value(const struct figures *f, const char *what, int *ok)
 		return f ? (double)f->false_failures : 0;
 	if (strcmp(what, "false_before") == 0)
 		return f ? (double)f->false_before : 0;
+	if (strcmp(what, "false_after") == 0)
+		return f ? (double)f->false_after : 0;
 	if (strcmp(what, "unconverged") == 0) {
 		size_t bad = 0;
 
@@ -372,6 +381,9 @@ void report_print(FILE *out, const struct scenario *sc, const struct figures *f,
 	if (f->false_before)
 		fprintf(out, "| false failures before `count start` (not counted above) | %llu |\n",
 		        (unsigned long long)f->false_before);
+	if (f->false_after)
+		fprintf(out, "| false failures after `count stop` (not counted above) | %llu |\n",
+		        (unsigned long long)f->false_after);
 	fprintf(out, "| failures explained (partition, cut input, pause) | %llu |\n",
 	        (unsigned long long)f->expected_failures);
 	if (f->measured_s > 0) {

@@ -211,8 +211,9 @@ static int parse_act_args(struct parse *p, struct action *a)
 		a->kind = p->w[3][2] == 'a' ? ACT_MEASURE : ACT_UNMEASURE;
 		return 0;
 	case ACT_COUNT:
-		if (p->nw != 4 || strcmp(p->w[3], "start") != 0)
-			return fail(p, "wants: count start", NULL);
+		if (p->nw != 4 || (strcmp(p->w[3], "start") != 0 && strcmp(p->w[3], "stop") != 0))
+			return fail(p, "wants: count start, or count stop", NULL);
+		a->value = p->w[3][2] == 'o' ? 1 : 0; /* stop: 1 */
 		return 0;
 	case ACT_STARVE:
 		if (p->nw != 5 || parse_hosts(p, p->w[3], &a->a) == -1)

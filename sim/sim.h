@@ -156,6 +156,9 @@ struct figures {
 	unsigned leave_as_failed;
 	uint64_t false_failures, expected_failures, events;
 	uint64_t false_before;                /* before `count start` */
+	uint64_t false_after;                 /* after `count stop` */
+	double *false_runs;                   /* false failures in each run */
+	size_t nfalse_runs, cap_false_runs;
 	double *converge;                     /* per run, s; < 0 never */
 	size_t nconverge, cap_converge;
 	double measured_s;                    /* steady window, summed over runs */
@@ -185,7 +188,8 @@ struct sim {
 	uint64_t started_t;        /* `start all` */
 	double converge_s;
 	int measuring;
-	int counting;               /* false failures counted (from `count start`, or all along) */
+	int counting;               /* false failures: 0 not yet (before `count start`), 1 counted
+	                               (from it, or all along), 2 no more (after `count stop`) */
 	uint64_t measure_t0;
 	int ended;
 	FILE *trace;
