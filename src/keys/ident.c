@@ -162,21 +162,25 @@ int ident_certify(const struct ident_args *a, struct cert *c, char *err, size_t 
 
 /* ---- revoke ---- */
 
-/* The list in the administrator directory, checked against its key; empty if none. */
-static int admin_list(const char *path, const struct keyfile_pair *admin, struct crl *l,
-                      char *err, size_t errlen)
+/*
+ * The list at path, if there is one, into l, checked against the key pub; l
+ * empty if there is none.  -1 if it cannot be read or does not verify: then
+ * err says why, a verification failure followed by context.
+ */
+static int list_if_any(const char *path, const uint8_t pub[32], struct crl *l,
+                       const char *context, char *err, size_t errlen)
 {
 	enum cert_status st;
-	char why[256];
+	char why[512];
 
 	memset(l, 0, sizeof(*l));
 	if (!privfile_exists(path))
 		return 0;
 	if (ident_crl_load(path, l, err, errlen) != CERT_OK)
 		return -1;
-	if ((st = crl_verify(l, admin->pk)) != CERT_OK) {
+	if ((st = crl_verify(l, pub)) != CERT_OK) {
 		ident_describe(st, path, NULL, NULL, 0, why, sizeof(why));
-		seterr(err, errlen, "%s; refusing to extend it", why);
+		seterr(err, errlen, "%s%s", why, context);
 		crl_clear(l);
 		return -1;
 	}
@@ -195,7 +199,7 @@ int ident_revoke(const struct ident_args *a, struct crl *l, char *path, size_t p
 	if (path_join(path, pathsize, a->sign_with, IDENT_CRL_FILE, err, errlen) == -1 ||
 	    (admin = keyfile_pair_load(KEYFILE_ADMIN, a->sign_with, err, errlen)) == NULL)
 		return -1;
-	if (admin_list(path, admin, l, err, errlen) == -1)
+	if (list_if_any(path, admin->pk, l, "; refusing to extend it", err, errlen) == -1)
 		goto out;
 	if (l->sequence == UINT64_MAX) {
 		seterr(err, errlen, "%s: sequence %" PRIu64 " is the last one there is", path,
@@ -354,19 +358,8 @@ static int check_member_key(const struct cert *c, const char *bundle, const char
 static int check_list(const struct ident_parts *p, const char *bundle, const char *path,
                       const uint8_t trusted[32], struct crl *have, char *err, size_t errlen)
 {
-	enum cert_status st;
-	char why[512];
-
-	memset(have, 0, sizeof(*have));
-	if (!privfile_exists(path))
-		return 0;
-	if (ident_crl_load(path, have, err, errlen) != CERT_OK)
+	if (list_if_any(path, trusted, have, " (the list this host has)", err, errlen) == -1)
 		return -1;
-	if ((st = crl_verify(have, trusted)) != CERT_OK) {
-		ident_describe(st, path, NULL, NULL, 0, why, sizeof(why));
-		seterr(err, errlen, "%s (the list this host has)", why);
-		return -1;
-	}
 	if (p->has_crl && crl_newer(have, &p->crl)) {
 		seterr(err, errlen,
 		       "%s: refusing an older revocation list: sequence %" PRIu64 ", but %s has "
