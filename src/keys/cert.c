@@ -150,12 +150,22 @@ static int verify_body(const uint8_t sig[crypto_sign_BYTES], const char *ctx,
 	return rc;
 }
 
-static int check_signer(const struct keyfile_pair *admin, char *err, size_t errlen)
+/*
+ * Signing needs an administrator key and fields that hold: fields is their
+ * check's verdict, why its reason, what the message's start.
+ */
+static int can_sign(const struct keyfile_pair *admin, enum cert_status fields, const char *why,
+                    const char *what, char *err, size_t errlen)
 {
-	if (admin->kind == KEYFILE_ADMIN)
-		return 0;
-	seterr(err, errlen, "cannot sign: the signing key is not an administrator key");
-	return -1;
+	if (admin->kind != KEYFILE_ADMIN) {
+		seterr(err, errlen, "cannot sign: the signing key is not an administrator key");
+		return -1;
+	}
+	if (fields != CERT_OK) {
+		seterr(err, errlen, "%s: %s", what, why);
+		return -1;
+	}
+	return 0;
 }
 
 int cert_sign(struct cert *c, const struct keyfile_pair *admin, char *err, size_t errlen)
@@ -164,12 +174,8 @@ int cert_sign(struct cert *c, const struct keyfile_pair *admin, char *err, size_
 	char why[160];
 	size_t len;
 
-	if (check_signer(admin, err, errlen) == -1)
+	if (can_sign(admin, cert_fields(c, why, sizeof(why)), why, "cannot certify", err, errlen))
 		return -1;
-	if (cert_fields(c, why, sizeof(why)) != CERT_OK) {
-		seterr(err, errlen, "cannot certify: %s", why);
-		return -1;
-	}
 	cert_keyid(admin->pk, c->issuer);
 	len = cert_encode(c, bin);
 	sign_body(c->sig, CERT_SIGCTX, bin, len - crypto_sign_BYTES, admin);
@@ -550,12 +556,9 @@ int crl_sign(struct crl *l, const struct keyfile_pair *admin, char *err, size_t 
 	uint8_t *bin;
 	size_t len;
 
-	if (check_signer(admin, err, errlen) == -1)
+	if (can_sign(admin, crl_fields(l, why, sizeof(why)), why, "cannot sign the revocation list",
+	             err, errlen))
 		return -1;
-	if (crl_fields(l, why, sizeof(why)) != CERT_OK) {
-		seterr(err, errlen, "cannot sign the revocation list: %s", why);
-		return -1;
-	}
 	cert_keyid(admin->pk, l->issuer);
 	bin = crl_encode(l, &len);
 	sign_body(l->sig, CRL_SIGCTX, bin, len - crypto_sign_BYTES, admin);
