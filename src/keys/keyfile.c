@@ -82,18 +82,22 @@ static int has_tag(const char *s, size_t len, const char *tag)
 /* What the line at s is, if it is one of ours: for messages. */
 static const char *line_kind(const char *s, size_t len)
 {
-	if (has_tag(s, len, pub_tags[KEYFILE_HOST]))
-		return "a host public key";
-	if (has_tag(s, len, pub_tags[KEYFILE_ADMIN]))
-		return "an administrator public key";
-	if (has_tag(s, len, key_tags[KEYFILE_HOST]))
-		return "a host secret key";
-	if (has_tag(s, len, key_tags[KEYFILE_ADMIN]))
-		return "an administrator secret key";
-	if (has_tag(s, len, pub_tags[KEYFILE_MEMBER]))
-		return "a member public key";
-	if (has_tag(s, len, key_tags[KEYFILE_MEMBER]))
-		return "a member secret key";
+	static const struct {
+		const char *const *tags;
+		enum keyfile_kind kind;
+		const char *what;
+	} kinds[] = {
+		{ pub_tags, KEYFILE_HOST, "a host public key" },
+		{ pub_tags, KEYFILE_ADMIN, "an administrator public key" },
+		{ key_tags, KEYFILE_HOST, "a host secret key" },
+		{ key_tags, KEYFILE_ADMIN, "an administrator secret key" },
+		{ pub_tags, KEYFILE_MEMBER, "a member public key" },
+		{ key_tags, KEYFILE_MEMBER, "a member secret key" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+		if (has_tag(s, len, kinds[i].tags[kinds[i].kind]))
+			return kinds[i].what;
 	if (len >= strlen(KEYFILE_BUNDLE_PREFIX) &&
 	    memcmp(s, KEYFILE_BUNDLE_PREFIX, strlen(KEYFILE_BUNDLE_PREFIX)) == 0)
 		return "a bundle";
