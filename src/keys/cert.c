@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "textlines.h"
 #include "util.h"
 
 #define B64 sodium_base64_VARIANT_ORIGINAL
@@ -150,12 +151,22 @@ static int verify_body(const uint8_t sig[crypto_sign_BYTES], const char *ctx,
 	return rc;
 }
 
-static int check_signer(const struct keyfile_pair *admin, char *err, size_t errlen)
+/*
+ * Signing needs an administrator key and fields that hold: fields is their
+ * check's verdict, why its reason, what the message's start.
+ */
+static int can_sign(const struct keyfile_pair *admin, enum cert_status fields, const char *why,
+                    const char *what, char *err, size_t errlen)
 {
-	if (admin->kind == KEYFILE_ADMIN)
-		return 0;
-	seterr(err, errlen, "cannot sign: the signing key is not an administrator key");
-	return -1;
+	if (admin->kind != KEYFILE_ADMIN) {
+		seterr(err, errlen, "cannot sign: the signing key is not an administrator key");
+		return -1;
+	}
+	if (fields != CERT_OK) {
+		seterr(err, errlen, "%s: %s", what, why);
+		return -1;
+	}
+	return 0;
 }
 
 int cert_sign(struct cert *c, const struct keyfile_pair *admin, char *err, size_t errlen)
@@ -164,12 +175,8 @@ int cert_sign(struct cert *c, const struct keyfile_pair *admin, char *err, size_
 	char why[160];
 	size_t len;
 
-	if (check_signer(admin, err, errlen) == -1)
+	if (can_sign(admin, cert_fields(c, why, sizeof(why)), why, "cannot certify", err, errlen))
 		return -1;
-	if (cert_fields(c, why, sizeof(why)) != CERT_OK) {
-		seterr(err, errlen, "cannot certify: %s", why);
-		return -1;
-	}
 	cert_keyid(admin->pk, c->issuer);
 	len = cert_encode(c, bin);
 	sign_body(c->sig, CERT_SIGCTX, bin, len - crypto_sign_BYTES, admin);
@@ -250,42 +257,26 @@ enum cert_status cert_check(const struct cert *c, const struct crl *crl,
 
 /* ---- text forms ---- */
 
-/* A line reader over text; lines end in LF or CRLF. */
-struct reader {
-	const char *name, *p, *end;
-	unsigned lineno;
-	int cut; /* the last line read has no line end: the text may be cut short */
-	char *err;
-	size_t errlen;
-};
-
 /*
  * The next line, which must be "LABEL VALUE": the value in *val.  A
  * missing line, or a last line cut short, is CERT_TRUNCATED.
  */
-static enum cert_status field(struct reader *r, const char *label, const char **val,
+static enum cert_status field(struct textlines *r, const char *label, const char **val,
                               size_t *vlen)
 {
-	const char *nl, *line = r->p;
+	const char *line;
 	size_t llen, lab = strlen(label);
 
-	if (r->p >= r->end) {
+	if (textlines_next(r, &line, &llen) == -1) {
 		seterr(r->err, r->errlen, "%s: truncated: no \"%s\" line", r->name, label);
 		return CERT_TRUNCATED;
 	}
-	nl = memchr(r->p, '\n', (size_t)(r->end - r->p));
-	llen = nl ? (size_t)(nl - line) : (size_t)(r->end - line);
-	r->p = nl ? nl + 1 : r->end;
-	r->cut = nl == NULL;
-	r->lineno++;
-	if (llen > 0 && line[llen - 1] == '\r')
-		llen--;
 	if (llen > lab && memcmp(line, label, lab) == 0 && line[lab] == ' ') {
 		*val = line + lab + 1;
 		*vlen = llen - lab - 1;
 		return CERT_OK;
 	}
-	if (nl == NULL && llen <= lab && memcmp(line, label, llen) == 0) {
+	if (r->cut && llen <= lab && memcmp(line, label, llen) == 0) {
 		seterr(r->err, r->errlen, "%s: truncated: line %u is cut short", r->name, r->lineno);
 		return CERT_TRUNCATED;
 	}
@@ -293,20 +284,14 @@ static enum cert_status field(struct reader *r, const char *label, const char **
 	return CERT_BAD_FORMAT;
 }
 
-static enum cert_status bad_field(struct reader *r, const char *label, const char *should)
+static enum cert_status bad_field(struct textlines *r, const char *label, const char *should)
 {
-	if (r->cut) {
-		seterr(r->err, r->errlen, "%s: truncated: line %u (%s) is cut short", r->name,
-		       r->lineno, label);
-		return CERT_TRUNCATED;
-	}
-	seterr(r->err, r->errlen, "%s: line %u: the %s is not %s", r->name, r->lineno, label,
-	       should);
-	return CERT_BAD_FORMAT;
+	textlines_bad_value(r, label, should);
+	return r->cut ? CERT_TRUNCATED : CERT_BAD_FORMAT;
 }
 
 /* The first line must be magic exactly. */
-static enum cert_status magic_line(struct reader *r, const char *magic)
+static enum cert_status magic_line(struct textlines *r, const char *magic)
 {
 	size_t mlen = strlen(magic), avail = (size_t)(r->end - r->p);
 	size_t n = avail < mlen ? avail : mlen;
@@ -327,7 +312,7 @@ static enum cert_status magic_line(struct reader *r, const char *magic)
 	return CERT_BAD_MAGIC;
 }
 
-static enum cert_status b64_field(struct reader *r, const char *label, uint8_t *out, size_t n)
+static enum cert_status b64_field(struct textlines *r, const char *label, uint8_t *out, size_t n)
 {
 	const char *val, *end = NULL;
 	size_t vlen, got = 0;
@@ -341,7 +326,7 @@ static enum cert_status b64_field(struct reader *r, const char *label, uint8_t *
 	return bad_field(r, label, n == 32 ? "32 bytes of base64" : "64 bytes of base64");
 }
 
-static enum cert_status u64_field(struct reader *r, const char *label, uint64_t *v)
+static enum cert_status u64_field(struct textlines *r, const char *label, uint64_t *v)
 {
 	const char *val;
 	size_t vlen;
@@ -354,7 +339,7 @@ static enum cert_status u64_field(struct reader *r, const char *label, uint64_t 
 	return bad_field(r, label, "a number in 1..18446744073709551615");
 }
 
-static enum cert_status time_field(struct reader *r, const char *label, int64_t *t)
+static enum cert_status time_field(struct textlines *r, const char *label, int64_t *t)
 {
 	const char *val;
 	size_t vlen;
@@ -368,7 +353,7 @@ static enum cert_status time_field(struct reader *r, const char *label, int64_t 
 }
 
 /* 16 lower-case hex digits. */
-static enum cert_status keyid_field(struct reader *r, uint8_t id[CERT_KEYID_BYTES])
+static enum cert_status keyid_field(struct textlines *r, uint8_t id[CERT_KEYID_BYTES])
 {
 	const char *val;
 	size_t vlen, got = 0;
@@ -386,7 +371,7 @@ static enum cert_status keyid_field(struct reader *r, uint8_t id[CERT_KEYID_BYTE
 	return bad_field(r, "issuer", "an administrator key id (16 lower-case hex digits)");
 }
 
-static enum cert_status name_field(struct reader *r, char out[NAME_LEN_MAX + 1])
+static enum cert_status name_field(struct textlines *r, char out[NAME_LEN_MAX + 1])
 {
 	const char *val;
 	size_t vlen;
@@ -404,7 +389,7 @@ static enum cert_status name_field(struct reader *r, char out[NAME_LEN_MAX + 1])
 }
 
 /* Nothing but white space after the last line. */
-static enum cert_status at_end(struct reader *r)
+static enum cert_status at_end(struct textlines *r)
 {
 	for (const char *p = r->p; p < r->end; p++)
 		if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n') {
@@ -437,7 +422,7 @@ static enum cert_status check_text(const char *name, const char *text, size_t le
 enum cert_status cert_parse(struct cert *c, const char *name, const char *text, size_t len,
                             char *err, size_t errlen)
 {
-	struct reader r = { name, text, text + len, 0, 0, err, errlen };
+	struct textlines r = { name, text, text + len, 0, 0, err, errlen };
 	enum cert_status st;
 	char why[160];
 
@@ -550,12 +535,9 @@ int crl_sign(struct crl *l, const struct keyfile_pair *admin, char *err, size_t 
 	uint8_t *bin;
 	size_t len;
 
-	if (check_signer(admin, err, errlen) == -1)
+	if (can_sign(admin, crl_fields(l, why, sizeof(why)), why, "cannot sign the revocation list",
+	             err, errlen))
 		return -1;
-	if (crl_fields(l, why, sizeof(why)) != CERT_OK) {
-		seterr(err, errlen, "cannot sign the revocation list: %s", why);
-		return -1;
-	}
 	cert_keyid(admin->pk, l->issuer);
 	bin = crl_encode(l, &len);
 	sign_body(l->sig, CRL_SIGCTX, bin, len - crypto_sign_BYTES, admin);
@@ -620,7 +602,7 @@ enum cert_status crl_decode(struct crl *l, const char *name, const uint8_t *buf,
 }
 
 /* "revoked N" lines, then the signature line. */
-static enum cert_status crl_serials(struct reader *r, struct crl *l)
+static enum cert_status crl_serials(struct textlines *r, struct crl *l)
 {
 	enum cert_status st;
 	uint64_t v;
@@ -640,7 +622,7 @@ static enum cert_status crl_serials(struct reader *r, struct crl *l)
 	return CERT_OK;
 }
 
-static enum cert_status crl_text(struct reader *r, struct crl *l)
+static enum cert_status crl_text(struct textlines *r, struct crl *l)
 {
 	enum cert_status st;
 	char why[200];
@@ -660,7 +642,7 @@ static enum cert_status crl_text(struct reader *r, struct crl *l)
 enum cert_status crl_parse(struct crl *l, const char *name, const char *text, size_t len,
                            char *err, size_t errlen)
 {
-	struct reader r = { name, text, text + len, 0, 0, err, errlen };
+	struct textlines r = { name, text, text + len, 0, 0, err, errlen };
 	enum cert_status st;
 
 	memset(l, 0, sizeof(*l));

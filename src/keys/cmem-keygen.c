@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,28 +157,45 @@ static int fail_write(const char *msg, int force_hint)
 	return EXIT_FAIL;
 }
 
+/* The options with a value: the letter getopt returns, the O_* bit, where the value goes. */
+static const struct valued_opt {
+	int ch;
+	unsigned bit;
+	size_t field; /* offsetof a const char * in struct opts */
+} valued_opts[] = {
+	{ 'o', O_OUTPUT, offsetof(struct opts, output) },
+	{ 't', O_TO, offsetof(struct opts, to) },
+	{ 's', O_SIGN_WITH, offsetof(struct opts, sign_with) },
+	{ 'k', O_HOST_KEY, offsetof(struct opts, host_key) },
+	{ 'T', O_TRUST, offsetof(struct opts, trust) },
+	{ 'H', O_HOSTS, offsetof(struct opts, hosts) },
+	{ 'K', O_KEYRING, offsetof(struct opts, keyring) },
+	{ 'N', O_NAME, offsetof(struct opts, name) },
+	{ 'P', O_PUB, offsetof(struct opts, pub) },
+	{ 'D', O_DAYS, offsetof(struct opts, days) },
+	{ 'S', O_SERIAL, offsetof(struct opts, serial) },
+	{ 'C', O_CERT, offsetof(struct opts, cert) },
+	{ 'c', O_CERTS, offsetof(struct opts, certs) },
+	{ 'R', O_CRL, offsetof(struct opts, crl) },
+};
+
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "o:fphV", longopts, NULL)) != -1) {
+		size_t i = 0;
+
+		while (i < ARRAY_SIZE(valued_opts) && valued_opts[i].ch != ch)
+			i++;
+		if (i < ARRAY_SIZE(valued_opts)) {
+			*(const char **)(void *)((char *)o + valued_opts[i].field) = optarg;
+			o->set |= valued_opts[i].bit;
+			continue;
+		}
 		switch (ch) {
-		case 'o': o->output = optarg; o->set |= O_OUTPUT; break;
 		case 'f': o->set |= O_FORCE; break;
 		case 'p': o->set |= O_PRIMARY; break;
-		case 't': o->to = optarg; o->set |= O_TO; break;
-		case 's': o->sign_with = optarg; o->set |= O_SIGN_WITH; break;
-		case 'k': o->host_key = optarg; o->set |= O_HOST_KEY; break;
-		case 'T': o->trust = optarg; o->set |= O_TRUST; break;
-		case 'H': o->hosts = optarg; o->set |= O_HOSTS; break;
-		case 'K': o->keyring = optarg; o->set |= O_KEYRING; break;
-		case 'N': o->name = optarg; o->set |= O_NAME; break;
-		case 'P': o->pub = optarg; o->set |= O_PUB; break;
-		case 'D': o->days = optarg; o->set |= O_DAYS; break;
-		case 'S': o->serial = optarg; o->set |= O_SERIAL; break;
-		case 'C': o->cert = optarg; o->set |= O_CERT; break;
-		case 'c': o->certs = optarg; o->set |= O_CERTS; break;
-		case 'R': o->crl = optarg; o->set |= O_CRL; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("cmem-keygen %s\n", CMEM_VERSION); exit(0);
 		default: usage(stderr); return -1;

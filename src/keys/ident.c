@@ -20,16 +20,6 @@ _Static_assert(CERT_TEXT_MAX + CRL_TEXT_MAX <= KEYFILE_IDENT_MAX,
                "a bundle's identity part holds a certificate and a full list");
 #define DAYS_MAX 36500 /* a hundred years */
 
-static int admin_file(char *path, size_t size, const char *dir, const char *file, char *err,
-                      size_t errlen)
-{
-	if (xsnprintf(path, size, "%s/%s", dir, file) < 0) {
-		seterr(err, errlen, "%s: directory name too long", dir);
-		return -1;
-	}
-	return 0;
-}
-
 void ident_describe(enum cert_status st, const char *what, const struct cert *c,
                     const char *want, int64_t now, char *out, size_t size)
 {
@@ -68,32 +58,31 @@ void ident_describe(enum cert_status st, const char *what, const struct cert *c,
 
 /* ---- loading ---- */
 
-enum cert_status ident_cert_load(const char *path, struct cert *c, char *err, size_t errlen)
+/* The public file at path (at most max bytes) parsed into c, or else into l. */
+static enum cert_status load_parse(const char *path, size_t max, struct cert *c, struct crl *l,
+                                   char *err, size_t errlen)
 {
 	size_t len = 0;
-	char *text = privfile_read_public(path, CERT_TEXT_MAX, &len, err, errlen);
+	char *text = privfile_read_public(path, max, &len, err, errlen);
 	enum cert_status st;
 
-	memset(c, 0, sizeof(*c));
 	if (text == NULL)
 		return CERT_TRUNCATED; /* unreadable: err says why */
-	st = cert_parse(c, path, text, len, err, errlen);
+	st = c ? cert_parse(c, path, text, len, err, errlen) : crl_parse(l, path, text, len, err, errlen);
 	free(text);
 	return st;
 }
 
+enum cert_status ident_cert_load(const char *path, struct cert *c, char *err, size_t errlen)
+{
+	memset(c, 0, sizeof(*c));
+	return load_parse(path, CERT_TEXT_MAX, c, NULL, err, errlen);
+}
+
 enum cert_status ident_crl_load(const char *path, struct crl *l, char *err, size_t errlen)
 {
-	size_t len = 0;
-	char *text = privfile_read_public(path, CRL_TEXT_MAX, &len, err, errlen);
-	enum cert_status st;
-
 	memset(l, 0, sizeof(*l));
-	if (text == NULL)
-		return CERT_TRUNCATED;
-	st = crl_parse(l, path, text, len, err, errlen);
-	free(text);
-	return st;
+	return load_parse(path, CRL_TEXT_MAX, NULL, l, err, errlen);
 }
 
 int ident_is_crl(const char *path)
@@ -116,7 +105,7 @@ static int next_serial(const struct ident_args *a, uint64_t *serial, char *err, 
 	struct provision_state last, next = { .created = a->now };
 	int exists;
 
-	if (admin_file(path, sizeof(path), a->sign_with, IDENT_SERIAL_FILE, err, errlen) == -1 ||
+	if (path_join(path, sizeof(path), a->sign_with, IDENT_SERIAL_FILE, err, errlen) == -1 ||
 	    provision_state_load(path, &last, &exists, err, errlen) == -1)
 		return -1;
 	if (a->serial == 0 && exists && last.serial == UINT64_MAX) {
@@ -173,21 +162,25 @@ int ident_certify(const struct ident_args *a, struct cert *c, char *err, size_t 
 
 /* ---- revoke ---- */
 
-/* The list in the administrator directory, checked against its key; empty if none. */
-static int admin_list(const char *path, const struct keyfile_pair *admin, struct crl *l,
-                      char *err, size_t errlen)
+/*
+ * The list at path, if there is one, into l, checked against the key pub; l
+ * empty if there is none.  -1 if it cannot be read or does not verify: then
+ * err says why, a verification failure followed by context.
+ */
+static int list_if_any(const char *path, const uint8_t pub[32], struct crl *l,
+                       const char *context, char *err, size_t errlen)
 {
 	enum cert_status st;
-	char why[256];
+	char why[512];
 
 	memset(l, 0, sizeof(*l));
 	if (!privfile_exists(path))
 		return 0;
 	if (ident_crl_load(path, l, err, errlen) != CERT_OK)
 		return -1;
-	if ((st = crl_verify(l, admin->pk)) != CERT_OK) {
+	if ((st = crl_verify(l, pub)) != CERT_OK) {
 		ident_describe(st, path, NULL, NULL, 0, why, sizeof(why));
-		seterr(err, errlen, "%s; refusing to extend it", why);
+		seterr(err, errlen, "%s%s", why, context);
 		crl_clear(l);
 		return -1;
 	}
@@ -203,10 +196,10 @@ int ident_revoke(const struct ident_args *a, struct crl *l, char *path, size_t p
 	int rc = -1;
 
 	memset(l, 0, sizeof(*l));
-	if (admin_file(path, pathsize, a->sign_with, IDENT_CRL_FILE, err, errlen) == -1 ||
+	if (path_join(path, pathsize, a->sign_with, IDENT_CRL_FILE, err, errlen) == -1 ||
 	    (admin = keyfile_pair_load(KEYFILE_ADMIN, a->sign_with, err, errlen)) == NULL)
 		return -1;
-	if (admin_list(path, admin, l, err, errlen) == -1)
+	if (list_if_any(path, admin->pk, l, "; refusing to extend it", err, errlen) == -1)
 		goto out;
 	if (l->sequence == UINT64_MAX) {
 		seterr(err, errlen, "%s: sequence %" PRIu64 " is the last one there is", path,
@@ -365,19 +358,8 @@ static int check_member_key(const struct cert *c, const char *bundle, const char
 static int check_list(const struct ident_parts *p, const char *bundle, const char *path,
                       const uint8_t trusted[32], struct crl *have, char *err, size_t errlen)
 {
-	enum cert_status st;
-	char why[512];
-
-	memset(have, 0, sizeof(*have));
-	if (!privfile_exists(path))
-		return 0;
-	if (ident_crl_load(path, have, err, errlen) != CERT_OK)
+	if (list_if_any(path, trusted, have, " (the list this host has)", err, errlen) == -1)
 		return -1;
-	if ((st = crl_verify(have, trusted)) != CERT_OK) {
-		ident_describe(st, path, NULL, NULL, 0, why, sizeof(why));
-		seterr(err, errlen, "%s (the list this host has)", why);
-		return -1;
-	}
 	if (p->has_crl && crl_newer(have, &p->crl)) {
 		seterr(err, errlen,
 		       "%s: refusing an older revocation list: sequence %" PRIu64 ", but %s has "

@@ -18,6 +18,7 @@
 #include "keyring.h"
 #include "name.h"
 #include "privfile.h"
+#include "textlines.h"
 #include "util.h"
 
 #define B64 sodium_base64_VARIANT_ORIGINAL
@@ -82,18 +83,22 @@ static int has_tag(const char *s, size_t len, const char *tag)
 /* What the line at s is, if it is one of ours: for messages. */
 static const char *line_kind(const char *s, size_t len)
 {
-	if (has_tag(s, len, pub_tags[KEYFILE_HOST]))
-		return "a host public key";
-	if (has_tag(s, len, pub_tags[KEYFILE_ADMIN]))
-		return "an administrator public key";
-	if (has_tag(s, len, key_tags[KEYFILE_HOST]))
-		return "a host secret key";
-	if (has_tag(s, len, key_tags[KEYFILE_ADMIN]))
-		return "an administrator secret key";
-	if (has_tag(s, len, pub_tags[KEYFILE_MEMBER]))
-		return "a member public key";
-	if (has_tag(s, len, key_tags[KEYFILE_MEMBER]))
-		return "a member secret key";
+	static const struct {
+		const char *const *tags;
+		enum keyfile_kind kind;
+		const char *what;
+	} kinds[] = {
+		{ pub_tags, KEYFILE_HOST, "a host public key" },
+		{ pub_tags, KEYFILE_ADMIN, "an administrator public key" },
+		{ key_tags, KEYFILE_HOST, "a host secret key" },
+		{ key_tags, KEYFILE_ADMIN, "an administrator secret key" },
+		{ pub_tags, KEYFILE_MEMBER, "a member public key" },
+		{ key_tags, KEYFILE_MEMBER, "a member secret key" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+		if (has_tag(s, len, kinds[i].tags[kinds[i].kind]))
+			return kinds[i].what;
 	if (len >= strlen(KEYFILE_BUNDLE_PREFIX) &&
 	    memcmp(s, KEYFILE_BUNDLE_PREFIX, strlen(KEYFILE_BUNDLE_PREFIX)) == 0)
 		return "a bundle";
@@ -522,41 +527,14 @@ char *keyfile_bundle_format(const struct keyfile_bundle *b, size_t *len)
 	return out;
 }
 
-/* A line cursor over bundle text; lines end in LF or CRLF. */
-struct cursor {
-	const char *name, *p, *end;
-	unsigned lineno;
-	int cut; /* the last line read has no line end: the text may be cut short */
-	char *err;
-	size_t errlen;
-};
-
-/* The next line without its line end in *line; -1 at the end of the text. */
-static int next_line(struct cursor *c, const char **line, size_t *llen)
-{
-	const char *nl;
-
-	if (c->p == c->end)
-		return -1;
-	nl = memchr(c->p, '\n', (size_t)(c->end - c->p));
-	*line = c->p;
-	*llen = nl ? (size_t)(nl - c->p) : (size_t)(c->end - c->p);
-	c->p = nl ? nl + 1 : c->end;
-	c->cut = nl == NULL;
-	c->lineno++;
-	if (*llen > 0 && (*line)[*llen - 1] == '\r')
-		(*llen)--;
-	return 0;
-}
-
 /* The next line, which must be "LABEL VALUE": the value in *val. */
-static int take_labelled(struct cursor *c, const char *label, const char *what,
+static int take_labelled(struct textlines *c, const char *label, const char *what,
                          const char **val, size_t *vlen)
 {
 	const char *line;
 	size_t llen, lab = strlen(label);
 
-	if (next_line(c, &line, &llen) == -1) {
+	if (textlines_next(c, &line, &llen) == -1) {
 		seterr(c->err, c->errlen, "%s: truncated: no \"%s\" line", c->name, label);
 		return -1;
 	}
@@ -574,20 +552,8 @@ static int take_labelled(struct cursor *c, const char *label, const char *what,
 	return -1;
 }
 
-/* A value that does not parse: cut short, or wrong. */
-static int bad_value(struct cursor *c, const char *label, const char *should)
-{
-	if (c->cut)
-		seterr(c->err, c->errlen, "%s: truncated: line %u (%s) is cut short", c->name,
-		       c->lineno, label);
-	else
-		seterr(c->err, c->errlen, "%s: line %u: the %s is not %s", c->name, c->lineno, label,
-		       should);
-	return -1;
-}
-
 /* "LABEL BASE64" holding exactly n bytes. */
-static int take_field(struct cursor *c, const char *label, uint8_t *out, size_t n)
+static int take_field(struct textlines *c, const char *label, uint8_t *out, size_t n)
 {
 	const char *val, *end = NULL;
 	size_t vlen, got = 0;
@@ -599,11 +565,11 @@ static int take_field(struct cursor *c, const char *label, uint8_t *out, size_t 
 	    end == val + vlen && got == n)
 		return 0;
 	snprintf(should, sizeof(should), "%zu bytes of base64", n);
-	return bad_value(c, label, should);
+	return textlines_bad_value(c, label, should);
 }
 
 /* v2: "serial N" (1 or more) and "created YYYY-MM-DDTHH:MM:SSZ". */
-static int take_v2_fields(struct cursor *c, struct keyfile_bundle *b)
+static int take_v2_fields(struct textlines *c, struct keyfile_bundle *b)
 {
 	const char *val;
 	size_t vlen;
@@ -611,16 +577,16 @@ static int take_v2_fields(struct cursor *c, struct keyfile_bundle *b)
 	if (take_labelled(c, "serial", "NUMBER", &val, &vlen) == -1)
 		return -1;
 	if (parse_u64(val, vlen, &b->serial) == -1 || b->serial == 0)
-		return bad_value(c, "serial", "a number in 1..18446744073709551615");
+		return textlines_bad_value(c, "serial", "a number in 1..18446744073709551615");
 	if (take_labelled(c, "created", "YYYY-MM-DDTHH:MM:SSZ", &val, &vlen) == -1)
 		return -1;
 	if (keyfile_time_parse(val, vlen, &b->created) == -1)
-		return bad_value(c, "created time", "a UTC time YYYY-MM-DDTHH:MM:SSZ");
+		return textlines_bad_value(c, "created time", "a UTC time YYYY-MM-DDTHH:MM:SSZ");
 	return 0;
 }
 
 /* The base64 between start and stop, CR and LF ignored, into b->sealed. */
-static int decode_sealed(struct cursor *c, struct keyfile_bundle *b, const char *start,
+static int decode_sealed(struct textlines *c, struct keyfile_bundle *b, const char *start,
                          const char *stop)
 {
 	size_t cap = (size_t)(stop - start) / 4 * 3 + 3;
@@ -644,12 +610,12 @@ static int decode_sealed(struct cursor *c, struct keyfile_bundle *b, const char 
 }
 
 /* "sealed", the base64 lines, "end", then nothing but white space. */
-static int take_sealed(struct cursor *c, struct keyfile_bundle *b)
+static int take_sealed(struct textlines *c, struct keyfile_bundle *b)
 {
 	const char *line, *start, *stop = NULL;
 	size_t llen;
 
-	if (next_line(c, &line, &llen) == -1) {
+	if (textlines_next(c, &line, &llen) == -1) {
 		seterr(c->err, c->errlen, "%s: truncated: no \"sealed\" line", c->name);
 		return -1;
 	}
@@ -660,7 +626,7 @@ static int take_sealed(struct cursor *c, struct keyfile_bundle *b)
 		return -1;
 	}
 	start = c->p;
-	while (stop == NULL && next_line(c, &line, &llen) == 0)
+	while (stop == NULL && textlines_next(c, &line, &llen) == 0)
 		if (llen == 3 && memcmp(line, "end", 3) == 0)
 			stop = line;
 	if (stop == NULL) {
@@ -697,12 +663,12 @@ static int check_bytes(const char *name, const char *text, size_t len, char *err
 }
 
 /* The first line: the format version into *version. */
-static int take_magic(struct cursor *c, int *version)
+static int take_magic(struct textlines *c, int *version)
 {
 	const char *line = "";
 	size_t llen = 0, mlen = strlen(KEYFILE_BUNDLE_MAGIC), plen = strlen(KEYFILE_BUNDLE_PREFIX);
 
-	next_line(c, &line, &llen);
+	textlines_next(c, &line, &llen);
 	/* both versions have the same length: only the last digit differs */
 	if (llen == mlen && memcmp(line, KEYFILE_BUNDLE_MAGIC, mlen) == 0)
 		*version = 2;
@@ -731,7 +697,7 @@ static int take_magic(struct cursor *c, int *version)
 int keyfile_bundle_parse(struct keyfile_bundle *b, const char *name, const char *text,
                          size_t len, char *err, size_t errlen)
 {
-	struct cursor c = { name, text, text + len, 0, 0, err, errlen };
+	struct textlines c = { name, text, text + len, 0, 0, err, errlen };
 
 	memset(b, 0, sizeof(*b));
 	if (len > KEYFILE_BUNDLE_MAX) {

@@ -91,17 +91,6 @@ void provision_state_describe(const struct provision_state *st, char *out, size_
 	snprintf(out, size, "serial %" PRIu64 " (sealed %s)", st->serial, when);
 }
 
-/* path = dir/file */
-static int dir_file(char *path, size_t size, const char *dir, const char *file, char *err,
-                    size_t errlen)
-{
-	if (xsnprintf(path, size, "%s/%s", dir, file) < 0) {
-		seterr(err, errlen, "%s: directory name too long", dir);
-		return -1;
-	}
-	return 0;
-}
-
 /* Load the state at path; *exists 0 (and st zero) if there is none. */
 static int state_load(const char *path, struct provision_state *st, int *exists, char *err,
                       size_t errlen)
@@ -160,7 +149,7 @@ static int reserve_serial(const char *admin_dir, int64_t now, struct provision_s
 		       now);
 		return -1;
 	}
-	if (dir_file(path, sizeof(path), admin_dir, PROVISION_SERIAL_FILE, err, errlen) == -1 ||
+	if (path_join(path, sizeof(path), admin_dir, PROVISION_SERIAL_FILE, err, errlen) == -1 ||
 	    state_load(path, &last, &exists, err, errlen) == -1)
 		return -1;
 	if (exists && last.serial == UINT64_MAX) {
@@ -350,7 +339,7 @@ int provision_unseal(const struct provision_args *a, struct provision_result *r,
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
-	if (dir_file(state, sizeof(state), a->host_key, PROVISION_STATE_FILE, err, errlen) == -1)
+	if (path_join(state, sizeof(state), a->host_key, PROVISION_STATE_FILE, err, errlen) == -1)
 		return -1;
 	if ((kr = open_bundle(a, &b, &parts, r, err, errlen)) != NULL) {
 		r->has_cert = parts.has_cert;

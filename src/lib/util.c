@@ -119,3 +119,13 @@ int xsnprintf(char *buf, size_t size, const char *fmt, ...)
 		return -1;
 	return n;
 }
+
+int path_join(char *path, size_t size, const char *dir, const char *file, char *err,
+              size_t errlen)
+{
+	if (xsnprintf(path, size, "%s/%s", dir, file) < 0) {
+		seterr(err, errlen, "%s: directory name too long", dir);
+		return -1;
+	}
+	return 0;
+}

@@ -38,4 +38,8 @@ void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((forma
 /* snprintf that reports truncation as -1 instead of a length. */
 int xsnprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* path = dir/file; -1 with "DIR: directory name too long" in err if it does not fit. */
+int path_join(char *path, size_t size, const char *dir, const char *file, char *err,
+              size_t errlen);
+
 #endif
